@@ -1,0 +1,30 @@
+# The two entry points README.md documents:
+#   make demo   install everything, then validate and plan every checked-in recipe
+#   make test   install everything, then run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/modelops validate recipes/*.yaml
+	@for recipe in recipes/*.yaml; do echo "== $$recipe"; $(BIN)/modelops plan "$$recipe" || exit $$?; done
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/plan_speed.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -1,0 +1,39 @@
+"""Content hashes of files and folders, streamed so large files never sit in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+def hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_path(path: Path) -> str:
+    """sha256 of a file, or of a folder's relative names and file hashes."""
+    if path.is_file():
+        return hash_file(path)
+    digest = hashlib.sha256()
+    for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(child.relative_to(path).as_posix().encode() + b"\0" + hash_file(child).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON spelling of a value: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(kind: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
+    """Hash of a step's kind, canonical parameters and the fingerprints or content hashes of its inputs."""
+    body = canonical_json({"kind": kind, "params": params, "inputs": inputs})
+    return hashlib.sha256(body.encode()).hexdigest()

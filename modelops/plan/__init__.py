@@ -1,0 +1,1 @@
+"""Planning: a recipe (and its upstream recipes) expanded into an ordered, fingerprinted Plan."""

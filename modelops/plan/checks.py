@@ -1,0 +1,226 @@
+"""Semantic checks that need no heavy imports, each pointing at the recipe key at fault."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from modelops.plan.sources import Location, locate
+from modelops.plan.table import table_facts
+from modelops.problems import Problem
+from modelops.recipe.data import DataSource
+from modelops.recipe.deploy import OLLAMA_PARAMETERS
+from modelops.recipe.loader import LoadedRecipe
+from modelops.recipe.tasks import DpoTask, PretrainTask, RegressionTask, SftTask
+
+DEFAULT_FORMAT = {"regression": "table", "pretrain": "text", "sft": "messages", "dpo": "preference"}
+ACCEPTED_FORMATS = {
+    "regression": ("table",), "pretrain": ("text",),
+    "sft": ("messages", "alpaca", "sharegpt"), "dpo": ("preference",),
+}
+LM_TARGETS = ("ollama", "llama-cpp", "hf")
+
+
+def check_recipe(loaded: LoadedRecipe) -> tuple[list[Problem], list[str]]:
+    """All semantic problems of one recipe, and notes for the plan (remote data, ...)."""
+    problems: list[Problem] = []
+    notes: list[str] = []
+    problems += _check_data(loaded, notes)
+    if isinstance(loaded.recipe.task, RegressionTask):
+        problems += _check_regression(loaded)
+    else:
+        problems += _check_language_model(loaded)
+    problems += _check_deploy(loaded)
+    return problems, notes
+
+
+def data_format(loaded: LoadedRecipe, source: DataSource | None = None) -> str:
+    source = source or loaded.recipe.data.train
+    return source.format or loaded.recipe.data.train.format or DEFAULT_FORMAT[loaded.recipe.task.kind]
+
+
+def data_locations(loaded: LoadedRecipe) -> dict[tuple, Location]:
+    """Every data path of the recipe by its key path."""
+    data = loaded.recipe.data
+    out = {("data", "train", "path"): locate(data.train.path, loaded.root)}
+    if data.validation and data.validation.path:
+        out[("data", "validation", "path")] = locate(data.validation.path, loaded.root)
+    if data.test:
+        out[("data", "test", "path")] = locate(data.test.path, loaded.root)
+    return out
+
+
+def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:
+    problems = []
+    for key, location in data_locations(loaded).items():
+        if location.is_local and not location.path.exists():
+            problems.append(loaded.problem(key, f"data file not found: {location.raw}",
+                                           f"paths are relative to the recipe's folder ({loaded.root})"))
+        elif not location.is_local:
+            notes.append(f"{'.'.join(key)} `{location.raw}` is remote ({location.kind}); it is fetched when applied")
+    kind = loaded.recipe.task.kind
+    for key, source in (("train", loaded.recipe.data.train), ("test", loaded.recipe.data.test)):
+        if source is None:
+            continue
+        fmt = data_format(loaded, source)
+        if fmt not in ACCEPTED_FORMATS[kind]:
+            accepted = ", ".join(ACCEPTED_FORMATS[kind])
+            problems.append(loaded.problem(("data", key, "format"), f"a `{kind}` task cannot train on `{fmt}` data",
+                                           f"use one of: {accepted}"))
+    return problems
+
+
+def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
+    recipe, task = loaded.recipe, loaded.recipe.task
+    assert isinstance(task, RegressionTask)
+    problems = []
+    if recipe.model is not None:
+        problems.append(loaded.problem(("model",), "a regression task has no `model` section",
+                                       "put the regressor under `task.model`", at="key"))
+    if recipe.data.time is None:
+        return problems + [loaded.problem(("data",), "regression needs `data.time` (the time column)",
+                                          "add `time: {column: period, format: '%Y-%m-%d'}`", at="key")]
+    location = locate(recipe.data.train.path, loaded.root)
+    if not (location.is_local and location.path.is_file()):
+        return problems
+    try:
+        facts = table_facts(location.path, recipe.data.time.column, recipe.data.time.range_separator)
+    except ValueError as exc:
+        return problems + [loaded.problem(("data", "train", "path"), str(exc))]
+    problems += _check_columns(loaded, facts.columns)
+    if facts.time_points is not None:
+        problems += _check_lengths(loaded, task, facts.time_points)
+    return problems
+
+
+def _column_keys(loaded: LoadedRecipe, task: RegressionTask) -> list[tuple[tuple, str]]:
+    keys: list[tuple[tuple, str]] = [(("data", "time", "column"), loaded.recipe.data.time.column),
+                                     (("task", "target"), task.target)]
+    for field in ("features", "groups", "static_features", "known_features"):
+        keys += [(("task", field, i), name) for i, name in enumerate(getattr(task, field))]
+    for i, transform in enumerate(task.lag_transforms):
+        keys += [(("task", "lag_transforms", i, "features", j), name) for j, name in enumerate(transform.features or [])]
+    return keys
+
+
+def _check_columns(loaded: LoadedRecipe, columns: list[str]) -> list[Problem]:
+    task = loaded.recipe.task
+    assert isinstance(task, RegressionTask)
+    problems = []
+    for key, name in _column_keys(loaded, task):
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "columns: " + ", ".join(columns)
+            problems.append(loaded.problem(key, f"column `{name}` is not in {Path(loaded.recipe.data.train.path).name}", hint))
+    return problems
+
+
+def _check_lengths(loaded: LoadedRecipe, task: RegressionTask, time_points: int) -> list[Problem]:
+    """Lags and horizon must fit the series, and the validation windows must leave training data."""
+    max_lag = max(task.lag_list)
+    lag_key = ("task", "window") if task.window is not None else ("task", "lags")
+    if max_lag + task.horizon >= time_points:
+        return [loaded.problem(lag_key, f"lags up to {max_lag} plus horizon {task.horizon} need more than "
+                                        f"{max_lag + task.horizon} time points; the data has {time_points}",
+                               "use a smaller window or horizon, or more history")]
+    window = task.validation.window or task.horizon
+    needed = max_lag + task.horizon + task.validation.gap + task.validation.folds * window
+    if needed >= time_points:
+        return [loaded.problem(("task", "validation", "folds"),
+                               f"{task.validation.folds} validation windows of {window} steps (gap {task.validation.gap}) "
+                               f"leave no training rows in {time_points} time points",
+                               "use fewer folds, a shorter validation window, or more history")]
+    return []
+
+
+def _check_language_model(loaded: LoadedRecipe) -> list[Problem]:
+    recipe, task = loaded.recipe, loaded.recipe.task
+    problems = []
+    if recipe.model is None:
+        return [loaded.problem(("task", "kind"), f"a `{task.kind}` task needs a `model` section",
+                               "add `model: {base: Qwen/Qwen2.5-0.5B-Instruct}` (or a local folder)", at="key")]
+    if recipe.data.time is not None:
+        problems.append(loaded.problem(("data", "time"), "`data.time` applies to regression only", at="key"))
+    if recipe.model.trust_remote_code:
+        problems.append(loaded.problem(("model", "trust_remote_code"), "trust_remote_code is on: code from the model "
+                                       "repository will run on this machine", "keep it off unless you have read that code",
+                                       severity="warning"))
+    if recipe.model.init is not None and not isinstance(task, PretrainTask):
+        problems.append(loaded.problem(("model", "init"), f"a fresh model cannot start a `{task.kind}` task",
+                                       "pretrain it first and use `base: {from: pretrain.yaml}`", at="key"))
+    if isinstance(task, (SftTask, DpoTask)) and isinstance(recipe.model.base, str):
+        problems += _check_chat_template(loaded)
+    if isinstance(recipe.hardware, str) is False and recipe.hardware.engine == "dask":
+        problems.append(loaded.problem(("hardware", "engine"), "the dask engine is for regression only"))
+    return problems
+
+
+def _check_chat_template(loaded: LoadedRecipe) -> list[Problem]:
+    """A local base for conversations must carry a chat template, or the recipe must name one."""
+    model = loaded.recipe.model
+    location = locate(model.base, loaded.root)
+    if not location.is_local or model.chat_template or not location.path.is_dir():
+        return []
+    if (location.path / "chat_template.jinja").exists():
+        return []
+    config = location.path / "tokenizer_config.json"
+    if config.exists() and '"chat_template"' in config.read_text(encoding="utf-8", errors="replace"):
+        return []
+    return [loaded.problem(("model", "base"), f"{location.raw} has no chat template",
+                           "set `model.chat_template` (chatml, llama3, qwen2, mistral, gemma, phi3)")]
+
+
+def _check_deploy(loaded: LoadedRecipe) -> list[Problem]:
+    deploy, task = loaded.recipe.deploy, loaded.recipe.task
+    if deploy is None:
+        return []
+    problems = []
+    regression = isinstance(task, RegressionTask)
+    if regression and deploy.target in LM_TARGETS:
+        problems.append(loaded.problem(("deploy", "target"), f"`{deploy.target}` deploys language models",
+                                       "use `api` (or `none`) for regression"))
+    if not regression and deploy.target == "api":
+        problems.append(loaded.problem(("deploy", "target"), "`api` serves regression models",
+                                       "use `ollama`, `llama-cpp` or `hf` for language models"))
+    if deploy.quantize and deploy.target not in ("ollama", "llama-cpp"):
+        problems.append(loaded.problem(("deploy", "quantize"), f"quantised GGUFs are not used by target `{deploy.target}`",
+                                       "remove `quantize` or deploy to `ollama` / `llama-cpp`"))
+    if deploy.target == "ollama":
+        problems += _check_ollama(loaded)
+    return problems
+
+
+def _check_ollama(loaded: LoadedRecipe) -> list[Problem]:
+    deploy = loaded.recipe.deploy
+    ollama = deploy.ollama
+    problems = []
+    for name, value in ollama.parameters.items():
+        key = ("deploy", "ollama", "parameters", name)
+        expected = OLLAMA_PARAMETERS.get(name)
+        if expected is None:
+            close = difflib.get_close_matches(name, list(OLLAMA_PARAMETERS), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "known: " + ", ".join(sorted(OLLAMA_PARAMETERS))
+            problems.append(loaded.problem(key, f"Ollama has no parameter `{name}`", hint, at="key"))
+        elif not _fits_type(value, expected, name):
+            problems.append(loaded.problem(key, f"`{name}` must be {expected.__name__}" +
+                                           (" or a list of strings" if name == "stop" else ""), f"got `{value}`"))
+    texts = [(("deploy", "ollama", "system"), ollama.system), (("deploy", "ollama", "template"), ollama.template),
+             (("deploy", "ollama", "license"), ollama.license)]
+    texts += [(("deploy", "ollama", "messages", i, "content"), m.content) for i, m in enumerate(ollama.messages)]
+    for key, text in texts:
+        if text and '"""' in text:
+            problems.append(loaded.problem(key, 'contains `"""`, which ends a Modelfile value and cannot be escaped',
+                                           "rephrase without three double quotes in a row"))
+    choices = list(deploy.quantize) + [deploy.gguf.outtype]
+    if ollama.quantization and ollama.quantization not in choices:
+        problems.append(loaded.problem(("deploy", "ollama", "quantization"), f"`{ollama.quantization}` is not produced",
+                                       "one of: " + ", ".join(choices)))
+    return problems
+
+
+def _fits_type(value: object, expected: type, name: str) -> bool:
+    if name == "stop":
+        return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, expected) and not isinstance(value, bool)

@@ -1,0 +1,256 @@
+"""Expand one validated recipe into its steps (ids, kinds, parameters, inputs, outputs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modelops.plan.checks import data_format, data_locations
+from modelops.plan.model import Step, StepInput
+from modelops.plan.sources import Location, locate
+from modelops.plan.training import TrainingSetup
+from modelops.recipe.loader import LoadedRecipe
+from modelops.recipe.model import FromRecipe
+from modelops.recipe.tasks import RegressionTask, TrainingTask
+
+DEFAULT_VALIDATION_FRACTION = 0.05
+DEFAULT_LEARNING_RATE = {  # (task kind, full training?) → peak learning rate
+    ("pretrain", True): 3e-4, ("pretrain", False): 2e-4, ("sft", True): 2e-5, ("sft", False): 2e-4,
+    ("dpo", True): 5e-7, ("dpo", False): 5e-6,
+}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Where a recipe's model comes from: an upstream step's output, a local folder, or an id to fetch."""
+
+    input: StepInput | None   # set for upstream steps and local folders
+    remote: Location | None = None
+
+
+class StepList:
+    def __init__(self, recipe: str):
+        self.recipe, self.steps = recipe, []
+
+    def add(self, short_id: str, kind: str, title: str, params: dict[str, Any], inputs: list[StepInput],
+            outputs: list[str], summary: dict[str, Any] | None = None) -> Step:
+        step = Step(id=f"{self.recipe}/{short_id}", kind=kind, title=title, params=params, inputs=inputs,
+                    outputs=outputs, summary=summary or {})
+        self.steps.append(step)
+        return step
+
+
+def output_of(step: Step, name: str, as_name: str | None = None) -> StepInput:
+    return StepInput(name=as_name or name, step=step.id, output=name)
+
+
+def _data_inputs(loaded: LoadedRecipe) -> list[StepInput]:
+    names = {("data", "train", "path"): "train", ("data", "validation", "path"): "validation",
+             ("data", "test", "path"): "test"}
+    return [StepInput(name=names[key], path=str(location.path)) for key, location in data_locations(loaded).items()
+            if location.is_local]
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json", by_alias=True) if model is not None else None
+
+
+# ------------------------------------------------------------------ regression
+
+def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[Step]:
+    recipe, task = loaded.recipe, loaded.recipe.task
+    assert isinstance(task, RegressionTask)
+    steps = StepList(recipe.name)
+    features = steps.add(
+        "features", "table_features", "Parse times, build lag features and horizon targets",
+        params={"data": _dump(recipe.data), "remote_train": _remote(loaded), "target": task.target,
+                "features": task.features, "groups": task.groups, "lags": task.lag_list,
+                "lag_transforms": [_dump(t) for t in task.lag_transforms], "calendar": task.calendar,
+                "static_features": task.static_features, "known_features": task.known_features,
+                "horizon": task.horizon},
+        inputs=_data_inputs(loaded), outputs=["features.parquet", "preprocessing.json"],
+        summary={"lags": _span(task.lag_list), "horizon": task.horizon, "groups": ", ".join(task.groups) or "(one series)"})
+    fit = steps.add(
+        "fit", "lightgbm_fit", f"Fit {task.horizon} LightGBM model(s), one per step ahead, with time-ordered validation",
+        params={"target": task.target, "horizon": task.horizon, "model": _dump(task.model), "search": _dump(task.search),
+                "validation": _dump(task.validation), "metrics": task.metrics, "target_transform": task.target_transform,
+                "season": task.season, "seed": recipe.seed, "engine": hardware["engine"], "scheduler": hardware["scheduler"]},
+        inputs=[output_of(features, "features.parquet"), output_of(features, "preprocessing.json")],
+        outputs=["models", "metrics.json", "importance.csv", "plots"],
+        summary={"search": _search_size(task), "folds": task.validation.folds, "metric": _search_metric(task),
+                 "target transform": task.target_transform})
+    if recipe.deploy is not None and recipe.deploy.target == "api":
+        steps.add("api", "api_bundle", "Package the models for `modelops serve` and smoke-test POST /predict",
+                  params={"name": recipe.name}, inputs=[output_of(fit, "models"), output_of(fit, "metrics.json"),
+                                                        output_of(features, "preprocessing.json")],
+                  outputs=["bundle"])
+    return steps.steps
+
+
+def _span(values: list[int]) -> str:
+    return f"{values[0]}..{values[-1]}" if values == list(range(values[0], values[-1] + 1)) and len(values) > 2 \
+        else ", ".join(map(str, values))
+
+
+def _search_size(task: RegressionTask) -> str:
+    if task.search is None:
+        return "none"
+    if task.search.method == "random":
+        return f"random, {task.search.trials} trials"
+    combos = 1
+    for values in task.search.grid.values():
+        combos *= len(values)
+    return f"grid, {combos} combinations × {task.horizon} horizons × {task.validation.folds} folds"
+
+
+def _search_metric(task: RegressionTask) -> str:
+    return task.search.metric if task.search else task.metrics[0]
+
+
+def _remote(loaded: LoadedRecipe) -> str | None:
+    location = locate(loaded.recipe.data.train.path, loaded.root)
+    return None if location.is_local else location.raw
+
+
+# ------------------------------------------------------------------ language models
+
+def expand_language_model(loaded: LoadedRecipe, model: ModelRef, upstream_base: ModelRef | None,
+                          setup: TrainingSetup, launch_module: str) -> tuple[list[Step], Step]:
+    """Steps of a pretrain/sft/dpo recipe, and the step whose `model` output is the trained full model."""
+    recipe, task = loaded.recipe, loaded.recipe.task
+    assert isinstance(task, TrainingTask)
+    steps = StepList(recipe.name)
+    base_input = _base_input(loaded, steps, model)
+    data_inputs = _data_inputs(loaded)
+    if recipe.data.clean.max_tokens:
+        data_inputs.append(StepInput("tokenizer", step=base_input.step, output=base_input.output, path=base_input.path))
+    data = steps.add(
+        "data", "lm_data", "Load, convert, clean and split the data",
+        params={"task": task.kind, "format": data_format(loaded), "data": _dump(recipe.data),
+                "remote_train": _remote(loaded), "validation_fraction": _validation_fraction(loaded), "seed": recipe.seed},
+        inputs=data_inputs, outputs=["train.jsonl", "validation.jsonl", "stats.json"],
+        summary={"format": data_format(loaded), "dedupe": recipe.data.clean.dedupe})
+    full = task.adapter.type == "none"
+    lr = task.learning_rate or DEFAULT_LEARNING_RATE[(task.kind, full)]
+    train = steps.add(
+        "train", f"train_{task.kind}", _train_title(task),
+        params={"task": _dump(task) | {"learning_rate": lr}, "model": _dump(recipe.model), "seed": recipe.seed,
+                "setup": setup.summary()},
+        inputs=[output_of(data, "train.jsonl"), output_of(data, "validation.jsonl"), base_input],
+        outputs=["model" if full else "adapter", "metrics.json", "checkpoints"],
+        summary={"adapter": _adapter_text(task), "learning rate": lr, "epochs": task.max_steps and
+                 f"{task.max_steps} steps" or task.epochs, "max length": task.max_length,
+                 "packing": _packing(task)})
+    train.params["launch_module"] = launch_module
+    evaluate = steps.add(
+        "evaluate", "lm_evaluate", "Validation loss and perplexity" + (", preference win rate" if task.kind != "pretrain" else ""),
+        params={"task": task.kind, "max_length": task.max_length},
+        inputs=[output_of(train, "model" if full else "adapter"), output_of(data, "validation.jsonl"), base_input],
+        outputs=["metrics.json", "samples.jsonl"])
+    final = train
+    deploy = recipe.deploy
+    if not full and (deploy is None or deploy.merge):
+        final = steps.add("merge", "lora_merge", "Merge the adapter into the 16-bit base and save safetensors",
+                          params={"precision": "fp32" if setup.precision == "fp32" else "bf16" if setup.precision == "bf16" else "fp16"},
+                          inputs=[output_of(train, "adapter"), base_input], outputs=["model"])
+    if deploy is not None:
+        _expand_deploy(loaded, steps, final, train, base_input, data, evaluate)
+    return steps.steps, final
+
+
+def _base_input(loaded: LoadedRecipe, steps: StepList, model: ModelRef) -> StepInput:
+    recipe = loaded.recipe
+    if recipe.model.init is not None:
+        tokenizer_spec = recipe.model.tokenizer
+        if tokenizer_spec.train is not None:
+            tokenizer = steps.add("tokenizer", "tokenizer_train", "Train a SentencePiece tokenizer on the training text",
+                                  params=_dump(tokenizer_spec.train) | {"format": data_format(loaded), "seed": recipe.seed,
+                                                                       "chat_template": recipe.model.chat_template},
+                                  inputs=_data_inputs(loaded), outputs=["tokenizer"])
+            tokenizer_input = output_of(tokenizer, "tokenizer")
+        else:
+            tokenizer_input = StepInput("tokenizer", path=str(locate(tokenizer_spec.path, loaded.root).path))
+        init = steps.add("init", "model_init", f"Initialise a fresh {recipe.model.init.architecture} model",
+                         params=_dump(recipe.model.init) | {"seed": recipe.seed}, inputs=[tokenizer_input], outputs=["model"])
+        return output_of(init, "model", "base")
+    if model.input is not None:
+        return StepInput("base", path=model.input.path, step=model.input.step, output=model.input.output)
+    fetch = steps.add("base", "model_fetch", f"Download {model.remote.raw} ({model.remote.kind}) into the cache",
+                      params={"source": model.remote.kind, "id": model.remote.raw, "revision": recipe.model.revision,
+                              "trust_remote_code": recipe.model.trust_remote_code},
+                      inputs=[], outputs=["model"])
+    return output_of(fetch, "model", "base")
+
+
+def _validation_fraction(loaded: LoadedRecipe) -> float | None:
+    validation = loaded.recipe.data.validation
+    if validation is None:
+        return DEFAULT_VALIDATION_FRACTION
+    return validation.fraction
+
+
+def _train_title(task: TrainingTask) -> str:
+    return {"pretrain": "Continued pretraining (causal LM)", "sft": "Supervised fine-tuning",
+            "dpo": "Direct preference optimisation"}[task.kind] + " with TRL under accelerate"
+
+
+def _adapter_text(task: TrainingTask) -> str:
+    a = task.adapter
+    return "full" if a.type == "none" else f"{a.type} r={a.r} alpha={a.alpha} dropout={a.dropout}"
+
+
+def _packing(task: TrainingTask) -> bool:
+    if task.packing is not None:
+        return task.packing
+    return task.kind in ("pretrain", "sft")
+
+
+def _expand_deploy(loaded: LoadedRecipe, steps: StepList, final: Step, train: Step, base: StepInput,
+                   data: Step, evaluate: Step) -> None:
+    recipe = loaded.recipe
+    deploy = recipe.deploy
+    model_out = output_of(final, "model")
+    if deploy.target == "hf":
+        steps.add("model-card", "hf_model_card", "Write a model card beside the merged model",
+                  params={"name": recipe.name, "description": recipe.description},
+                  inputs=[model_out, output_of(evaluate, "metrics.json"), output_of(data, "stats.json")],
+                  outputs=["README.md"])
+        return
+    if deploy.target not in ("ollama", "llama-cpp"):
+        return
+    merged = final is not train or "model" in train.outputs
+    metadata = _dump(deploy.gguf.metadata) | {"name": deploy.gguf.metadata.name or recipe.name,
+                                              "description": deploy.gguf.metadata.description or recipe.description}
+    outtype = deploy.gguf.outtype
+    gguf = steps.add("gguf", "gguf_convert", f"Convert to GGUF ({outtype}) with llama.cpp's converter",
+                     params={"outtype": outtype, "metadata": metadata},
+                     inputs=[model_out if merged else base], outputs=[f"model-{outtype}.gguf"])
+    ggufs = {outtype: output_of(gguf, f"model-{outtype}.gguf", outtype)}
+    adapter = None
+    if not merged:
+        adapter = steps.add("gguf-adapter", "gguf_lora_convert", "Convert the LoRA adapter to GGUF",
+                            params={"outtype": outtype}, inputs=[output_of(train, "adapter"), base],
+                            outputs=["adapter.gguf"])
+    for quant in deploy.quantize:
+        q = steps.add(f"quantize-{quant}", "gguf_quantize", f"Quantise to {quant} with llama.cpp",
+                      params={"type": quant}, inputs=[ggufs[outtype]], outputs=[f"model-{quant}.gguf"])
+        ggufs[quant] = output_of(q, f"model-{quant}.gguf", quant)
+    parity_inputs = [output_of(final, "model" if merged else "adapter", "reference"), output_of(data, "validation.jsonl")]
+    steps.add("parity", "gguf_parity", "Next-token agreement, KL divergence and perplexity of each GGUF vs the HF model",
+              params={"min_top1": deploy.parity.min_top1, "prompts": deploy.parity.prompts},
+              inputs=parity_inputs + list(ggufs.values()) + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+              outputs=["parity.json"])
+    chosen_name = deploy.ollama.quantization or (deploy.quantize[0] if deploy.quantize else outtype)
+    chosen = StepInput("gguf", step=ggufs[chosen_name].step, output=ggufs[chosen_name].output)
+    if deploy.target == "ollama":
+        modelfile = steps.add(
+            "modelfile", "ollama_modelfile", "Render the Ollama Modelfile (TEMPLATE, stop tokens, SYSTEM, PARAMETERs)",
+            params=_dump(deploy.ollama) | {"name": deploy.ollama.name or recipe.name, "gguf": chosen_name},
+            inputs=[chosen, model_out if merged else base] + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+            outputs=["Modelfile"])
+        steps.add("ollama", "ollama_create", "Create the model on an Ollama server, or write a deployable bundle",
+                  params={"name": deploy.ollama.name or recipe.name, "host": deploy.ollama.host,
+                          "require": deploy.ollama.require},
+                  inputs=[output_of(modelfile, "Modelfile"), chosen], outputs=["bundle", "create.json"])
+    steps.add("smoke", "llama_server_smoke", "Serve the GGUF with llama_cpp.server and send chat requests",
+              params=_dump(deploy.serve), inputs=[chosen, output_of(data, "validation.jsonl")], outputs=["smoke.json"])

@@ -1,0 +1,76 @@
+"""The plan: recipes expanded into ordered, fingerprinted steps."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from modelops.problems import Problem
+
+
+@dataclass
+class StepInput:
+    """A file or folder the step reads (`path`, hashed) or an upstream step's output (`step`)."""
+
+    name: str
+    path: str | None = None
+    step: str | None = None
+    output: str | None = None
+    digest: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.step}:{self.output}" if self.step else str(self.path)
+
+
+@dataclass
+class Step:
+    """One unit of work: a runner kind with parameters, inputs, outputs and the command that runs it."""
+
+    id: str                      # `<recipe>/<step>`, unique in the plan
+    kind: str                    # runner module under modelops.steps
+    title: str
+    params: dict[str, Any]
+    inputs: list[StepInput]
+    outputs: list[str]           # names inside the step's directory
+    fingerprint: str = ""
+    directory: str = ""
+    command: list[str] = field(default_factory=list)
+    node_commands: list[list[str]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)   # generated files written beside step.json
+    summary: dict[str, Any] = field(default_factory=dict)  # key parameters for people
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split("/", 1)[1]
+
+    def command_line(self) -> str:
+        return shlex.join(self.command)
+
+
+@dataclass
+class RecipePlan:
+    name: str
+    file: str
+    task: str
+    workdir: str
+    hardware: dict[str, Any]
+    model: dict[str, Any] | None
+    training: dict[str, Any] | None
+    steps: list[Step]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    modelops: str
+    recipes: list[RecipePlan]
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def steps(self) -> list[Step]:
+        return [step for recipe in self.recipes for step in recipe.steps]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,212 @@
+"""`plan_recipe`: a pure function from a recipe file (and the files it names) to a Plan."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Mapping
+
+from modelops import __version__
+from modelops.hashing import fingerprint, hash_path
+from modelops.plan.checks import check_recipe
+from modelops.plan.expand import ModelRef, expand_language_model, expand_regression
+from modelops.plan.hardware import HardwareError, ResolvedHardware, resolve_hardware
+from modelops.plan.launch import launch_commands, launch_files
+from modelops.plan.model import Plan, RecipePlan, Step, StepInput
+from modelops.plan.shapes import ModelShape, shape_from_catalog, shape_from_config, shape_from_init
+from modelops.plan.sources import locate, relative
+from modelops.plan.training import SetupError, TrainingSetup, choose_setup, estimate_step_seconds
+from modelops.problems import Problem, RecipeError, errors_only
+from modelops.recipe.loader import LoadedRecipe, load_recipe
+from modelops.recipe.model import FromRecipe
+from modelops.recipe.tasks import RegressionTask, TrainingTask
+
+DEFAULT_TOKENIZER_VOCAB = 32000
+
+
+@dataclass
+class _Upstream:
+    final: Step
+    shape: ModelShape | None
+
+
+def plan_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> Plan:
+    """Plan a recipe and every recipe it builds on (upstream first).
+
+    Raises RecipeError carrying every error (and warning) when any recipe is invalid."""
+    chain = load_chain(Path(path), env)
+    problems: list[Problem] = []
+    recipes: list[RecipePlan] = []
+    upstream: dict[Path, _Upstream] = {}
+    fingerprints: dict[str, str] = {}
+    for loaded in chain:
+        recipe_plan, found = _plan_one(loaded, upstream, fingerprints)
+        problems += found
+        if recipe_plan is not None:
+            recipes.append(recipe_plan)
+    _check_unique_workdirs(chain, problems)
+    if errors_only(problems):
+        raise RecipeError(problems)
+    return Plan(modelops=__version__, recipes=recipes, warnings=sorted(set(problems), key=lambda p: (p.file, p.line)))
+
+
+def load_chain(path: Path, env: Mapping[str, str] | None = None) -> list[LoadedRecipe]:
+    """The recipe and its `from:` ancestors, upstream first; cycles are positioned errors."""
+    order: list[LoadedRecipe] = []
+    done: set[Path] = set()
+
+    def visit(file: Path, stack: list[Path]) -> None:
+        loaded = load_recipe(file, env)
+        model = loaded.recipe.model
+        if model is not None and isinstance(model.base, FromRecipe):
+            upstream = (loaded.root / model.base.from_).resolve()
+            key = ("model", "base", "from")
+            if upstream in stack or upstream == file.resolve():
+                cycle = " → ".join(p.name for p in stack + [file.resolve(), upstream])
+                raise RecipeError([loaded.problem(key, f"recipes form a cycle: {cycle}", "one of them must start from a model")])
+            if not upstream.is_file():
+                raise RecipeError([loaded.problem(key, f"recipe not found: {model.base.from_}",
+                                                  f"paths are relative to {loaded.root}")])
+            if upstream not in done:
+                visit(upstream, stack + [file.resolve()])
+        done.add(file.resolve())
+        order.append(loaded)
+
+    visit(path, [])
+    return order
+
+
+def _plan_one(loaded: LoadedRecipe, upstream: dict[Path, _Upstream],
+              fingerprints: dict[str, str]) -> tuple[RecipePlan | None, list[Problem]]:
+    problems, notes = check_recipe(loaded)
+    recipe = loaded.recipe
+    try:
+        hw = resolve_hardware(recipe.hardware)
+    except HardwareError as exc:
+        return None, problems + [loaded.problem(("hardware",), str(exc), exc.hint)]
+    workdir = _workdir(loaded)
+    hardware_info = asdict(hw) | {"devices": hw.devices}
+    if isinstance(recipe.task, RegressionTask):
+        if errors_only(problems):
+            return None, problems
+        steps = expand_regression(loaded, hardware_info)
+        model_info, training, setup = None, None, None
+    else:
+        result = _plan_language_model(loaded, hw, upstream, problems, notes)
+        if result is None:
+            return None, problems
+        steps, final, shape, setup = result
+        upstream[loaded.path.resolve()] = _Upstream(final, shape)
+        model_info = _model_summary(loaded, shape)
+        training = setup.summary()
+        seconds = estimate_step_seconds(setup, hw, recipe.task.max_length)
+        if seconds is not None:
+            training["seconds_per_step_estimate"] = round(seconds, 3)
+    _finish_steps(steps, workdir, hw, setup, fingerprints)
+    return RecipePlan(name=recipe.name, file=relative(loaded.path), task=recipe.task.kind, workdir=workdir,
+                      hardware=hardware_info, model=model_info, training=training, steps=steps,
+                      notes=sorted(set(notes))), problems
+
+
+def _plan_language_model(loaded: LoadedRecipe, hw: ResolvedHardware, upstream: dict[Path, _Upstream],
+                         problems: list[Problem], notes: list[str]):
+    recipe, task = loaded.recipe, loaded.recipe.task
+    assert isinstance(task, TrainingTask)
+    if recipe.model is None:
+        return None
+    model_ref, shape = _resolve_model(loaded, upstream, problems, notes)
+    try:
+        setup = choose_setup(task, hw, shape, recipe.model.attn_implementation)
+    except SetupError as exc:
+        problems.append(loaded.problem(exc.key, str(exc), exc.hint))
+        return None
+    for key, message, hint in setup.errors:
+        problems.append(loaded.problem(key, message, hint))
+    for key, message, hint in setup.warnings:
+        problems.append(loaded.problem(key, message, hint, severity="warning"))
+    if errors_only(problems) or model_ref is None:
+        return None
+    steps, final = expand_language_model(loaded, model_ref, None, setup, f"modelops.steps.train_{task.kind}")
+    return steps, final, shape, setup
+
+
+def _resolve_model(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], problems: list[Problem],
+                   notes: list[str]) -> tuple[ModelRef | None, ModelShape | None]:
+    model = loaded.recipe.model
+    key = ("model", "base")
+    if model.init is not None:
+        train = model.tokenizer.train
+        vocab = train.vocab_size if train else DEFAULT_TOKENIZER_VOCAB
+        return ModelRef(input=None), shape_from_init(model.init, vocab)
+    if isinstance(model.base, FromRecipe):
+        up = upstream.get((loaded.root / model.base.from_).resolve())
+        if up is None:
+            problems.append(loaded.problem(key + ("from",), "the upstream recipe could not be planned",
+                                           "fix the errors reported for it"))
+            return None, None
+        if "model" not in up.final.outputs:
+            problems.append(loaded.problem(key + ("from",), "the upstream recipe does not produce a full model",
+                                           "set `deploy.merge: true` (or no deploy section) upstream"))
+            return None, None
+        return ModelRef(input=StepInput("base", step=up.final.id, output="model")), up.shape
+    location = locate(model.base, loaded.root)
+    if location.is_local:
+        if not location.path.is_dir():
+            problems.append(loaded.problem(key, f"model folder not found: {model.base}",
+                                           "give a hub id (`org/name`), `modelscope://org/name`, or an existing folder"))
+            return None, None
+        try:
+            shape = shape_from_config(location.path)
+        except ValueError as exc:
+            problems.append(loaded.problem(key, str(exc)))
+            return None, None
+        return ModelRef(input=StepInput("base", path=str(location.path))), shape
+    shape = shape_from_catalog(model.base)
+    if shape is None:
+        problems.append(loaded.problem(key, f"`{model.base}` is not in the built-in catalog: no memory estimate",
+                                       "plan with a local copy (its config.json is read) to get one", severity="warning"))
+    return ModelRef(input=None, remote=location), shape
+
+
+def _model_summary(loaded: LoadedRecipe, shape: ModelShape | None) -> dict:
+    model = loaded.recipe.model
+    base = model.base.from_ if isinstance(model.base, FromRecipe) else model.base
+    out = {"base": f"from {base}" if isinstance(model.base, FromRecipe) else base or "fresh " + model.init.architecture,
+           "trust_remote_code": model.trust_remote_code}
+    if shape is not None:
+        out |= {"params": shape.params, "layers": shape.layers, "hidden": shape.hidden, "vocab": shape.vocab,
+                "shape_source": shape.source}
+    return out
+
+
+def _finish_steps(steps: list[Step], workdir: str, hw: ResolvedHardware, setup: TrainingSetup | None,
+                  fingerprints: dict[str, str]) -> None:
+    """Fingerprints (inputs first), step directories, commands and launch files."""
+    for step in steps:
+        for item in step.inputs:
+            item.digest = f"{fingerprints[item.step]}:{item.output}" if item.step else hash_path(Path(item.path))
+            if item.step is None:
+                item.path = relative(Path(item.path))
+        step.fingerprint = fingerprint(step.kind, step.params, {i.name: i.digest for i in step.inputs})
+        fingerprints[step.id] = step.fingerprint
+        step.directory = f"{workdir}/{step.short_id}-{step.fingerprint[:12]}"
+        module = f"modelops.steps.{step.kind}"
+        if step.kind.startswith("train_") and setup is not None:
+            step.files = launch_files(step.id, step.directory, setup, hw)
+            step.command, step.node_commands = launch_commands(step.directory, module, hw)
+        else:
+            step.command = ["python", "-m", module, f"{step.directory}/step.json"]
+
+
+def _workdir(loaded: LoadedRecipe) -> str:
+    return loaded.recipe.workdir or f"runs/{loaded.recipe.name}"
+
+
+def _check_unique_workdirs(chain: list[LoadedRecipe], problems: list[Problem]) -> None:
+    seen: dict[str, LoadedRecipe] = {}
+    for loaded in chain:
+        workdir = _workdir(loaded)
+        if workdir in seen:
+            problems.append(loaded.problem(("name",), f"run directory {workdir} is also used by {seen[workdir].path.name}",
+                                           "give each recipe its own `name` or `workdir`"))
+        seen[workdir] = loaded

@@ -1,0 +1,106 @@
+"""Plans for people (text, Markdown for pull requests) and for machines (canonical JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modelops.plan.model import Plan, RecipePlan, Step
+
+
+def plan_json(plan: Plan) -> str:
+    """Byte-identical for the same recipe and inputs: sorted keys, fixed indentation."""
+    return json.dumps(plan.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _count(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n)
+
+
+def _hardware_line(r: RecipePlan) -> str:
+    hw = r.hardware
+    nodes = f" × {hw['nodes']} nodes" if hw["nodes"] > 1 else ""
+    return f"{hw['label']} × {hw['processes_per_node']}{nodes} ({hw['memory_gb']:g} GiB per device, profile `{hw['name']}`)"
+
+
+def _training_lines(t: dict[str, Any]) -> list[str]:
+    lines = [
+        f"precision {t['precision']}, strategy {t['distributed']}, attention {t['attn_implementation']}, "
+        f"gradient checkpointing {'on' if t['gradient_checkpointing'] else 'off'}",
+        f"batch: {t['per_device_batch']} per device × {t['gradient_accumulation']} accumulation × "
+        f"{t['devices']} devices = {t['global_batch']} global",
+        f"parameters: {_count(t['total_params'])} total, {_count(t['trainable_params'])} trained",
+    ]
+    memory = t.get("memory_gib")
+    if memory:
+        parts = ", ".join(f"{k} {v:g}" for k, v in memory.items() if k != "total")
+        lines.append(f"peak memory estimate: {memory['total']:g} GiB of {t['memory_capacity_gib']:g} GiB per device ({parts})")
+    else:
+        lines.append("peak memory estimate: unknown (model not in the catalog)")
+    if "seconds_per_step_estimate" in t:
+        lines.append(f"time estimate: ~{t['seconds_per_step_estimate']:g} s per optimizer step "
+                     "(6·N FLOPs per token at 35% of peak throughput)")
+    return lines + [f"why: {reason}" for reason in t["reasons"]]
+
+
+def _inputs(step: Step) -> str:
+    return ", ".join(i.label for i in step.inputs) or "-"
+
+
+def plan_text(plan: Plan) -> str:
+    out: list[str] = []
+    for r in plan.recipes:
+        out.append(f"recipe {r.name} ({r.file}) — task {r.task}, run directory {r.workdir}")
+        out.append(f"  hardware: {_hardware_line(r)}")
+        if r.model:
+            out.append(f"  model: {r.model['base']}" + (f", {_count(r.model.get('params'))} parameters"
+                                                       if r.model.get("params") else ""))
+        if r.training:
+            out += [f"  {line}" for line in _training_lines(r.training)]
+        out += [f"  note: {note}" for note in r.notes]
+        for n, step in enumerate(r.steps, 1):
+            out.append(f"  {n}. {step.short_id} [{step.kind}] {step.fingerprint[:12]} — {step.title}")
+            if step.summary:
+                out.append("       " + ", ".join(f"{k}: {v}" for k, v in step.summary.items()))
+            out.append(f"       in:  {_inputs(step)}")
+            out.append(f"       out: {', '.join(step.outputs)} in {step.directory}/")
+            out.append(f"       run: {step.command_line()}")
+            for rank, command in enumerate(step.node_commands):
+                out.append(f"       node {rank}: {' '.join(command)}")
+        out.append("")
+    out += [w.text() for w in plan.warnings]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def plan_markdown(plan: Plan) -> str:
+    out: list[str] = []
+    for r in plan.recipes:
+        out.append(f"### `{r.name}` — {r.task} ({r.file})")
+        out.append("")
+        out.append(f"- **Hardware:** {_hardware_line(r)}")
+        if r.model:
+            out.append(f"- **Model:** `{r.model['base']}`" + (f", {_count(r.model.get('params'))} parameters"
+                                                              if r.model.get("params") else ""))
+        if r.training:
+            out += [f"- {line}" for line in _training_lines(r.training)]
+        out += [f"- Note: {note}" for note in r.notes]
+        out += ["", "| # | step | kind | key parameters | fingerprint |", "|---|---|---|---|---|"]
+        for n, step in enumerate(r.steps, 1):
+            params = "; ".join(f"{k}: {v}" for k, v in step.summary.items()).replace("|", "\\|") or step.title
+            out.append(f"| {n} | `{step.short_id}` | `{step.kind}` | {params} | `{step.fingerprint[:12]}` |")
+        out += ["", "<details><summary>Commands and generated configs</summary>", "", "```sh"]
+        out += [step.command_line() for step in r.steps]
+        out.append("```")
+        for step in r.steps:
+            for name, text in sorted(step.files.items()):
+                lang = "json" if name.endswith(".json") else "yaml"
+                out += ["", f"`{step.directory}/{name}`", "", f"```{lang}", text.rstrip(), "```"]
+        out += ["", "</details>", ""]
+    if plan.warnings:
+        out += ["**Warnings**", ""] + [f"- `{w.file}:{w.line}` `{w.key}`: {w.message}" for w in plan.warnings]
+    return "\n".join(out).rstrip() + "\n"

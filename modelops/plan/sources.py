@@ -1,0 +1,46 @@
+"""Where data and models come from: local paths, hub ids, URLs, ModelScope."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt", ".md", ".tsv", ".gz")
+MODELSCOPE = "modelscope://"
+
+
+@dataclass(frozen=True)
+class Location:
+    kind: str            # local | hub | url | modelscope
+    raw: str
+    path: Path | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+
+def _looks_local(raw: str) -> bool:
+    return raw.startswith(("/", "./", "../", "~")) or raw.lower().endswith(_DATA_SUFFIXES)
+
+
+def locate(raw: str, root: Path) -> Location:
+    """Classify a recipe path: an existing or path-like local file, else a hub id or URL."""
+    if raw.startswith(("http://", "https://")):
+        return Location("url", raw)
+    if raw.startswith(MODELSCOPE):
+        return Location("modelscope", raw, None)
+    path = (root / Path(raw).expanduser()).resolve() if not Path(raw).expanduser().is_absolute() else Path(raw).expanduser()
+    if path.exists() or _looks_local(raw) or not _HUB_ID.match(raw):
+        return Location("local", raw, path)
+    return Location("hub", raw)
+
+
+def relative(path: Path) -> str:
+    """A path relative to the working directory when below it, for stable plans."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

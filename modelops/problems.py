@@ -1,0 +1,68 @@
+"""Positioned problems: the one shape in which bad input is reported to people."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong (or worth a warning) at a place in a recipe file."""
+
+    file: str
+    line: int
+    col: int
+    key: str
+    message: str
+    hint: str = ""
+    severity: Severity = "error"
+
+    def text(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        label = "" if self.severity == "error" else "warning: "
+        head = f"{where}: {label}{self.key or '<recipe>'}: {self.message}"
+        return head + (f"\n    hint: {self.hint}" if self.hint else "")
+
+    def github(self) -> str:
+        """A GitHub Actions workflow command, so a pull request shows it on the line."""
+        body = f"{self.key}: {self.message}" + (f" ({self.hint})" if self.hint else "")
+        body = body.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return f"::{self.severity} file={self.file},line={self.line},col={self.col}::{body}"
+
+
+class RecipeError(Exception):
+    """Raised with every problem found, so that all of them reach the user at once."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = sorted(set(problems), key=_order)
+        super().__init__("\n".join(p.text() for p in self.problems))
+
+
+def _order(p: Problem) -> tuple:
+    return (p.file, p.line, p.col, p.key, p.message)
+
+
+def errors_only(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def render_problems(problems: list[Problem], fmt: str) -> str:
+    ordered = sorted(set(problems), key=_order)
+    if fmt == "json":
+        return json.dumps([asdict(p) for p in ordered], indent=2, ensure_ascii=False)
+    if fmt == "github":
+        return "\n".join(p.github() for p in ordered)
+    return "\n".join(p.text() for p in ordered)
+
+
+def display_path(path: Path) -> str:
+    """A path as users typed it: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

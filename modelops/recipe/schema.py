@@ -1,0 +1,38 @@
+"""The recipe: the single source of truth for what a recipe may say."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modelops.recipe.common import Section, name_or
+from modelops.recipe.data import Data
+from modelops.recipe.deploy import Deploy
+from modelops.recipe.hardware import HardwareSpec
+from modelops.recipe.model import Model
+from modelops.recipe.tasks import Task
+
+
+class Recipe(Section):
+    """A modelops recipe: data, task, hardware and deploy target, declared once and planned into steps."""
+
+    version: Literal[1] = Field(description="Recipe format version.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100, description=(
+        "Run name: letters, digits, `.`, `_`, `-`. Names the run directory."))
+    description: str | None = Field(None, description="What this recipe is for.")
+    seed: int = Field(42, ge=0, description="Seed for data splits, initialisation and training.")
+    data: Data = Field(description="Training data and how to prepare it.")
+    model: Model | None = Field(None, description="Base model (language-model tasks).")
+    task: Task = Field(description="What to train: `regression`, `pretrain`, `sft` or `dpo`.")
+    hardware: name_or(HardwareSpec) = Field("cpu", description=(  # type: ignore[valid-type]
+        "A profile (`cpu`, `a10x2`, `h100x8`, see `modelops hardware`) or `{gpu:, gpus:, nodes:}`."))
+    deploy: Deploy | None = Field(None, description="Export and deploy target.")
+    workdir: str | None = Field(None, description="Run directory; defaults to `runs/<name>` in the working directory.")
+
+
+def recipe_json_schema() -> dict:
+    schema = Recipe.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "modelops recipe"
+    return schema

@@ -1,0 +1,178 @@
+"""The `task` section: a discriminated union on `kind`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from modelops.recipe.common import Section
+
+Metric = Literal["mae", "rmse", "mse", "r2", "mape", "smape"]
+Scalar = Union[int, float, str, bool]
+
+
+# ---------------------------------------------------------------- regression
+
+class LagTransform(Section):
+    """A statistic over past values of a feature, computed without looking ahead."""
+
+    type: Literal["rolling_mean", "rolling_std", "expanding_mean"] = Field(description="The statistic.")
+    window: int | None = Field(None, ge=2, description="Rolling window length (rolling statistics only).")
+    lag: int = Field(1, ge=1, description="Shift applied before the statistic (1 = up to the previous step).")
+    features: list[str] | None = Field(None, description="Features to transform; defaults to the target.")
+
+    @model_validator(mode="after")
+    def _window(self) -> "LagTransform":
+        if self.type.startswith("rolling") and self.window is None:
+            raise ValueError(f"`{self.type}` needs `window`")
+        return self
+
+
+class LightGBMModel(Section):
+    """A LightGBM regressor."""
+
+    type: Literal["lightgbm"] = Field("lightgbm", description="Model family.")
+    params: dict[str, Scalar] = Field(default_factory=dict, description="LightGBM parameters (`n_estimators`, `num_leaves`, ...).")
+    early_stopping_rounds: int = Field(50, ge=1, description="Rounds without improvement on a validation fold before stopping.")
+
+
+class Search(Section):
+    """Hyper-parameter search over LightGBM parameters, scored on the validation folds."""
+
+    method: Literal["grid", "random"] = Field("grid", description="Try every combination, or `trials` random ones.")
+    grid: dict[str, list[Scalar]] = Field(description="Candidate values per LightGBM parameter.")
+    trials: int | None = Field(None, ge=1, description="Number of random combinations (method `random`).")
+    metric: Metric = Field("mae", description="Metric that picks the best combination (lower is better, except r2).")
+
+    @model_validator(mode="after")
+    def _trials(self) -> "Search":
+        if self.method == "random" and self.trials is None:
+            raise ValueError("`method: random` needs `trials`")
+        if any(not values for values in self.grid.values()):
+            raise ValueError("every grid entry needs at least one value")
+        return self
+
+
+class TimeValidation(Section):
+    """Expanding-window cross-validation by time over the whole panel."""
+
+    folds: int = Field(3, ge=1, description="Number of validation windows.")
+    window: int | None = Field(None, ge=1, description="Time steps per validation window; defaults to `horizon`.")
+    gap: int = Field(0, ge=0, description="Time steps left out between training and validation periods.")
+
+
+class RegressionTask(Section):
+    """Time-series regression with LightGBM: lag features, one direct model per step ahead."""
+
+    kind: Literal["regression"]
+    target: str = Field(description="Column to forecast.")
+    features: list[str] = Field(default_factory=list, description="Columns whose past values (lags) are features; the target's lags are always included.")
+    groups: list[str] = Field(default_factory=list, description="Columns identifying one series (zero or more).")
+    window: int | None = Field(None, ge=1, description="Use lags 1..window of every feature.")
+    lags: list[Annotated[int, Field(ge=1)]] | None = Field(None, description="Explicit lags instead of `window`.")
+    horizon: int = Field(1, ge=1, description="Steps ahead; one model is trained per step.")
+    lag_transforms: list[LagTransform] = Field(default_factory=list, description="Rolling and expanding statistics.")
+    calendar: list[Literal["hour", "dayofweek", "day", "month", "dayofyear", "weekofyear"]] = Field(
+        default_factory=list, description="Calendar features of the time column, taken at the target time.")
+    static_features: list[str] = Field(default_factory=list, description="Per-group categorical columns passed to LightGBM as categoricals.")
+    known_features: list[str] = Field(default_factory=list, description="Columns known in advance (holidays, planned values), taken at the target time.")
+    target_transform: Literal["auto", "none", "difference", "standard", "log"] = Field("auto", description=(
+        "Transform applied before fitting and inverted on prediction; `auto` lets the validation folds choose."))
+    season: int | None = Field(None, ge=2, description="Season length in steps, for the seasonal-naive baseline.")
+    model: LightGBMModel = Field(default_factory=LightGBMModel, description="The regressor.")
+    search: Search | None = Field(None, description="Hyper-parameter search.")
+    validation: TimeValidation = Field(default_factory=TimeValidation, description="Cross-validation by time.")
+    metrics: list[Metric] = Field(default_factory=lambda: ["mae", "rmse", "r2"], min_length=1, description="Metrics reported per step ahead and overall.")
+
+    @model_validator(mode="after")
+    def _lags(self) -> "RegressionTask":
+        if (self.window is None) == (self.lags is None):
+            raise ValueError("give exactly one of `window` (lags 1..W) or `lags` (an explicit list)")
+        return self
+
+    @property
+    def lag_list(self) -> list[int]:
+        return sorted(set(self.lags)) if self.lags else list(range(1, (self.window or 0) + 1))
+
+
+# ---------------------------------------------------------------- language models
+
+class Adapter(Section):
+    """Parameter-efficient fine-tuning, or `none` for full fine-tuning."""
+
+    type: Literal["none", "lora", "dora", "qlora"] = Field(description="`qlora` needs a CUDA GPU.")
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
+    target_modules: Union[Literal["all-linear"], list[str]] = Field("all-linear", description="Modules to adapt.")
+
+
+class EvalSchedule(Section):
+    """Evaluation during training."""
+
+    every_steps: int | None = Field(None, ge=1, description="Evaluate every N optimizer steps; default: once per epoch.")
+    early_stopping_patience: int | None = Field(None, ge=1, description="Stop after N evaluations without a lower eval loss.")
+
+
+class SaveSchedule(Section):
+    """Checkpoints, which also make an interrupted run resumable."""
+
+    every_steps: int = Field(200, ge=1, description="Save a checkpoint every N optimizer steps.")
+    keep: int = Field(2, ge=1, description="Checkpoints to keep.")
+
+
+class TrainingTask(Section):
+    """Fields shared by every language-model training task."""
+
+    epochs: float = Field(1.0, gt=0, description="Passes over the training data.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides `epochs`).")
+    learning_rate: float | None = Field(None, gt=0, description="Peak learning rate; the default depends on the task and adapter.")
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field("cosine", description="Learning-rate schedule.")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    batch_size: int = Field(16, ge=1, description="Global batch (sequences per optimizer step); the planner splits it over devices and accumulation.")
+    per_device_batch_size: int | None = Field(None, ge=1, description="Pin the per-device batch instead of letting the planner choose.")
+    gradient_accumulation: int | None = Field(None, ge=1, description="Pin gradient accumulation steps.")
+    max_length: int = Field(1024, ge=8, description="Longest training sequence in tokens.")
+    packing: bool | None = Field(None, description="Pack short examples into full sequences; default on where supported.")
+    gradient_checkpointing: bool | None = Field(None, description="Recompute activations to save memory; default: on only when needed to fit.")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="`auto`: bf16 where supported, fp16 on older GPUs, fp32 on CPU.")
+    distributed: Literal["auto", "single", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"] = Field(
+        "auto", description="`auto`: one device, DDP when a replica fits a device, FSDP full-shard when not.")
+    eval: EvalSchedule = Field(default_factory=EvalSchedule, description="Evaluation schedule.")
+    save: SaveSchedule = Field(default_factory=SaveSchedule, description="Checkpoint schedule.")
+    liger_kernels: bool = Field(False, description="Use Liger kernels (CUDA only).")
+
+
+class PretrainTask(TrainingTask):
+    """Continued pretraining (or training from scratch) on plain text."""
+
+    kind: Literal["pretrain"]
+    adapter: Adapter = Field(default_factory=lambda: Adapter(type="none"), description="Full training by default.")
+    max_length: int = Field(2048, ge=8, description="Length of packed training sequences.")
+
+
+class SftTask(TrainingTask):
+    """Supervised fine-tuning on conversations."""
+
+    kind: Literal["sft"]
+    adapter: Adapter = Field(default_factory=lambda: Adapter(type="lora"), description="LoRA by default.")
+    assistant_only_loss: bool = Field(True, description="Train on assistant turns only.")
+
+
+class DpoTask(TrainingTask):
+    """Direct preference optimisation on chosen/rejected pairs."""
+
+    kind: Literal["dpo"]
+    adapter: Adapter = Field(default_factory=lambda: Adapter(type="lora"), description="LoRA by default; the reference model is the adapter-free base.")
+    beta: float = Field(0.1, gt=0, description="Strength of the KL penalty towards the reference model.")
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero", "apo_down"] = Field(
+        "sigmoid", description="DPO loss variant (TRL's names).")
+    batch_size: int = Field(8, ge=1, description="Global batch of preference pairs per optimizer step.")
+    max_prompt_length: int | None = Field(None, ge=1, description="Truncate prompts to this many tokens.")
+
+
+Task = Annotated[Union[RegressionTask, PretrainTask, SftTask, DpoTask], Field(discriminator="kind")]
+TASK_KINDS = ("regression", "pretrain", "sft", "dpo")
+LMTask = Union[PretrainTask, SftTask, DpoTask]

@@ -1,0 +1,179 @@
+"""Read a recipe's YAML into plain data, keeping the line and column of every key and value.
+
+The node tree is walked by hand (instead of letting a constructor build objects) so that
+tags can be refused, duplicate keys reported with both positions, `${ENV}` references
+expanded with their position known, and every node's place remembered for later errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from modelops.problems import Problem, RecipeError
+
+KeyPath = tuple  # of str keys and int indexes
+
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
+_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Positions:
+    """1-based (line, column) of each key and each value, by key path."""
+
+    keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    values: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+
+    def of_key(self, path: KeyPath) -> tuple[int, int]:
+        """Where the key at `path` is written, or its nearest written ancestor."""
+        for cut in range(len(path), -1, -1):
+            hit = self.keys.get(tuple(path[:cut])) or self.values.get(tuple(path[:cut]))
+            if hit:
+                return hit
+        return (1, 1)
+
+    def of_value(self, path: KeyPath) -> tuple[int, int]:
+        """Where the value at `path` starts, falling back to its key."""
+        return self.values.get(tuple(path)) or self.of_key(path)
+
+
+@dataclass
+class Source:
+    """A recipe file's plain data and the positions of everything in it."""
+
+    file: str
+    data: Any
+    positions: Positions
+
+    def problem(self, path: KeyPath, message: str, hint: str = "", *, at: str = "value",
+                severity: str = "error") -> Problem:
+        line, col = self.positions.of_value(path) if at == "value" else self.positions.of_key(path)
+        return Problem(self.file, line, col, dotted(path), message, hint, severity)  # type: ignore[arg-type]
+
+
+def dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Source:
+    """Parse recipe text; raise RecipeError listing every problem found while reading it."""
+    env = os.environ if env is None else env
+    yaml = YAML(typ="safe")
+    try:
+        root = yaml.compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = _yaml_message(exc)
+        hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in message else ""
+        raise RecipeError([Problem(file, line, col, "", message, hint)]) from None
+    reader = _NodeReader(file, yaml, env)
+    data = reader.read(root, ()) if root is not None else None
+    if reader.problems:
+        raise RecipeError(reader.problems)
+    if not isinstance(data, dict):
+        raise RecipeError([Problem(file, 1, 1, "", "a recipe must be a mapping of sections",
+                                   "start with `version: 1` and `name: ...`")])
+    return Source(file, data, reader.positions)
+
+
+def _yaml_message(exc: MarkedYAMLError) -> str:
+    parts = [p for p in (exc.context, exc.problem) if p]
+    return "YAML syntax error: " + "; ".join(parts) if parts else "YAML syntax error"
+
+
+class _NodeReader:
+    def __init__(self, file: str, yaml: YAML, env: Mapping[str, str]):
+        self.file, self.yaml, self.env = file, yaml, env
+        self.positions = Positions()
+        self.problems: list[Problem] = []
+
+    def _error(self, node: Node, path: KeyPath, message: str, hint: str = "") -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, dotted(path), message, hint))
+
+    def read(self, node: Node, path: KeyPath) -> Any:
+        self.positions.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            if node.tag != _CORE + "seq":
+                return self._bad_tag(node, path)
+            return [self.read(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _bad_tag(self, node: Node, path: KeyPath) -> None:
+        tag = node.tag.replace(_CORE, "!!")
+        self._error(node, path, f"the YAML tag `{tag}` is not allowed in a recipe",
+                    "recipes are loaded safely: remove the tag and write a plain value")
+        return None
+
+    def _mapping(self, node: MappingNode, path: KeyPath) -> dict | None:
+        if node.tag != _CORE + "map":
+            return self._bad_tag(node, path)
+        out: dict[str, Any] = {}
+        seen: dict[str, Node] = {}
+        for key_node, value_node in self._pairs(node):
+            if not isinstance(key_node, ScalarNode):
+                self._error(key_node, path, "mapping keys must be plain strings")
+                continue
+            key = str(key_node.value)
+            if key in seen:
+                first = seen[key].start_mark
+                self._error(key_node, path + (key,), f"duplicate key `{key}` (first written at line {first.line + 1})",
+                            "remove one of the two; YAML keeps only one and it is easy to edit the wrong one")
+                continue
+            seen[key] = key_node
+            self.positions.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.read(value_node, path + (key,))
+        return out
+
+    def _pairs(self, node: MappingNode) -> list[tuple[Node, Node]]:
+        """The mapping's pairs, with YAML merge keys (`<<: *base`) expanded; own keys win."""
+        own = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
+        names = {k.value for k, _ in own}
+        merged: list[tuple[Node, Node]] = []
+        for key, value in node.value:
+            if key.tag != _CORE + "merge":
+                continue
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    for k, v in self._pairs(source):
+                        if k.value not in names:
+                            names.add(k.value)
+                            merged.append((k, v))
+        return own + merged
+
+    def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            return self._bad_tag(node, path)
+        if node.tag in (_CORE + "str", _CORE + "timestamp"):
+            return self._interpolate(node, path)
+        return self.yaml.constructor.construct_object(node, deep=True)
+
+    def _interpolate(self, node: ScalarNode, path: KeyPath) -> str:
+        def replace(match: re.Match) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            self._error(node, path, f"environment variable `{name}` is not set",
+                        f"export {name}=... or write `${{{name}:-default}}`")
+            return ""
+
+        return _ENV_REF.sub(replace, str(node.value))

@@ -1,0 +1,23 @@
+"""Jinja templates under the project's `templates/` folder."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=False,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+    )
+
+
+def render(name: str, **context: Any) -> str:
+    return _environment().get_template(name).render(**context)

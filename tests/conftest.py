@@ -1,0 +1,82 @@
+"""Shared helpers: write recipes (and their data) into temporary folders and run the CLI in-process."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from modelops.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
+
+
+@pytest.fixture
+def run_cli(monkeypatch):
+    """Run `modelops ARGS` in-process from `cwd`; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str, cwd: Path | None = None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch) -> Path:
+    """A folder with small data files that test recipes can name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sft.jsonl").write_text(json.dumps({"messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n", encoding="utf-8")
+    (tmp_path / "pref.jsonl").write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n", encoding="utf-8")
+    (tmp_path / "corpus.txt").write_text("一些文本。\n更多文本。\n", encoding="utf-8")
+    rows = ["user_id,material_id,period,activations,clicks"]
+    for user in ("u1", "u2"):
+        for hour in range(48):
+            rows.append(f"{user},m1,2025-03-0{1 + hour // 24} {hour % 24:02d}:00 - {(hour + 1) % 24:02d}:00,{hour % 7},{hour % 5}")
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SFT = textwrap.dedent("""
+    version: 1
+    name: demo
+    data:
+      train: {path: sft.jsonl, format: messages}
+    model:
+      base: Qwen/Qwen2.5-0.5B-Instruct
+    task:
+      kind: sft
+      batch_size: 8
+    hardware: cpu
+""").lstrip()
+
+REGRESSION = textwrap.dedent("""
+    version: 1
+    name: forecast
+    data:
+      train: {path: table.csv}
+      time: {column: period, format: "%Y-%m-%d %H:%M", range_separator: " - "}
+    task:
+      kind: regression
+      target: activations
+      features: [clicks]
+      groups: [user_id, material_id]
+      window: 3
+      horizon: 2
+      validation: {folds: 2}
+""").lstrip()

@@ -1,0 +1,78 @@
+"""`modelops validate`: every problem at once, each with file:line:col, key and a hint."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import RECIPES, SFT, write
+
+
+def test_checked_in_recipes_are_valid(run_cli):
+    code, _, err = run_cli("validate", *RECIPES)
+    assert code == 0, err
+
+
+def test_misspelt_key_points_at_it_with_a_suggestion(run_cli, workspace):
+    path = write(workspace, "r.yaml", SFT.replace("batch_size: 8", "learning_rat: 1e-4"))
+    code, _, err = run_cli("validate", path)
+    assert code == 2
+    assert "r.yaml:9:3: task.learning_rat: unknown key `learning_rat`" in err
+    assert "did you mean `learning_rate`?" in err
+
+
+def test_all_errors_reported_at_once(run_cli, workspace):
+    text = SFT.replace("format: messages", "formt: messages").replace("kind: sft", "kind: sft\n  epochs: -1") \
+        .replace("hardware: cpu", "hardware: cpu\ndeploy: {target: olama}")
+    code, out, _ = run_cli("validate", write(workspace, "r.yaml", text), "--format", "json")
+    assert code == 2
+    found = {(p["key"], p["line"], p["col"]) for p in json.loads(out)}
+    assert found == {("data.train.formt", 4, 28), ("task.epochs", 9, 11), ("deploy.target", 12, 18)}
+
+
+def test_github_annotations(run_cli, workspace):
+    path = write(workspace, "r.yaml", SFT.replace("kind: sft", "kind: sftt"))
+    code, out, _ = run_cli("validate", path, "--format", "github")
+    assert code == 2
+    assert out.startswith("::error file=r.yaml,line=8,col=9::task.kind: unknown task kind `sftt` (did you mean `sft`?)")
+
+
+def test_missing_required_key_points_at_parent(run_cli, workspace):
+    path = write(workspace, "r.yaml", SFT.replace("  train: {path: sft.jsonl, format: messages}\n", "  clean: {strip: true}\n"))
+    code, _, err = run_cli("validate", path)
+    assert code == 2 and "r.yaml:3:1: data: required key `train` is missing" in err
+
+
+def test_literal_and_type_errors(run_cli, workspace):
+    text = SFT.replace("batch_size: 8", "batch_size: many\n  adapter: {type: lorra}")
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", text))
+    assert code == 2
+    assert "task.batch_size: Input should be a valid integer" in err and "(got `many`)" in err
+    assert "task.adapter.type: `lorra` is not allowed here" in err and "did you mean `lora`" in err
+
+
+def test_missing_kind_and_cross_field_rules(run_cli, workspace):
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", SFT.replace("kind: sft", "epochs: 1")))
+    assert code == 2 and "task: `kind` is missing" in err
+    text = SFT.replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: Qwen/Qwen2.5-0.5B-Instruct\n  init: {}")
+    code, _, err = run_cli("validate", write(workspace, "r2.yaml", text))
+    assert code == 2 and "r2.yaml:5:1: model: give exactly one of `base`" in err
+
+
+def test_unreadable_and_missing_files(run_cli, workspace):
+    code, _, err = run_cli("validate", workspace / "nope.yaml")
+    assert code == 2 and "recipe file not found" in err
+
+
+def test_warnings_do_not_fail(run_cli, workspace):
+    text = SFT.replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: Qwen/Qwen2.5-0.5B-Instruct\n  trust_remote_code: true")
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", text))
+    assert code == 0 and "warning: model.trust_remote_code" in err
+
+
+def test_python_dash_m_matches_console_script(workspace):
+    import subprocess
+    import sys
+
+    path = write(workspace, "r.yaml", SFT.replace("kind: sft", "kind: sftt"))
+    result = subprocess.run([sys.executable, "-m", "modelops", "validate", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown task kind `sftt`" in result.stderr
