@@ -26,7 +26,8 @@ DEFAULT_TOKENIZER_VOCAB = 32000
 
 @dataclass
 class _Upstream:
-    final: Step
+    kind: str
+    final: Step | None
     shape: ModelShape | None
 
 
@@ -90,13 +91,14 @@ def _plan_one(loaded: LoadedRecipe, upstream: dict[Path, _Upstream],
         if errors_only(problems):
             return None, problems
         steps = expand_regression(loaded, hardware_info)
+        upstream[loaded.path.resolve()] = _Upstream("regression", None, None)
         model_info, training, setup = None, None, None
     else:
         result = _plan_language_model(loaded, hw, upstream, problems, notes)
         if result is None:
             return None, problems
         steps, final, shape, setup = result
-        upstream[loaded.path.resolve()] = _Upstream(final, shape)
+        upstream[loaded.path.resolve()] = _Upstream(recipe.task.kind, final, shape)
         model_info = _model_summary(loaded, shape)
         training = setup.summary()
         seconds = estimate_step_seconds(setup, hw, recipe.task.max_length)
@@ -143,6 +145,10 @@ def _resolve_model(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], proble
         if up is None:
             problems.append(loaded.problem(key + ("from",), "the upstream recipe could not be planned",
                                            "fix the errors reported for it"))
+            return None, None
+        if up.final is None:
+            problems.append(loaded.problem(key + ("from",), f"the upstream recipe is a {up.kind} task; it produces no language model",
+                                           "start from a pretrain, sft or dpo recipe"))
             return None, None
         if "model" not in up.final.outputs:
             problems.append(loaded.problem(key + ("from",), "the upstream recipe does not produce a full model",
