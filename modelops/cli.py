@@ -78,6 +78,7 @@ def plan(
     Example: modelops plan recipes/qwen-sft.yaml --format markdown
     """
     from modelops.plan.planner import plan_recipe
+    from modelops.fsutil import write_atomically
     from modelops.plan.render import plan_json, plan_markdown, plan_text
     from modelops.problems import RecipeError
 
@@ -87,28 +88,140 @@ def plan(
         _emit_problems(exc.problems, "text")
         raise typer.Exit(EXIT_INVALID)
     if out is not None:
-        _write_atomically(out, plan_json(result))
+        write_atomically(out, plan_json(result))
     render = {PlanFormat.text: plan_text, PlanFormat.json: plan_json, PlanFormat.markdown: plan_markdown}[format]
     sys.stdout.write(render(result))
     if format != PlanFormat.text:
         _emit_problems(result.warnings, "text")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    import os
-    import tempfile
+@app.command()
+def apply(
+    file: Path = typer.Argument(..., help="Recipe file."),
+    force: List[str] = typer.Option([], "--force", help="Rerun this step (`recipe/step` or `step`) and everything downstream."),
+    until: Optional[str] = typer.Option(None, "--until", help="Stop after this step."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would run (same as `plan`)."),
+) -> None:
+    """Run the plan: skip finished steps, run the rest in order, record each in the run directory's state.
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    Example: modelops apply recipes/activations-forecast.yaml --force fit
+    """
+    from modelops.apply.executor import StepFailed, changes_for, downstream_of, missing_runners, run_plan
+    from modelops.apply.lock import LockedError
+    from modelops.plan.planner import plan_recipe
+    from modelops.problems import RecipeError
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        result = plan_recipe(file)
+    except RecipeError as exc:
+        _emit_problems(exc.problems, "text")
+        raise typer.Exit(EXIT_INVALID)
+    _emit_problems(result.warnings, "text")
+    ids = {s.id for s in result.steps}
+    forced = {_step_id(name, result) for name in force}
+    until_id = _step_id(until, result) if until else None
+    if None in forced or (until and until_id is None):
+        print(f"unknown step; steps are: {', '.join(sorted(ids))}", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    changes = changes_for(result, downstream_of(result, forced))
+    _print_changes(changes)
+    ids = [c.step.id for c in changes]
+    pending = [c for c in changes[: ids.index(until_id) + 1 if until_id else len(ids)] if c.status != "up-to-date"]
+    if dry_run:
+        return
+    if not pending:
+        print("nothing to do: every step is up to date")
+        return
+    lacking = missing_runners(changes, until_id)
+    if lacking:
+        print("cannot apply: no runner in this version of modelops for step kind(s): " + ", ".join(lacking), file=sys.stderr)
+        raise typer.Exit(1)
+    try:
+        results = run_plan(result, changes, until_id, _progress)
+    except StepFailed as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
+    except LockedError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished steps are recorded. Run the same `modelops apply` again to resume.", file=sys.stderr)
+        raise typer.Exit(130)
+    except OSError as exc:
+        print(f"cannot write the run directory: {exc}", file=sys.stderr)
+        raise typer.Exit(1)
+    for item in results:
+        metrics = ", ".join(f"{k} {v}" for k, v in list(item.metrics.items())[:4] if isinstance(v, (int, float)))
+        print(f"{item.status:8} {item.step.id:32} {item.seconds:7.1f}s  {metrics}")
+
+
+def _step_id(name: str, plan) -> str | None:
+    ids = [s.id for s in plan.steps]
+    if name in ids:
+        return name
+    matches = [i for i in ids if i.split("/", 1)[1] == name]
+    return matches[-1] if matches else None
+
+
+def _print_changes(changes: list) -> None:
+    for change in changes:
+        mark = {"up-to-date": "=", "new": "+", "changed": "~"}[change.status]
+        print(f"{mark} {change.step.id}: {change.status}")
+        for reason in change.reasons[:8]:
+            print(f"    {reason}")
+
+
+def _progress(event: str, step, data: dict) -> None:
+    if event == "start":
+        print(f"-> {step.id}: {step.title}", flush=True)
+    elif event == "output":
+        print(f"   {data['line']}", flush=True)
+    elif event == "done":
+        print(f"ok {step.id} in {data['seconds']:.1f}s", flush=True)
+
+
+@app.command()
+def status(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
+    """Each step's state: up to date or pending, when it ran, its outputs and metrics.
+
+    Example: modelops status recipes/activations-forecast.yaml
+    """
+    import datetime
+
+    from modelops.apply.executor import changes_for
+    from modelops.apply.state import RunState
+    from modelops.plan.planner import plan_recipe
+    from modelops.problems import RecipeError
+
+    try:
+        result = plan_recipe(file)
+    except RecipeError as exc:
+        _emit_problems(exc.problems, "text")
+        raise typer.Exit(EXIT_INVALID)
+    states = {r.name: RunState.load(Path(r.workdir)) for r in result.recipes}
+    for change in changes_for(result, set()):
+        recipe, short = change.step.id.split("/", 1)
+        entry = states[recipe].steps.get(short, {})
+        when = datetime.datetime.fromtimestamp(entry["ended"]).isoformat(timespec="seconds") if entry else "-"
+        print(f"{change.step.id:32} {change.status:10} {when}")
+        if entry and change.status == "up-to-date":
+            print(f"    outputs: {', '.join(entry['outputs'])} in {entry['directory']}/out")
+
+
+@app.command()
+def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run directories.")) -> None:
+    """List run directories and how many steps each has finished.
+
+    Example: modelops runs
+    """
+    from modelops.apply.state import RunState
+
+    found = sorted(p.parent for p in root.glob("*/state.json"))
+    if not found:
+        print(f"no runs under {root}/")
+    for workdir in found:
+        state = RunState.load(workdir)
+        print(f"{workdir}  {len(state.steps)} finished step(s)")
 
 
 @app.command()
@@ -122,13 +235,14 @@ def schema(
     """
     import json
 
+    from modelops.fsutil import write_atomically
     from modelops.recipe.schema import recipe_json_schema
 
     text = json.dumps(recipe_json_schema(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if out is None:
         sys.stdout.write(text)
     else:
-        _write_atomically(out, text)
+        write_atomically(out, text)
 
 
 @app.command()

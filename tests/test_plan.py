@@ -43,7 +43,7 @@ def test_json_plan_is_byte_identical(run_cli):
 def test_sft_plan_shape(workspace):
     plan = plan_recipe(write(workspace, "r.yaml", SFT.replace("hardware: cpu", "hardware: a10x2\ndeploy:\n  target: ollama\n  quantize: [q4_k_m]")))
     [recipe] = plan.recipes
-    assert [s.short_id for s in recipe.steps] == ["base", "data", "train", "evaluate", "merge", "gguf",
+    assert [s.short_id for s in recipe.steps] == ["data", "base", "train", "evaluate", "merge", "gguf",
                                                   "quantize-q4_k_m", "parity", "modelfile", "ollama", "smoke"]
     train = recipe.steps[2]
     assert train.command[:4] == ["accelerate", "launch", "--config_file", f"{train.directory}/accelerate.yaml"]

@@ -120,9 +120,9 @@ def expand_language_model(loaded: LoadedRecipe, model: ModelRef, upstream_base: 
     recipe, task = loaded.recipe, loaded.recipe.task
     assert isinstance(task, TrainingTask)
     steps = StepList(recipe.name)
-    base_input = _base_input(loaded, steps, model)
     data_inputs = _data_inputs(loaded)
     if recipe.data.clean.max_tokens:
+        base_input = _base_input(loaded, steps, model)
         data_inputs.append(StepInput("tokenizer", step=base_input.step, output=base_input.output, path=base_input.path))
     data = steps.add(
         "data", "lm_data", "Load, convert, clean and split the data",
@@ -130,6 +130,8 @@ def expand_language_model(loaded: LoadedRecipe, model: ModelRef, upstream_base: 
                 "remote_train": _remote(loaded), "validation_fraction": _validation_fraction(loaded), "seed": recipe.seed},
         inputs=data_inputs, outputs=["train.jsonl", "validation.jsonl", "stats.json"],
         summary={"format": data_format(loaded), "dedupe": recipe.data.clean.dedupe})
+    if not recipe.data.clean.max_tokens:
+        base_input = _base_input(loaded, steps, model)
     full = task.adapter.type == "none"
     lr = task.learning_rate or DEFAULT_LEARNING_RATE[(task.kind, full)]
     train = steps.add(

@@ -1,0 +1,53 @@
+"""What `apply` will do and why: each step up to date, new, or changed (parameters, inputs, upstream)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelops.apply.state import RunState
+from modelops.plan.model import Step
+
+
+@dataclass
+class StepChange:
+    step: Step
+    status: str                      # up-to-date | new | changed
+    reasons: list[str] = field(default_factory=list)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out |= _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return {prefix: value}
+
+
+def _param_diffs(old: dict, new: dict) -> list[str]:
+    before, after = _flatten(old), _flatten(new)
+    diffs = []
+    for key in sorted(set(before) | set(after)):
+        if before.get(key, "∅") != after.get(key, "∅"):
+            diffs.append(f"~ changed: {key} {before.get(key, '∅')} → {after.get(key, '∅')}")
+    return diffs
+
+
+def classify(step: Step, state: RunState, rerun: set[str]) -> StepChange:
+    entry = state.steps.get(step.short_id)
+    if step.id in rerun and entry:
+        return StepChange(step, "changed", ["~ forced"])
+    if state.is_done(step.short_id, step.fingerprint, Path(step.directory)):
+        return StepChange(step, "up-to-date")
+    if not entry:
+        return StepChange(step, "new", ["+ new"])
+    reasons = _param_diffs(entry.get("params", {}), step.params)
+    old_inputs = entry.get("inputs", {})
+    for item in step.inputs:
+        if old_inputs.get(item.name) != item.digest:
+            reasons.append(f"~ upstream changed: {item.step}" if item.step else f"~ input changed: {item.path}")
+    if not reasons:
+        reasons.append("~ outputs missing" if entry["fingerprint"] == step.fingerprint else "~ changed")
+    return StepChange(step, "changed", reasons)

@@ -1,0 +1,147 @@
+"""Run a plan's steps in order: skip finished ones, write outputs whole or not at all, record state."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from modelops.apply.changes import StepChange, classify
+from modelops.apply.lock import RunLock
+from modelops.apply.state import RunState
+from modelops.hashing import hash_path
+from modelops.plan.model import Plan, Step
+
+TAIL_LINES = 20
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class StepResult:
+    step: Step
+    status: str              # ran | skipped | failed
+    seconds: float = 0.0
+    metrics: dict = field(default_factory=dict)
+
+
+def downstream_of(plan: Plan, step_ids: set[str]) -> set[str]:
+    """The steps named and every step that (transitively) consumes their outputs."""
+    consumers: dict[str, set[str]] = {}
+    for step in plan.steps:
+        for item in step.inputs:
+            if item.step:
+                consumers.setdefault(item.step, set()).add(step.id)
+    found, queue = set(step_ids), deque(step_ids)
+    while queue:
+        for consumer in consumers.get(queue.popleft(), ()):
+            if consumer not in found:
+                found.add(consumer)
+                queue.append(consumer)
+    return found
+
+
+def missing_runners(changes: list[StepChange], until: str | None) -> list[str]:
+    """Step kinds that would run but have no runner module, so apply can refuse before starting."""
+    ids = [c.step.id for c in changes]
+    last = ids.index(until) + 1 if until in ids else len(ids)
+    kinds = sorted({c.step.kind for c in changes[:last] if c.status != "up-to-date"})
+    return [k for k in kinds if importlib.util.find_spec(f"modelops.steps.{k}") is None]
+
+
+def changes_for(plan: Plan, rerun: set[str]) -> list[StepChange]:
+    states = {r.workdir: RunState.load(Path(r.workdir)) for r in plan.recipes}
+    out = []
+    for recipe in plan.recipes:
+        for step in recipe.steps:
+            change = classify(step, states[recipe.workdir], rerun)
+            if change.status == "up-to-date" and any(
+                    i.step and i.step in {c.step.id for c in out if c.status != "up-to-date"} for i in step.inputs):
+                change = StepChange(step, "changed", ["~ upstream reruns"])
+            out.append(change)
+    return out
+
+
+def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
+             on_event: Callable[[str, Step, dict], None]) -> list[StepResult]:
+    directories = {s.id: Path(s.directory) for s in plan.steps}
+    results: list[StepResult] = []
+    pending = {c.step.id: c for c in changes}
+    for recipe in plan.recipes:
+        workdir = Path(recipe.workdir)
+        with RunLock(workdir):
+            state = RunState.load(workdir)
+            for step in recipe.steps:
+                change = pending[step.id]
+                if change.status == "up-to-date":
+                    results.append(StepResult(step, "skipped", metrics=state.steps[step.short_id].get("metrics", {})))
+                else:
+                    results.append(_run_step(step, state, directories, on_event))
+                if until and step.id == until:
+                    return results
+    return results
+
+
+def _resolve_inputs(step: Step, directories: dict[str, Path]) -> dict[str, str]:
+    return {i.name: str(directories[i.step] / "out" / i.output) if i.step else str(Path(i.path).resolve())
+            for i in step.inputs}
+
+
+def _run_step(step: Step, state: RunState, directories: dict[str, Path],
+              on_event: Callable[[str, Step, dict], None]) -> StepResult:
+    directory = Path(step.directory)
+    partial, final = directory / "out.partial", directory / "out"
+    if final.exists():
+        shutil.rmtree(final)                 # finished but never recorded: not trusted
+    partial.mkdir(parents=True, exist_ok=True)   # kept between attempts so runners can resume
+    events = directory / "events.jsonl"
+    events.unlink(missing_ok=True)
+    spec = {"id": step.id, "kind": step.kind, "params": step.params, "inputs": _resolve_inputs(step, directories),
+            "outputs": step.outputs, "out": str(partial.resolve()), "events": str(events.resolve())}
+    (directory / "step.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
+    for name, text in step.files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    command = [sys.executable if part == "python" else part for part in step.command]
+    on_event("start", step, {"command": " ".join(command)})
+    started = time.time()
+    log_path = directory / "log.txt"
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   encoding="utf-8", errors="replace")
+        try:
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                on_event("output", step, {"line": line.rstrip("\n")})
+            code = process.wait()
+        except BaseException:
+            process.terminate()
+            process.wait()
+            raise
+    if code != 0:
+        tail = log_path.read_text(encoding="utf-8").splitlines()[-TAIL_LINES:]
+        raise StepFailed(f"step {step.id} failed (exit code {code}); last lines:\n" + "\n".join(tail) +
+                         f"\nwhole log: {log_path}")
+    missing = [name for name in step.outputs if not (partial / name).exists()]
+    if missing:
+        raise StepFailed(f"step {step.id} finished without writing {', '.join(missing)} (log: {log_path})")
+    partial.rename(final)
+    metrics_file = final / "metrics.json"
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
+    ended = time.time()
+    state.record(step.short_id, {
+        "fingerprint": step.fingerprint, "kind": step.kind, "params": step.params, "directory": step.directory,
+        "inputs": {i.name: i.digest for i in step.inputs}, "command": step.command_line(),
+        "outputs": {name: hash_path(final / name) for name in step.outputs}, "metrics": metrics,
+        "started": round(started, 3), "ended": round(ended, 3)})
+    on_event("done", step, {"seconds": ended - started})
+    return StepResult(step, "ran", ended - started, metrics)

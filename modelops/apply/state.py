@@ -1,0 +1,41 @@
+"""A run directory's state.json: which steps finished, with what fingerprint, outputs and metrics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelops.fsutil import write_atomically
+
+STATE_FILE = "state.json"
+
+
+@dataclass
+class RunState:
+    workdir: Path
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, workdir: Path) -> "RunState":
+        path = workdir / STATE_FILE
+        if not path.exists():
+            return cls(workdir)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); move it aside to start the run afresh") from None
+        return cls(workdir, data.get("steps", {}))
+
+    def record(self, step_id: str, entry: dict[str, Any]) -> None:
+        """Record a finished step and replace the state file atomically."""
+        from modelops import __version__
+
+        self.steps[step_id] = entry | {"modelops": __version__}
+        body = json.dumps({"steps": self.steps}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        write_atomically(self.workdir / STATE_FILE, body)
+
+    def is_done(self, step_id: str, fingerprint: str, directory: Path) -> bool:
+        entry = self.steps.get(step_id)
+        return bool(entry) and entry["fingerprint"] == fingerprint and (directory / "out").is_dir()

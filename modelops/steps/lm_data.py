@@ -1,0 +1,208 @@
+"""Language-model data: load rows, convert them to TRL's plain or conversational form, clean, split."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterator
+
+from modelops.steps.runtime import Spec, main
+
+ROLES = {"system", "user", "assistant"}
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+
+class BadRow(ValueError):
+    pass
+
+
+def _records(path: Path, fmt: str, text_field: str) -> Iterator[tuple[str, Any]]:
+    """(where, raw record) for every row of a file or folder."""
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.suffix in (".txt", ".md")):
+            yield str(file), {"text": file.read_text(encoding="utf-8")}
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix in (".txt", ".md"):
+        if any(not line.strip() for line in lines):
+            blocks = "\n".join(lines).split("\n\n")
+            yield from ((f"{path}:block {i + 1}", {"text": b}) for i, b in enumerate(blocks))
+        else:
+            yield from ((f"{path}:{i + 1}", {"text": line}) for i, line in enumerate(lines))
+        return
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield where, BadRow(f"invalid JSON ({exc.msg})")
+
+
+def _messages(value: Any, what: str) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise BadRow(f"`{what}` must be a non-empty list of messages")
+    out = []
+    for message in value:
+        if not isinstance(message, dict) or message.get("role") not in ROLES or not isinstance(message.get("content"), str):
+            raise BadRow(f"`{what}` has a message without a valid role (system/user/assistant) and text content")
+        out.append({"role": message["role"], "content": message["content"]})
+    return out
+
+
+def convert(record: Any, fmt: str, text_field: str) -> dict[str, Any]:
+    """One raw record in TRL's form: {"text"}, {"messages"} or {"prompt", "chosen", "rejected"}."""
+    if isinstance(record, BadRow):
+        raise record
+    if not isinstance(record, dict):
+        raise BadRow("a row must be a JSON object")
+    if fmt == "text":
+        if not isinstance(record.get(text_field), str):
+            raise BadRow(f"missing text field `{text_field}`")
+        return {"text": record[text_field]}
+    if fmt == "messages":
+        messages = _messages(record.get("messages"), "messages")
+    elif fmt == "alpaca":
+        if not isinstance(record.get("instruction"), str) or not isinstance(record.get("output"), str):
+            raise BadRow("alpaca rows need `instruction` and `output`")
+        prompt = record["instruction"] + (f"\n\n{record['input']}" if record.get("input") else "")
+        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": record["output"]}]
+    elif fmt == "sharegpt":
+        turns = record.get("conversations")
+        if not isinstance(turns, list) or not all(isinstance(t, dict) and t.get("from") in SHAREGPT_ROLES for t in turns):
+            raise BadRow("sharegpt rows need `conversations` with `from` in human/gpt/system")
+        messages = [{"role": SHAREGPT_ROLES[t["from"]], "content": str(t.get("value", ""))} for t in turns]
+    else:
+        return _preference(record)
+    if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+        raise BadRow("the conversation must end with a non-empty assistant turn")
+    return {"messages": messages}
+
+
+def _preference(record: dict) -> dict[str, Any]:
+    def as_messages(value: Any, what: str, role: str) -> list[dict[str, str]]:
+        return [{"role": role, "content": value}] if isinstance(value, str) else _messages(value, what)
+
+    if not all(k in record for k in ("prompt", "chosen", "rejected")):
+        raise BadRow("preference rows need `prompt`, `chosen` and `rejected`")
+    row = {"prompt": as_messages(record["prompt"], "prompt", "user"),
+           "chosen": as_messages(record["chosen"], "chosen", "assistant"),
+           "rejected": as_messages(record["rejected"], "rejected", "assistant")}
+    if row["chosen"] == row["rejected"]:
+        raise BadRow("`chosen` and `rejected` are the same")
+    return row
+
+
+def _map_text(row: dict[str, Any], fn) -> dict[str, Any]:
+    if "text" in row:
+        return {"text": fn(row["text"])}
+    return {k: [{"role": m["role"], "content": fn(m["content"])} for m in v] for k, v in row.items()}
+
+
+def _all_text(row: dict[str, Any]) -> str:
+    return row["text"] if "text" in row else "\n".join(m["content"] for v in row.values() for m in v)
+
+
+def clean(rows: list[dict], rules: dict[str, Any], counts: dict[str, int]) -> list[dict]:
+    if rules["strip"] or rules["normalize"] == "nfkc":
+        def tidy(text: str) -> str:
+            text = unicodedata.normalize("NFKC", text) if rules["normalize"] == "nfkc" else text
+            return text.strip() if rules["strip"] else text
+        rows = [_map_text(r, tidy) for r in rows]
+    kept, seen = [], set()
+    for row in rows:
+        text = _all_text(row)
+        if rules["drop_empty"] and not text.strip():
+            counts["dropped_empty"] += 1
+        elif len(text) < rules["min_chars"]:
+            counts["dropped_short"] += 1
+        elif rules["max_chars"] and len(text) > rules["max_chars"]:
+            counts["dropped_long"] += 1
+        elif rules["dedupe"] != "none" and (key := hashlib.sha256(json.dumps(row, sort_keys=True).encode()).digest()) in seen:
+            counts["dropped_duplicates"] += 1
+        else:
+            if rules["dedupe"] != "none":
+                seen.add(key)
+            kept.append(row)
+    if rules["dedupe"] == "near":
+        kept = _near_dedupe(kept, rules["near_threshold"], counts)
+    return kept
+
+
+def _near_dedupe(rows: list[dict], threshold: float, counts: dict[str, int]) -> list[dict]:
+    """MinHash/LSH over character 5-grams; keeps the first row of each near-duplicate group."""
+    try:
+        from datasketch import MinHash, MinHashLSH
+    except ImportError:
+        raise SystemExit("near-duplicate removal needs datasketch: pip install datasketch") from None
+    lsh, kept = MinHashLSH(threshold=threshold, num_perm=128), []
+    for i, row in enumerate(rows):
+        text = _all_text(row)
+        signature = MinHash(num_perm=128)
+        for j in range(max(1, len(text) - 4)):
+            signature.update(text[j:j + 5].encode("utf-8"))
+        if lsh.query(signature):
+            counts["dropped_near_duplicates"] += 1
+            continue
+        lsh.insert(str(i), signature)
+        kept.append(row)
+    return kept
+
+
+def load(path: Path, fmt: str, text_field: str, on_bad: str, counts: dict, samples: list) -> list[dict]:
+    rows = []
+    for where, record in _records(path, fmt, text_field):
+        try:
+            rows.append(convert(record, fmt, text_field))
+        except BadRow as exc:
+            if on_bad == "error":
+                raise SystemExit(f"{where}: {exc} (set `data.on_bad_rows: skip` to skip such rows)") from None
+            counts["bad_rows"] += 1
+            if len(samples) < 5:
+                samples.append(f"{where}: {exc}")
+    return rows
+
+
+def run(spec: Spec) -> None:
+    p = spec.params
+    if p["remote_train"]:
+        raise SystemExit(f"remote dataset `{p['remote_train']}`: fetching datasets is not supported by this step yet; "
+                         "download it and point `data.train.path` at the file")
+    data, fmt = p["data"], p["format"]
+    counts = {k: 0 for k in ("bad_rows", "dropped_empty", "dropped_short", "dropped_long", "dropped_duplicates",
+                             "dropped_near_duplicates")}
+    samples: list[str] = []
+    rows = load(spec.inputs["train"], fmt, data["train"]["text_field"], data["on_bad_rows"], counts, samples)
+    counts["read"] = len(rows) + counts["bad_rows"]
+    rows = clean(rows, data["clean"], counts)
+    if "validation" in spec.inputs:
+        val_fmt = data["validation"].get("format") or fmt
+        validation = clean(load(spec.inputs["validation"], val_fmt, "text", data["on_bad_rows"], counts, samples),
+                           data["clean"], counts)
+        train = rows
+    else:
+        order = list(range(len(rows)))
+        random.Random(p["seed"]).shuffle(order)
+        size = max(1, round(len(rows) * p["validation_fraction"])) if len(rows) > 1 else 0
+        held = set(order[:size])
+        validation = [rows[i] for i in sorted(held)]
+        train = [row for i, row in enumerate(rows) if i not in held]
+    if not train:
+        raise SystemExit("no training rows are left after cleaning")
+    for name, part in (("train.jsonl", train), ("validation.jsonl", validation)):
+        with (spec.out / name).open("w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in part)
+    stats = counts | {"train": len(train), "validation": len(validation), "bad_row_samples": samples}
+    (spec.out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
+    spec.emit(event="metrics", **{k: v for k, v in stats.items() if isinstance(v, int)})
+    print(f"train {len(train)} rows, validation {len(validation)} rows; " +
+          ", ".join(f"{k} {v}" for k, v in counts.items() if v and k != "read"), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main(run)

@@ -1,0 +1,34 @@
+"""The contract between the executor and a step runner.
+
+A runner is `python -m modelops.steps.<kind> <step dir>/step.json`. The spec names its
+parameters, its resolved input paths, the folder to write outputs into (renamed into
+place by the executor only on success) and a JSON-lines file for progress events."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+
+class Spec:
+    def __init__(self, path: Path):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self.id: str = data["id"]
+        self.params: dict[str, Any] = data["params"]
+        self.inputs: dict[str, Path] = {k: Path(v) for k, v in data["inputs"].items()}
+        self.out = Path(data["out"])
+        self._events = Path(data["events"])
+
+    def emit(self, **event: Any) -> None:
+        """Append one progress or metrics event for the executor to render."""
+        with self._events.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"time": time.time(), **event}, ensure_ascii=False) + "\n")
+
+
+def main(run: Callable[[Spec], None]) -> None:
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m modelops.steps.<kind> STEP_JSON")
+    run(Spec(Path(sys.argv[1])))
