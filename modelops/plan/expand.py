@@ -114,8 +114,8 @@ def _remote(loaded: LoadedRecipe) -> str | None:
 
 # ------------------------------------------------------------------ language models
 
-def expand_language_model(loaded: LoadedRecipe, model: ModelRef, upstream_base: ModelRef | None,
-                          setup: TrainingSetup, launch_module: str) -> tuple[list[Step], Step]:
+def expand_language_model(loaded: LoadedRecipe, model: ModelRef, setup: TrainingSetup,
+                          launch_module: str) -> tuple[list[Step], Step]:
     """Steps of a pretrain/sft/dpo recipe, and the step whose `model` output is the trained full model."""
     recipe, task = loaded.recipe, loaded.recipe.task
     assert isinstance(task, TrainingTask)

@@ -128,7 +128,7 @@ def _plan_language_model(loaded: LoadedRecipe, hw: ResolvedHardware, upstream: d
         problems.append(loaded.problem(key, message, hint, severity="warning"))
     if errors_only(problems) or model_ref is None:
         return None
-    steps, final = expand_language_model(loaded, model_ref, None, setup, f"modelops.steps.train_{task.kind}")
+    steps, final = expand_language_model(loaded, model_ref, setup, f"modelops.steps.train_{task.kind}")
     return steps, final, shape, setup
 
 
