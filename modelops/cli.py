@@ -33,7 +33,7 @@ class PlanFormat(str, Enum):
 def _emit_problems(problems: list, fmt: str) -> None:
     from modelops.problems import render_problems
 
-    if problems:
+    if problems or fmt == "json":
         print(render_problems(problems, fmt), file=sys.stdout if fmt != "text" else sys.stderr)
 
 
@@ -55,12 +55,7 @@ def validate(
             problems += plan_recipe(file).warnings
         except RecipeError as exc:
             problems += exc.problems
-    if format == ProblemFormat.json:
-        from modelops.problems import render_problems
-
-        print(render_problems(problems, "json"))
-    else:
-        _emit_problems(problems, format.value)
+    _emit_problems(problems, format.value)
     if errors_only(problems):
         raise typer.Exit(EXIT_INVALID)
     if format == ProblemFormat.text:
@@ -77,16 +72,10 @@ def plan(
 
     Example: modelops plan recipes/qwen-sft.yaml --format markdown
     """
-    from modelops.plan.planner import plan_recipe
     from modelops.fsutil import write_atomically
     from modelops.plan.render import plan_json, plan_markdown, plan_text
-    from modelops.problems import RecipeError
 
-    try:
-        result = plan_recipe(file)
-    except RecipeError as exc:
-        _emit_problems(exc.problems, "text")
-        raise typer.Exit(EXIT_INVALID)
+    result = _plan_or_exit(file)
     if out is not None:
         write_atomically(out, plan_json(result))
     render = {PlanFormat.text: plan_text, PlanFormat.json: plan_json, PlanFormat.markdown: plan_markdown}[format]
@@ -106,27 +95,23 @@ def apply(
 
     Example: modelops apply recipes/activations-forecast.yaml --force fit
     """
-    from modelops.apply.executor import StepFailed, changes_for, downstream_of, missing_runners, run_plan
+    from modelops.apply.executor import StepFailed, changes_for, downstream_of, missing_runners, run_plan, through
     from modelops.apply.lock import LockedError
-    from modelops.plan.planner import plan_recipe
-    from modelops.problems import RecipeError
 
-    try:
-        result = plan_recipe(file)
-    except RecipeError as exc:
-        _emit_problems(exc.problems, "text")
-        raise typer.Exit(EXIT_INVALID)
+    result = _plan_or_exit(file)
     _emit_problems(result.warnings, "text")
-    ids = {s.id for s in result.steps}
     forced = {_step_id(name, result) for name in force}
     until_id = _step_id(until, result) if until else None
     if None in forced or (until and until_id is None):
-        print(f"unknown step; steps are: {', '.join(sorted(ids))}", file=sys.stderr)
+        print(f"unknown step; steps are: {', '.join(sorted(s.id for s in result.steps))}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
-    changes = changes_for(result, downstream_of(result, forced))
+    try:
+        changes = changes_for(result, downstream_of(result, forced))
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
     _print_changes(changes)
-    ids = [c.step.id for c in changes]
-    pending = [c for c in changes[: ids.index(until_id) + 1 if until_id else len(ids)] if c.status != "up-to-date"]
+    pending = [c for c in through(changes, until_id) if c.status != "up-to-date"]
     if dry_run:
         return
     if not pending:
@@ -138,10 +123,7 @@ def apply(
         raise typer.Exit(1)
     try:
         results = run_plan(result, changes, until_id, _progress)
-    except StepFailed as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
-    except LockedError as exc:
+    except (StepFailed, LockedError) as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(1)
     except KeyboardInterrupt:
@@ -153,6 +135,18 @@ def apply(
     for item in results:
         metrics = ", ".join(f"{k} {v}" for k, v in list(item.metrics.items())[:4] if isinstance(v, (int, float)))
         print(f"{item.status:8} {item.step.id:32} {item.seconds:7.1f}s  {metrics}")
+
+
+def _plan_or_exit(file: Path):
+    """The plan of a recipe, or its problems printed and exit code 2."""
+    from modelops.plan.planner import plan_recipe
+    from modelops.problems import RecipeError
+
+    try:
+        return plan_recipe(file)
+    except RecipeError as exc:
+        _emit_problems(exc.problems, "text")
+        raise typer.Exit(EXIT_INVALID)
 
 
 def _step_id(name: str, plan) -> str | None:
@@ -190,16 +184,15 @@ def status(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
 
     from modelops.apply.executor import changes_for
     from modelops.apply.state import RunState
-    from modelops.plan.planner import plan_recipe
-    from modelops.problems import RecipeError
 
+    result = _plan_or_exit(file)
     try:
-        result = plan_recipe(file)
-    except RecipeError as exc:
-        _emit_problems(exc.problems, "text")
-        raise typer.Exit(EXIT_INVALID)
-    states = {r.name: RunState.load(Path(r.workdir)) for r in result.recipes}
-    for change in changes_for(result, set()):
+        states = {r.name: RunState.load(Path(r.workdir)) for r in result.recipes}
+        changes = changes_for(result, set())
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
+    for change in changes:
         recipe, short = change.step.id.split("/", 1)
         entry = states[recipe].steps.get(short, {})
         when = datetime.datetime.fromtimestamp(entry["ended"]).isoformat(timespec="seconds") if entry else "-"

@@ -29,7 +29,7 @@ class StepFailed(RuntimeError):
 @dataclass
 class StepResult:
     step: Step
-    status: str              # ran | skipped | failed
+    status: str              # ran | skipped
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
 
@@ -50,25 +50,25 @@ def downstream_of(plan: Plan, step_ids: set[str]) -> set[str]:
     return found
 
 
+def through(changes: list[StepChange], until: str | None) -> list[StepChange]:
+    """The changes up to and including step `until` (all of them without one)."""
+    ids = [c.step.id for c in changes]
+    return changes[: ids.index(until) + 1] if until in ids else changes
+
+
 def missing_runners(changes: list[StepChange], until: str | None) -> list[str]:
     """Step kinds that would run but have no runner module, so apply can refuse before starting."""
-    ids = [c.step.id for c in changes]
-    last = ids.index(until) + 1 if until in ids else len(ids)
-    kinds = sorted({c.step.kind for c in changes[:last] if c.status != "up-to-date"})
+    kinds = sorted({c.step.kind for c in through(changes, until) if c.status != "up-to-date"})
     return [k for k in kinds if importlib.util.find_spec(f"modelops.steps.{k}") is None]
 
 
 def changes_for(plan: Plan, rerun: set[str]) -> list[StepChange]:
-    states = {r.workdir: RunState.load(Path(r.workdir)) for r in plan.recipes}
-    out = []
-    for recipe in plan.recipes:
-        for step in recipe.steps:
-            change = classify(step, states[recipe.workdir], rerun)
-            if change.status == "up-to-date" and any(
-                    i.step and i.step in {c.step.id for c in out if c.status != "up-to-date"} for i in step.inputs):
-                change = StepChange(step, "changed", ["~ upstream reruns"])
-            out.append(change)
-    return out
+    """Each step's change; a finished step whose upstream reruns reruns too."""
+    changes = [classify(step, RunState.load(Path(recipe.workdir)), rerun)
+               for recipe in plan.recipes for step in recipe.steps]
+    cascade = downstream_of(plan, {c.step.id for c in changes if c.status != "up-to-date"})
+    return [StepChange(c.step, "changed", ["~ upstream reruns"]) if c.status == "up-to-date" and c.step.id in cascade
+            else c for c in changes]
 
 
 def run_plan(plan: Plan, changes: list[StepChange], until: str | None,

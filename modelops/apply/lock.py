@@ -29,7 +29,6 @@ class RunLock:
 
     def __init__(self, workdir: Path):
         self.path = workdir / LOCK_FILE
-        self.taken_over: dict | None = None
 
     def __enter__(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,8 +42,7 @@ class RunLock:
                     raise LockedError(f"{self.path.parent} is being applied by pid {owner.get('pid')} on "
                                       f"{owner.get('host')} (lock {self.path}); wait for it, or delete the lock "
                                       "if that process is gone") from None
-                self.taken_over = owner
-                self.path.unlink(missing_ok=True)
+                self.path.unlink(missing_ok=True)   # its owner is gone
                 continue
             with os.fdopen(fd, "w") as handle:
                 json.dump(me, handle)

@@ -150,7 +150,7 @@ def _check_language_model(loaded: LoadedRecipe) -> list[Problem]:
                                        "pretrain it first and use `base: {from: pretrain.yaml}`", at="key"))
     if isinstance(task, (SftTask, DpoTask)) and isinstance(recipe.model.base, str):
         problems += _check_chat_template(loaded)
-    if isinstance(recipe.hardware, str) is False and recipe.hardware.engine == "dask":
+    if not isinstance(recipe.hardware, str) and recipe.hardware.engine == "dask":
         problems.append(loaded.problem(("hardware", "engine"), "the dask engine is for regression only"))
     return problems
 

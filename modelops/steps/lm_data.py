@@ -20,7 +20,7 @@ class BadRow(ValueError):
     pass
 
 
-def _records(path: Path, fmt: str, text_field: str) -> Iterator[tuple[str, Any]]:
+def _records(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, raw record) for every row of a file or folder."""
     if path.is_dir():
         for file in sorted(p for p in path.rglob("*") if p.suffix in (".txt", ".md")):
@@ -156,7 +156,7 @@ def _near_dedupe(rows: list[dict], threshold: float, counts: dict[str, int]) -> 
 
 def load(path: Path, fmt: str, text_field: str, on_bad: str, counts: dict, samples: list) -> list[dict]:
     rows = []
-    for where, record in _records(path, fmt, text_field):
+    for where, record in _records(path):
         try:
             rows.append(convert(record, fmt, text_field))
         except BadRow as exc:
