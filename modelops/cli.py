@@ -67,8 +67,11 @@ def plan(
     file: Path = typer.Argument(..., help="Recipe file."),
     format: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="text, json (stable, diffable) or markdown."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also save the plan as JSON for a later `apply`."),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
+                                           help="Exit 0 when nothing would run, 2 when steps are pending, 1 on error."),
 ) -> None:
-    """Dry run: the steps a recipe expands into, the resolved hardware and memory, and the exact commands.
+    """Dry run: the steps a recipe expands into, the resolved hardware and memory, the exact commands, and
+    (text format) what `apply` would rerun against the run directory's state.
 
     Example: modelops plan recipes/qwen-sft.yaml --format markdown
     """
@@ -82,34 +85,44 @@ def plan(
     sys.stdout.write(render(result))
     if format != PlanFormat.text:
         _emit_problems(result.warnings, "text")
+    changes = _changes_or_exit(result, set())
+    if format == PlanFormat.text:
+        print("\nchanges against the run directory:")
+        _print_changes(changes)
+    if detailed_exitcode and any(c.status != "up-to-date" for c in changes):
+        raise typer.Exit(2)
 
 
 @app.command()
 def apply(
-    file: Path = typer.Argument(..., help="Recipe file."),
+    file: Path = typer.Argument(..., help="Recipe file, or a plan saved with `plan --out plan.json`."),
     force: List[str] = typer.Option([], "--force", help="Rerun this step (`recipe/step` or `step`) and everything downstream."),
     until: Optional[str] = typer.Option(None, "--until", help="Stop after this step."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would run (same as `plan`)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show progress and the summary, not the steps' output."),
 ) -> None:
-    """Run the plan: skip finished steps, run the rest in order, record each in the run directory's state.
+    """Run the plan: skip finished steps, run the rest in order, record each in the run directory's state,
+    and write report.md / report.html there.
 
     Example: modelops apply recipes/activations-forecast.yaml --force fit
     """
-    from modelops.apply.executor import StepFailed, changes_for, downstream_of, missing_runners, run_plan, through
-    from modelops.apply.lock import LockedError
+    import signal
 
-    result = _plan_or_exit(file)
+    from rich.console import Console
+
+    from modelops.apply.executor import downstream_of, missing_runners, run_plan, through
+    from modelops.apply.lock import LockedError
+    from modelops.apply.progress import ConsoleProgress, summary_table
+    from modelops.apply.report import write_report
+
+    result = _saved_plan_or_exit(file) if file.suffix == ".json" else _plan_or_exit(file)
     _emit_problems(result.warnings, "text")
     forced = {_step_id(name, result) for name in force}
     until_id = _step_id(until, result) if until else None
     if None in forced or (until and until_id is None):
         print(f"unknown step; steps are: {', '.join(sorted(s.id for s in result.steps))}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
-    try:
-        changes = changes_for(result, downstream_of(result, forced))
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+    changes = _changes_or_exit(result, downstream_of(result, forced))
     _print_changes(changes)
     pending = [c for c in through(changes, until_id) if c.status != "up-to-date"]
     if dry_run:
@@ -121,20 +134,60 @@ def apply(
     if lacking:
         print("cannot apply: no runner in this version of modelops for step kind(s): " + ", ".join(lacking), file=sys.stderr)
         raise typer.Exit(1)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)      # SIGTERM stops as cleanly as Ctrl-C
+    console = Console(highlight=False)
     try:
-        results = run_plan(result, changes, until_id, _progress)
-    except (StepFailed, LockedError) as exc:
+        with ConsoleProgress(console, quiet) as progress:
+            results = run_plan(result, changes, until_id, progress)
+        reports = [write_report(recipe) for recipe in result.recipes]
+    except LockedError as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(1)
-    except KeyboardInterrupt:
-        print("\ninterrupted; finished steps are recorded. Run the same `modelops apply` again to resume.", file=sys.stderr)
-        raise typer.Exit(130)
     except OSError as exc:
         print(f"cannot write the run directory: {exc}", file=sys.stderr)
         raise typer.Exit(1)
-    for item in results:
-        metrics = ", ".join(f"{k} {v}" for k, v in list(item.metrics.items())[:4] if isinstance(v, (int, float)))
-        print(f"{item.status:8} {item.step.id:32} {item.seconds:7.1f}s  {metrics}")
+    console.print(summary_table(results))
+    print(f"report: {reports[-1][0]} and {reports[-1][1].name}")
+    last = results[-1]
+    if last.status == "interrupted":
+        print(f"\n{last.message}. Finished steps are recorded; run the same `modelops apply` again to resume.",
+              file=sys.stderr)
+        raise typer.Exit(130)
+    if last.status == "failed":
+        print(last.message, file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _saved_plan_or_exit(path: Path):
+    """A saved plan, re-planned from its recipe; refused when the recipe or its inputs changed since."""
+    import json
+
+    from modelops.plan.render import plan_json
+
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        recipe_file = Path(saved["recipes"][-1]["file"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        print(f"{path}: not a plan saved by `modelops plan --out` ({exc})", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    current = _plan_or_exit(recipe_file)
+    if plan_json(current) != path.read_text(encoding="utf-8"):
+        was = {s["id"]: s["fingerprint"] for r in saved["recipes"] for s in r["steps"]}
+        moved = [s.id for s in current.steps if was.get(s.id) != s.fingerprint] or ["the plan's layout"]
+        print(f"{path} is stale: {recipe_file} or its inputs changed since it was saved ({', '.join(moved)} differ). "
+              f"Review a fresh plan: modelops plan {recipe_file} --out {path}", file=sys.stderr)
+        raise typer.Exit(1)
+    return current
+
+
+def _changes_or_exit(result, rerun: set[str]) -> list:
+    from modelops.apply.executor import changes_for
+
+    try:
+        return changes_for(result, rerun)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
 
 
 def _plan_or_exit(file: Path):
@@ -162,16 +215,8 @@ def _print_changes(changes: list) -> None:
         mark = {"up-to-date": "=", "new": "+", "changed": "~"}[change.status]
         print(f"{mark} {change.step.id}: {change.status}")
         for reason in change.reasons[:8]:
-            print(f"    {reason}")
-
-
-def _progress(event: str, step, data: dict) -> None:
-    if event == "start":
-        print(f"-> {step.id}: {step.title}", flush=True)
-    elif event == "output":
-        print(f"   {data['line']}", flush=True)
-    elif event == "done":
-        print(f"ok {step.id} in {data['seconds']:.1f}s", flush=True)
+            if reason != "+ new":
+                print(f"    {reason}")
 
 
 @app.command()
@@ -182,16 +227,12 @@ def status(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
     """
     import datetime
 
-    from modelops.apply.executor import changes_for
+    from modelops.apply.progress import scalar_metrics
     from modelops.apply.state import RunState
 
     result = _plan_or_exit(file)
-    try:
-        states = {r.name: RunState.load(Path(r.workdir)) for r in result.recipes}
-        changes = changes_for(result, set())
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+    changes = _changes_or_exit(result, set())
+    states = {r.name: RunState.load(Path(r.workdir)) for r in result.recipes}
     for change in changes:
         recipe, short = change.step.id.split("/", 1)
         entry = states[recipe].steps.get(short, {})
@@ -199,6 +240,8 @@ def status(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
         print(f"{change.step.id:32} {change.status:10} {when}")
         if entry and change.status == "up-to-date":
             print(f"    outputs: {', '.join(entry['outputs'])} in {entry['directory']}/out")
+            if entry.get("metrics"):
+                print(f"    metrics: {scalar_metrics(entry['metrics'], limit=8)}")
 
 
 @app.command()

@@ -4,18 +4,49 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 _CHUNK = 1 << 20
+CACHED_FROM_BYTES = 1 << 20      # smaller files rehash faster than a cache lookup is worth keeping
 
 
-def hash_file(path: Path) -> str:
+def cache_dir() -> Path:
+    return Path(os.environ.get("MODELOPS_CACHE_DIR") or Path.home() / ".cache" / "modelops")
+
+
+def _stream_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def hash_file(path: Path) -> str:
+    """sha256 of a file; large files are cached by path + size + mtime so an unchanged one is not reread."""
+    stat = path.stat()
+    if stat.st_size < CACHED_FROM_BYTES:
+        return _stream_hash(path)
+    cache = cache_dir() / "file-hashes.json"
+    key, stamp = str(path.resolve()), [stat.st_size, stat.st_mtime_ns]
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(key)
+    if entry and entry[:2] == stamp:
+        return entry[2]
+    digest = _stream_hash(path)
+    known[key] = stamp + [digest]
+    try:
+        from modelops.fsutil import write_atomically
+
+        write_atomically(cache, json.dumps(known, sort_keys=True))
+    except OSError:
+        pass                                   # a cache that cannot be written only costs time
+    return digest
 
 
 def hash_path(path: Path) -> str:

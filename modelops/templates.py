@@ -14,7 +14,8 @@ def _environment():
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=False,
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=lambda name: bool(name) and ".html" in name,   # HTML escaped; configs and Modelfiles verbatim
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
 

@@ -15,6 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own hash cache, never the user's."""
+    monkeypatch.setenv("MODELOPS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def run_cli(monkeypatch):
     """Run `modelops ARGS` in-process from `cwd`; returns (exit code, stdout, stderr)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from modelops.apply.changes import StepChange, classify
+from modelops.apply.events import EventTail
 from modelops.apply.lock import RunLock
 from modelops.apply.state import RunState
 from modelops.hashing import hash_path
@@ -29,9 +32,14 @@ class StepFailed(RuntimeError):
 @dataclass
 class StepResult:
     step: Step
-    status: str              # ran | skipped
+    status: str              # ran | skipped | failed | interrupted
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ran", "skipped")
 
 
 def downstream_of(plan: Plan, step_ids: set[str]) -> set[str]:
@@ -73,6 +81,7 @@ def changes_for(plan: Plan, rerun: set[str]) -> list[StepChange]:
 
 def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
              on_event: Callable[[str, Step, dict], None]) -> list[StepResult]:
+    """Run what changed, in order; stops at the first failed or interrupted step (its result is last)."""
     directories = {s.id: Path(s.directory) for s in plan.steps}
     results: list[StepResult] = []
     pending = {c.step.id: c for c in changes}
@@ -81,14 +90,35 @@ def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
         with RunLock(workdir):
             state = RunState.load(workdir)
             for step in recipe.steps:
-                change = pending[step.id]
-                if change.status == "up-to-date":
-                    results.append(StepResult(step, "skipped", metrics=state.steps[step.short_id].get("metrics", {})))
+                if pending[step.id].status == "up-to-date":
+                    entry = state.steps[step.short_id]
+                    results.append(StepResult(step, "skipped", entry.get("ended", 0) - entry.get("started", 0),
+                                              entry.get("metrics", {})))
                 else:
-                    results.append(_run_step(step, state, directories, on_event))
-                if until and step.id == until:
+                    results.append(_attempt(step, state, directories, on_event))
+                if not results[-1].ok or (until and step.id == until):
                     return results
     return results
+
+
+def _attempt(step: Step, state: RunState, directories: dict[str, Path],
+             on_event: Callable[[str, Step, dict], None]) -> StepResult:
+    started = time.time()
+    try:
+        return _run_step(step, state, directories, on_event)
+    except StepFailed as exc:
+        return StepResult(step, "failed", time.time() - started, message=str(exc))
+    except KeyboardInterrupt:
+        return StepResult(step, "interrupted", time.time() - started,
+                          message=f"interrupted during {step.id}; its partial work is kept in {step.directory}")
+
+
+def _die_with_parent() -> None:
+    """Linux: the step gets SIGTERM if apply dies (even by kill -9), so no orphan keeps writing its folder."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _resolve_inputs(step: Step, directories: dict[str, Path]) -> dict[str, str]:
@@ -114,9 +144,12 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     on_event("start", step, {"command": " ".join(command)})
     started = time.time()
     log_path = directory / "log.txt"
+    tail = EventTail(events, lambda event: on_event("event", step, event))
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   encoding="utf-8", errors="replace")
+                                   encoding="utf-8", errors="replace",
+                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        tail.start()
         try:
             for line in process.stdout:
                 log.write(line)
@@ -127,6 +160,8 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
             process.terminate()
             process.wait()
             raise
+        finally:
+            tail.stop()
     if code != 0:
         tail = log_path.read_text(encoding="utf-8").splitlines()[-TAIL_LINES:]
         raise StepFailed(f"step {step.id} failed (exit code {code}); last lines:\n" + "\n".join(tail) +

@@ -23,7 +23,8 @@ class Spec:
         self._events = Path(data["events"])
 
     def emit(self, **event: Any) -> None:
-        """Append one progress or metrics event for the executor to render."""
+        """Append one event for the executor to render: `done`/`total` counters for progress, any other
+        numbers as live metrics (loss, lr, ...), `type` to say what it is."""
         with self._events.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"time": time.time(), **event}, ensure_ascii=False) + "\n")
 

@@ -1,0 +1,79 @@
+"""What `apply` shows while it works: one live line per step with elapsed time, the step's output, and a
+summary table at the end. Steps' JSON-lines events (`done`/`total` counters, metrics) feed the live line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from modelops.plan.model import Step
+
+COUNTERS = ("done", "total", "time", "type", "unit")
+INFO_WIDTH = 48
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def scalar_metrics(metrics: dict[str, Any], limit: int = 4) -> str:
+    """The first few plain numbers of a metrics dict, for a one-line summary."""
+    items = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return ", ".join(f"{k} {_number(v)}" for k, v in items[:limit])
+
+
+class ConsoleProgress:
+    """Callable `on_event` for `run_plan`, rendering with rich (live when a terminal, plain lines otherwise)."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console, self.quiet = console, quiet
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
+                                 transient=False)
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> "ConsoleProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: str, step: Step, data: dict[str, Any]) -> None:
+        if event == "start":
+            self.tasks[step.id] = self.progress.add_task(escape(f"{step.id}: {step.title}"), total=None, info="")
+        elif event == "output" and not self.quiet:
+            self.console.print(f"[dim]{escape(step.short_id)} │[/dim] {escape(data['line'])}", highlight=False)
+        elif event == "event":
+            self._update(step, data)
+        elif event == "done":
+            task = self.tasks[step.id]
+            total = self.progress.tasks[task].total or 1
+            self.progress.update(task, total=total, completed=total, description=escape(f"✓ {step.id}"))
+
+    def _update(self, step: Step, data: dict[str, Any]) -> None:
+        info = " · ".join(f"{k} {_number(v)}" for k, v in data.items()
+                          if k not in COUNTERS and isinstance(v, (int, float, str)))
+        if len(info) > INFO_WIDTH:
+            info = info[: INFO_WIDTH - 1] + "…"
+        fields: dict[str, Any] = {"info": escape(info)} if info else {}
+        if "total" in data:
+            fields["total"] = data["total"]
+        if "done" in data:
+            fields["completed"] = data["done"]
+        self.progress.update(self.tasks[step.id], **fields)
+
+
+def summary_table(results: list) -> Table:
+    table = Table(title="apply summary", show_lines=False)
+    for column in ("step", "status", "duration", "key metrics", "artifacts"):
+        table.add_column(column)
+    for result in results:
+        style = {"ran": "green", "skipped": "dim", "failed": "red", "interrupted": "yellow"}[result.status]
+        table.add_row(result.step.id, f"[{style}]{result.status}[/{style}]", f"{result.seconds:.1f}s",
+                      escape(scalar_metrics(result.metrics)), escape(", ".join(result.step.outputs)))
+    return table

@@ -1,0 +1,60 @@
+"""The run report (`report.md` and `report.html` in the run directory): every step's status, metrics,
+tables and plots, built from the state file and the steps' output folders."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from modelops.apply.state import RunState
+from modelops.fsutil import write_atomically
+from modelops.plan.model import RecipePlan
+from modelops.templates import render
+
+MAX_METRICS = 40
+
+
+def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += _flatten(value, f"{name}.")
+        elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            rows.append((name, f"{value:.5g}" if isinstance(value, float) else value))
+    return rows
+
+
+def _step_section(step, entry: dict[str, Any] | None, workdir: Path) -> dict[str, Any]:
+    out = Path(step.directory) / "out"
+    section: dict[str, Any] = {"id": step.short_id, "kind": step.kind, "title": step.title,
+                               "fingerprint": step.fingerprint[:12], "done": bool(entry) and out.is_dir()
+                               and entry["fingerprint"] == step.fingerprint, "metrics": [], "tables": {}, "plots": []}
+    if not section["done"]:
+        return section
+    section["seconds"] = round(entry["ended"] - entry["started"], 1)
+    section["ended"] = datetime.datetime.fromtimestamp(entry["ended"]).isoformat(timespec="seconds")
+    section["metrics"] = _flatten(entry.get("metrics", {}))[:MAX_METRICS]
+    tables = out / "tables.json"
+    if tables.is_file():
+        section["tables"] = json.loads(tables.read_text(encoding="utf-8"))
+    section["plots"] = [p.resolve().relative_to(workdir.resolve()).as_posix() for p in sorted(out.rglob("*.png"))]
+    section["artifacts"] = [f"{Path(step.directory).name}/out/{name}" for name in step.outputs]
+    return section
+
+
+def write_report(recipe: RecipePlan) -> list[Path]:
+    """Write report.md and report.html for one recipe's run directory; returns their paths."""
+    workdir = Path(recipe.workdir)
+    state = RunState.load(workdir)
+    sections = [_step_section(step, state.steps.get(step.short_id), workdir) for step in recipe.steps]
+    context = {"recipe": recipe, "steps": sections,
+               "generated": datetime.datetime.now().isoformat(timespec="seconds")}
+    paths = []
+    for name in ("report.md", "report.html"):
+        path = workdir / name
+        write_atomically(path, render(f"report/{name}.j2", **context))
+        paths.append(path)
+    return paths
