@@ -199,9 +199,9 @@ def test_a_full_disk_while_recording_leaves_nothing_marked_done(run_cli, workspa
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(state_module, "write_atomically", full)
-    code, _, err = run_cli("apply", recipe, "--until", "data")
+    with monkeypatch.context() as patch:
+        patch.setattr(state_module, "write_atomically", full)
+        code, _, err = run_cli("apply", recipe, "--until", "data")
     assert code == 1 and "No space left on device" in err
-    monkeypatch.undo()
     code, out, err = run_cli("apply", recipe, "--until", "data")
     assert code == 0 and "+ demo/data: new" in out, err
