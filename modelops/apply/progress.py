@@ -70,7 +70,8 @@ class ConsoleProgress:
 
 def summary_table(results: list) -> Table:
     table = Table(title="apply summary", show_lines=False)
-    for column in ("step", "status", "duration", "key metrics", "artifacts"):
+    table.add_column("step", no_wrap=True)
+    for column in ("status", "duration", "key metrics", "artifacts"):
         table.add_column(column)
     for result in results:
         style = {"ran": "green", "skipped": "dim", "failed": "red", "interrupted": "yellow"}[result.status]

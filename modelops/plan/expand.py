@@ -67,22 +67,22 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
                 "features": task.features, "groups": task.groups, "lags": task.lag_list,
                 "lag_transforms": [_dump(t) for t in task.lag_transforms], "calendar": task.calendar,
                 "static_features": task.static_features, "known_features": task.known_features,
-                "horizon": task.horizon},
-        inputs=_data_inputs(loaded), outputs=["features.parquet", "preprocessing.json"],
+                "horizon": task.horizon, "season": task.season},
+        inputs=_data_inputs(loaded), outputs=["features.parquet", "preprocessing.json", "recent.csv"],
         summary={"lags": _span(task.lag_list), "horizon": task.horizon, "groups": ", ".join(task.groups) or "(one series)"})
     fit = steps.add(
         "fit", "lightgbm_fit", f"Fit {task.horizon} LightGBM model(s), one per step ahead, with time-ordered validation",
         params={"target": task.target, "horizon": task.horizon, "model": _dump(task.model), "search": _dump(task.search),
                 "validation": _dump(task.validation), "metrics": task.metrics, "target_transform": task.target_transform,
-                "season": task.season, "seed": recipe.seed, "engine": hardware["engine"], "scheduler": hardware["scheduler"]},
+                "seed": recipe.seed, "engine": hardware["engine"], "scheduler": hardware["scheduler"]},
         inputs=[output_of(features, "features.parquet"), output_of(features, "preprocessing.json")],
-        outputs=["models", "metrics.json", "importance.csv", "plots"],
+        outputs=["models", "metrics.json", "importance.csv", "plots", "tables.json"],
         summary={"search": _search_size(task), "folds": task.validation.folds, "metric": _search_metric(task),
                  "target transform": task.target_transform})
     if recipe.deploy is not None and recipe.deploy.target == "api":
         steps.add("api", "api_bundle", "Package the models for `modelops serve` and smoke-test POST /predict",
                   params={"name": recipe.name}, inputs=[output_of(fit, "models"), output_of(fit, "metrics.json"),
-                                                        output_of(features, "preprocessing.json")],
+                                                        output_of(features, "recent.csv")],
                   outputs=["bundle"])
     return steps.steps
 

@@ -1,0 +1,1 @@
+"""Time-series forecasting with LightGBM: panel loading, features, validation by time, fitting, prediction."""

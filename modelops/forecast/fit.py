@@ -1,0 +1,173 @@
+"""Fit one direct LightGBM model per step ahead: choose the target transform and the parameters on the
+time-ordered validation folds (early stopping on each fold), score against naive baselines on the same
+rows, then refit on all rows with the chosen parameters and the folds' mean best iteration."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from modelops.forecast.features import LAST, FeatureSpec, horizon_matrix
+from modelops.forecast.folds import Fold, make_folds
+from modelops.forecast.metrics import better, score
+from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
+
+DEFAULT_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 31, "n_estimators": 500}
+
+
+@dataclass
+class FitConfig:
+    params: dict[str, Any]
+    early_stopping_rounds: int
+    search: dict[str, Any] | None
+    folds: int
+    window: int | None
+    gap: int
+    metrics: list[str]
+    target_transform: str
+    seed: int
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> "FitConfig":
+        v = p["validation"]
+        return cls(p["model"]["params"], p["model"]["early_stopping_rounds"], p["search"], v["folds"], v.get("window"),
+                   v.get("gap", 0), p["metrics"], p["target_transform"], p["seed"])
+
+    @property
+    def metric(self) -> str:
+        return self.search["metric"] if self.search else self.metrics[0]
+
+    def candidates(self) -> list[dict[str, Any]]:
+        """Parameter sets to try: the grid, a seeded sample of it, or just the recipe's parameters."""
+        if not self.search:
+            return [{}]
+        grid = self.search["grid"]
+        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        if self.search["method"] == "random":
+            combos = random.Random(self.seed).sample(combos, min(self.search["trials"], len(combos)))
+        return combos
+
+
+@dataclass
+class Evaluation:
+    """Cross-validated result of one (transform, parameters, horizon)."""
+
+    score: float
+    predictions: np.ndarray          # on the validation rows of all folds, in fold order
+    rows: np.ndarray                 # frame row numbers of those predictions
+    fold_rows: list[int]
+    best_iterations: list[int]
+
+
+@dataclass
+class FitResult:
+    transform: str
+    transform_scores: dict[str, float]
+    params: dict[int, dict[str, Any]]
+    evaluations: dict[int, Evaluation]
+    boosters: dict[int, lgb.Booster] = field(default_factory=dict)
+    folds: list[Fold] = field(default_factory=list)
+
+
+def lgb_params(params: dict[str, Any], seed: int) -> tuple[dict[str, Any], int]:
+    merged = {**DEFAULT_PARAMS, **params}
+    rounds = int(merged.pop("n_estimators", merged.pop("num_boost_round", 500)))
+    return {**merged, "seed": seed, "verbosity": -1, "deterministic": True, "force_row_wise": True}, rounds
+
+
+class Fitter:
+    def __init__(self, frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, emit: Callable[..., None]):
+        self.frame, self.spec, self.config, self.emit = frame, spec, config, emit
+        self.step = pd.Timedelta(spec.frequency)
+        self.folds = make_folds(frame, spec.horizon, config.folds, config.window, self.step)
+        self.done, self.total = 0, 0
+        self.matrices = {h: horizon_matrix(frame, spec, h) for h in range(1, spec.horizon + 1)}
+
+    def run(self) -> FitResult:
+        transforms = candidates(self.frame) if self.config.target_transform == "auto" else [self.config.target_transform]
+        combos = self.config.candidates()
+        horizons = range(1, self.spec.horizon + 1)
+        self.total = (len(transforms) if len(transforms) > 1 else 0) * len(horizons) * len(self.folds) \
+            + len(combos) * len(horizons) * len(self.folds) + len(horizons)
+        scores: dict[str, float] = {}
+        if len(transforms) > 1:
+            for kind in transforms:
+                scores[kind] = float(np.mean([self.evaluate(kind, combos[0], h).score for h in horizons]))
+            chosen = min(scores, key=lambda k: scores[k] * (1 if better(self.config.metric, 0, 1) else -1))
+        else:
+            chosen = transforms[0]
+        params, evaluations = {}, {}
+        for h in horizons:
+            best: tuple[dict[str, Any], Evaluation] | None = None
+            for combo in combos:
+                evaluation = self.evaluate(chosen, combo, h)
+                if best is None or better(self.config.metric, evaluation.score, best[1].score):
+                    best = (combo, evaluation)
+            params[h], evaluations[h] = best
+        result = FitResult(chosen, scores, params, evaluations, folds=self.folds)
+        for h in horizons:
+            result.boosters[h] = self.refit(chosen, params[h], h, evaluations[h].best_iterations)
+        return result
+
+    def _data(self, kind: str, h: int, mask: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
+        frame = self.frame[mask]
+        matrix = transform_inputs(self.matrices[h][mask].copy(), frame, self.spec, kind)
+        return matrix, transform_target(frame[f"__y_h{h}"], frame, kind)
+
+    def _labelled(self, h: int) -> np.ndarray:
+        return self.frame[f"__y_h{h}"].notna().to_numpy()
+
+    def evaluate(self, kind: str, combo: dict[str, Any], h: int) -> Evaluation:
+        params, rounds = lgb_params({**self.config.params, **combo}, self.config.seed)
+        labelled = self._labelled(h)
+        predictions, rows, fold_rows, iterations = [], [], [], []
+        for fold in self.folds:
+            train, valid = fold.masks(self.frame, h, self.step, self.config.gap)
+            train, valid = train & labelled, valid & labelled
+            if not train.any() or not valid.any():
+                raise ValueError(f"validation fold starting {fold.first_origin} has no training or no validation "
+                                 f"rows for horizon {h}; use fewer folds or a shorter window")
+            x_train, y_train = self._data(kind, h, train)
+            x_valid, y_valid = self._data(kind, h, valid)
+            booster = lgb.train(params, self._dataset(x_train, y_train), rounds,
+                                valid_sets=[self._dataset(x_valid, y_valid)],
+                                callbacks=[lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)])
+            iterations.append(booster.best_iteration or rounds)
+            predicted = invert(booster.predict(x_valid, num_iteration=iterations[-1]), self.frame[valid], kind)
+            predictions.append(predicted)
+            rows.append(np.flatnonzero(valid))
+            fold_rows.append(int(valid.sum()))
+            self._tick(h=h)
+        rows_all = np.concatenate(rows)
+        actual = self.frame[f"__y_h{h}"].to_numpy()[rows_all]
+        predicted_all = np.concatenate(predictions)
+        return Evaluation(score(actual, predicted_all)[self.config.metric], predicted_all, rows_all, fold_rows, iterations)
+
+    def refit(self, kind: str, combo: dict[str, Any], h: int, iterations: list[int]) -> lgb.Booster:
+        params, _ = lgb_params({**self.config.params, **combo}, self.config.seed)
+        x, y = self._data(kind, h, self._labelled(h))
+        booster = lgb.train(params, self._dataset(x, y), max(1, round(float(np.mean(iterations)))))
+        self._tick(h=h, refit=1)
+        return booster
+
+    def _dataset(self, x: pd.DataFrame, y: pd.Series) -> lgb.Dataset:
+        return lgb.Dataset(x, y, categorical_feature=[c for c in self.spec.static if c in x] or "auto",
+                           params={"verbosity": -1}, free_raw_data=True)
+
+    def _tick(self, **info: Any) -> None:
+        self.done += 1
+        self.emit(type="progress", done=self.done, total=self.total, unit="fits", **info)
+
+
+def baselines(frame: pd.DataFrame, h: int, rows: np.ndarray, season: int | None) -> dict[str, np.ndarray]:
+    """Naive forecasts for the given rows: the last value, and the value one season back."""
+    result = {"naive": frame[LAST].to_numpy()[rows]}
+    if season:
+        result["seasonal_naive"] = frame[f"__seasonal_h{h}"].to_numpy()[rows]
+    return result

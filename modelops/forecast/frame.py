@@ -1,0 +1,178 @@
+"""Load a table into a clean panel: parsed times, numeric values, one row per (group, time), sorted,
+missing timestamps handled by policy. Every problem names rows (file lines) or groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+GROUP = "__group"          # one integer id per series
+TIME = "__time"
+SAMPLE = 8                 # rows or groups named in a message
+
+
+class PanelError(ValueError):
+    """Bad data, with rows or groups named; the step prints it and exits non-zero."""
+
+
+@dataclass
+class PanelSpec:
+    time_column: str
+    time_format: str | None
+    range_separator: str | None
+    frequency: str | None
+    missing: str                     # error | fill | skip
+    on_bad_rows: str                 # error | skip
+    target: str
+    features: list[str]
+    groups: list[str]
+    static: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> "PanelSpec":
+        time = p["data"]["time"]
+        return cls(time["column"], time.get("format"), time.get("range_separator"), time.get("frequency"),
+                   time.get("missing", "error"), p["data"].get("on_bad_rows", "error"), p["target"],
+                   [f for f in p["features"] if f != p["target"]], p["groups"], p.get("static_features", []),
+                   p.get("known_features", []))
+
+    @property
+    def numeric(self) -> list[str]:
+        return [self.target, *self.features, *[k for k in self.known if k not in self.features]]
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path, columns=columns)
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    return pd.read_csv(path, sep=sep, usecols=columns, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def _lines(frame: pd.DataFrame, mask: pd.Series) -> str:
+    rows = frame.index[mask.to_numpy()]
+    shown = ", ".join(str(r + 2) for r in rows[:SAMPLE])      # +2: header line and 1-based lines
+    return f"line(s) {shown}" + (f" and {len(rows) - SAMPLE} more" if len(rows) > SAMPLE else "")
+
+
+def parse_times(values: pd.Series, spec: PanelSpec) -> pd.Series:
+    text = values.astype(str)
+    if spec.range_separator:
+        text = text.str.split(spec.range_separator, n=1, regex=False).str[0]
+    return pd.to_datetime(text.str.strip(), format=spec.time_format, errors="coerce")
+
+
+def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: str) -> tuple[pd.DataFrame, dict]:
+    """`frame` as read from `source`; returns the clean panel (groups, __group, __time, values) and the
+    counts of what was dropped or filled (for the metrics and the report)."""
+    report = {"rows_read": len(frame)}
+    frame = frame.reset_index(drop=True)
+    times = parse_times(frame[spec.time_column], spec)
+    if times.isna().any():
+        _policy(times.isna(), spec, f"{source}: unparseable `{spec.time_column}` values (format "
+                f"{spec.time_format!r}) at " + _lines(frame, times.isna()), report, "rows_bad_time")
+    values = {}
+    bad = pd.Series(False, index=frame.index)
+    for column in spec.numeric:
+        raw = frame[column]
+        number = pd.to_numeric(raw, errors="coerce")
+        blank = raw.isna() | (raw.astype(str).str.strip() == "") if raw.dtype == object else raw.isna()
+        not_numeric = number.isna() & ~blank
+        if not_numeric.any():
+            _policy(not_numeric, spec, f"{source}: column `{column}` has non-numeric values at " + _lines(frame, not_numeric),
+                    report, f"rows_non_numeric_{column}")
+        bad |= not_numeric
+        values[column] = number.astype("float64")
+    keep = ~(times.isna() | bad) if spec.on_bad_rows == "skip" else pd.Series(True, index=frame.index)
+    panel = pd.DataFrame({**{g: frame[g].astype(str) for g in spec.groups},
+                          **{s: frame[s].astype(str) for s in spec.static if s not in spec.groups},
+                          TIME: times, **values})[keep.to_numpy()]
+    panel = _dedupe(panel, frame, spec, source, report)
+    panel[GROUP] = panel.groupby(spec.groups, sort=True, observed=True).ngroup() if spec.groups else 0
+    panel = panel.sort_values([GROUP, TIME], kind="stable").reset_index(drop=True)
+    panel = _regular(panel, spec, source, report)
+    panel = _drop_short(panel, spec, min_length, source, report)
+    report["rows"], report["groups"] = len(panel), int(panel[GROUP].nunique())
+    return panel, report
+
+
+def _policy(mask: pd.Series, spec: PanelSpec, message: str, report: dict, counter: str) -> None:
+    if not mask.any():
+        return
+    if spec.on_bad_rows == "error":
+        raise PanelError(message + "; fix them, or set `data.on_bad_rows: skip` to drop them")
+    report[counter] = int(mask.sum())
+    report.setdefault("samples", []).append(message)
+
+
+def _dedupe(panel: pd.DataFrame, frame: pd.DataFrame, spec: PanelSpec, source: str, report: dict) -> pd.DataFrame:
+    duplicated = panel.duplicated([*spec.groups, TIME], keep="last")
+    if duplicated.any():
+        mask = pd.Series(False, index=frame.index)
+        mask[panel.index[duplicated.to_numpy()]] = True
+        _policy(mask, spec, f"{source}: duplicate ({', '.join([*spec.groups, spec.time_column])}) rows at "
+                + _lines(frame, mask) + " (the last of each is kept when skipping)", report, "rows_duplicate")
+        panel = panel[~duplicated.to_numpy()]
+    return panel
+
+
+def frequency_of(panel: pd.DataFrame, given: str | None) -> pd.Timedelta:
+    """The recipe's frequency, or the most common spacing within series."""
+    if given:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(given))
+    steps = panel[TIME].diff()[panel[GROUP].diff() == 0]
+    if steps.empty:
+        raise PanelError("cannot infer the time spacing from series of one row; set `data.time.frequency`")
+    return steps.mode().iloc[0]
+
+
+def _regular(panel: pd.DataFrame, spec: PanelSpec, source: str, report: dict) -> pd.DataFrame:
+    freq = frequency_of(panel, spec.frequency)
+    same = panel[GROUP].diff() == 0
+    step = panel[TIME].diff()
+    gaps = same & (step != freq)
+    report["frequency"] = str(freq)
+    if not gaps.any() or spec.missing == "skip":
+        report["gaps"] = int(gaps.sum())
+        return panel
+    if spec.missing == "error":
+        where = panel[gaps].head(SAMPLE)
+        shown = "; ".join(f"{_group_name(panel, i, spec)} before {t}" for i, t in zip(where.index, where[TIME]))
+        raise PanelError(f"{source}: {int(gaps.sum())} gap(s) in the {freq} time grid: {shown}; set "
+                         "`data.time.missing: fill` (with `frequency`) or `skip`")
+    # fill: build the full grid per series, vectorised (repeat each series' start, add offsets)
+    bounds = panel.groupby(GROUP)[TIME].agg(["min", "max"])
+    counts = ((bounds["max"] - bounds["min"]) // freq + 1).astype(int)
+    groups = np.repeat(bounds.index.to_numpy(), counts.to_numpy())
+    offsets = np.arange(len(groups)) - np.repeat(np.cumsum(counts.to_numpy()) - counts.to_numpy(), counts.to_numpy())
+    grid = pd.DataFrame({GROUP: groups, TIME: np.repeat(bounds["min"].to_numpy(), counts.to_numpy()) + offsets * freq})
+    filled = grid.merge(panel, on=[GROUP, TIME], how="left")
+    report["rows_filled"] = int(len(filled) - len(panel))
+    labels = [*spec.groups, *[s for s in spec.static if s not in spec.groups], *spec.numeric]
+    filled[labels] = filled.groupby(GROUP)[labels].ffill()
+    return filled
+
+
+def _group_name(panel: pd.DataFrame, row: int, spec: PanelSpec) -> str:
+    return "/".join(str(panel.at[row, g]) for g in spec.groups) or "the series"
+
+
+def _drop_short(panel: pd.DataFrame, spec: PanelSpec, min_length: int, source: str, report: dict) -> pd.DataFrame:
+    sizes = panel.groupby(GROUP)[TIME].transform("size")
+    short = sizes < min_length
+    if not short.any():
+        return panel
+    names = panel[short].drop_duplicates(GROUP)
+    listed = ", ".join(_group_name(panel, i, spec) for i in names.index[:SAMPLE])
+    message = (f"{source}: {len(names)} series shorter than {min_length} rows (largest lag + horizon + 1): {listed}")
+    if spec.on_bad_rows == "error":
+        raise PanelError(message + "; set `data.on_bad_rows: skip` to leave them out")
+    report["groups_too_short"] = len(names)
+    report.setdefault("samples", []).append(message)
+    kept = panel[~short].copy()
+    kept[GROUP] = kept.groupby(GROUP).ngroup()
+    return kept.reset_index(drop=True)

@@ -1,0 +1,135 @@
+"""What a fit produced, for people: metrics per step ahead against naive baselines, the transform and
+parameter choices with their reasons, feature importance, and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelops.forecast.features import FeatureSpec
+from modelops.forecast.fit import FitResult, baselines
+from modelops.forecast.frame import GROUP, TIME
+from modelops.forecast.metrics import score
+
+
+def _scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    present = ~np.isnan(predicted)
+    return score(actual[present], predicted[present]) if present.any() else {}
+
+
+def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, wanted: list[str]) -> dict[str, Any]:
+    by_horizon, pooled = {}, {"model": ([], [])}
+    for h, evaluation in result.evaluations.items():
+        actual = frame[f"__y_h{h}"].to_numpy()[evaluation.rows]
+        entry = {"model": _scores(actual, evaluation.predictions)}
+        pooled["model"][0].append(actual)
+        pooled["model"][1].append(evaluation.predictions)
+        for name, forecast in baselines(frame, h, evaluation.rows, spec.season).items():
+            entry[name] = _scores(actual, forecast)
+            pooled.setdefault(name, ([], []))
+            pooled[name][0].append(actual)
+            pooled[name][1].append(forecast)
+        by_horizon[str(h)] = entry
+    overall = {name: _scores(np.concatenate(a), np.concatenate(p)) for name, (a, p) in pooled.items()}
+    model = overall["model"]
+    metrics: dict[str, Any] = {m: model[m] for m in wanted}
+    for name in overall:
+        if name != "model":
+            metrics[f"{name}_mae"] = overall[name]["mae"]
+    metrics["beats_naive"] = model["mae"] < min(v["mae"] for k, v in overall.items() if k != "model")
+    metrics["mape_zero_targets_skipped"] = model["mape_zero_targets_skipped"]
+    metrics["validation_rows"] = model["n"]
+    metrics["target_transform"] = result.transform
+    metrics["target_transform_scores"] = result.transform_scores
+    metrics["best_params"] = {str(h): p for h, p in result.params.items()}
+    metrics["best_iteration"] = {str(h): int(round(np.mean(e.best_iterations))) for h, e in result.evaluations.items()}
+    metrics["overall"] = overall
+    metrics["by_horizon"] = by_horizon
+    return metrics
+
+
+def transform_reason(result: FitResult, metric: str, requested: str) -> str:
+    if requested != "auto":
+        return f"`{requested}`, as the recipe says"
+    ranked = sorted(result.transform_scores.items(), key=lambda kv: kv[1], reverse=metric == "r2")
+    listed = ", ".join(f"{k} {v:.4g}" for k, v in ranked)
+    return f"`{result.transform}` had the best validation {metric} of the candidates ({listed})"
+
+
+def importance(result: FitResult) -> pd.DataFrame:
+    table = pd.DataFrame({f"gain_h{h}": pd.Series(b.feature_importance("gain"), index=b.feature_name())
+                          for h, b in result.boosters.items()})
+    table["gain_total"] = table.sum(axis=1)
+    return table.sort_values("gain_total", ascending=False).rename_axis("feature").reset_index()
+
+
+def tables(metrics: dict[str, Any], wanted: list[str], result: FitResult, gains: pd.DataFrame,
+           reason: str) -> dict[str, list[list[Any]]]:
+    def fmt(value: Any) -> Any:
+        return f"{value:.4g}" if isinstance(value, float) else value
+
+    names = [n for n in metrics["overall"] if n != "model"]
+    rows = [["step ahead", *wanted, *[f"{n} mae" for n in names]]]
+    for h, entry in metrics["by_horizon"].items():
+        rows.append([h, *[fmt(entry["model"].get(m)) for m in wanted], *[fmt(entry[n].get("mae")) for n in names]])
+    rows.append(["all", *[fmt(metrics["overall"]["model"].get(m)) for m in wanted],
+                 *[fmt(metrics["overall"][n].get("mae")) for n in names]])
+    folds = [["fold", "validation origins", *[f"rows h{h}" for h in result.evaluations]]]
+    for i, fold in enumerate(result.folds):
+        folds.append([i + 1, f"{fold.first_origin} .. {fold.last_origin}",
+                      *[e.fold_rows[i] for e in result.evaluations.values()]])
+    params = [["step ahead", "parameters", "best iteration"]]
+    params += [[h, ", ".join(f"{k}={v}" for k, v in p.items()) or "(recipe's)", metrics["best_iteration"][str(h)]]
+               for h, p in metrics["best_params"].items()]
+    top = [["feature", "gain"]] + [[r.feature, f"{r.gain_total:.4g}"] for r in gains.head(10).itertuples()]
+    return {"Validation by step ahead (model vs naive baselines)": rows, "Target transform": [["choice"], [reason]],
+            "Validation folds": folds, "Chosen parameters": params, "Top-10 features by gain": top}
+
+
+def plots(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, metrics: dict[str, Any], gains: pd.DataFrame,
+          folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    evaluation = result.evaluations[1]
+    shown = frame[GROUP].to_numpy()[evaluation.rows]
+    groups = pd.Series(shown).value_counts().index[:3]
+    figure, axes = plt.subplots(len(groups), 1, figsize=(9, 2.6 * len(groups)), squeeze=False)
+    for axis, group in zip(axes[:, 0], groups):
+        pick = shown == group
+        rows = evaluation.rows[pick]
+        target_time = frame[TIME].to_numpy()[rows] + pd.Timedelta(spec.frequency)
+        axis.plot(target_time, frame["__y_h1"].to_numpy()[rows], ".-", label="actual", linewidth=1)
+        axis.plot(target_time, evaluation.predictions[pick], ".-", label="predicted (1 step ahead)", linewidth=1)
+        label = "/".join(str(frame[g].to_numpy()[rows[0]]) for g in spec.groups) or "series"
+        axis.set_title(f"{label}: validation folds", fontsize=9)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(folder / "actual_vs_predicted.png", dpi=90)
+    plt.close(figure)
+
+    top = gains.head(15).iloc[::-1]
+    figure, axis = plt.subplots(figsize=(7, 0.3 * len(top) + 1))
+    axis.barh(top["feature"], top["gain_total"])
+    axis.set_xlabel("gain (all steps ahead)")
+    figure.tight_layout()
+    figure.savefig(folder / "importance.png", dpi=90)
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    horizons = [int(h) for h in metrics["by_horizon"]]
+    for name in metrics["overall"]:
+        axis.plot(horizons, [metrics["by_horizon"][str(h)][name].get("mae", np.nan) for h in horizons], "o-", label=name)
+    axis.set_xlabel("steps ahead")
+    axis.set_ylabel("MAE (validation folds)")
+    axis.set_xticks(horizons)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "error_by_horizon.png", dpi=90)
+    plt.close(figure)

@@ -1,0 +1,61 @@
+"""Target transforms, applied per forecast origin with what is known at that origin (no look-ahead), and
+inverted on prediction. Trees cannot extrapolate levels: across series of different scales, or with
+trends, predicting a change or a standardised value is what lets them beat a naive forecast.
+
+- none: y
+- difference: y(t+h) - y(t); target-level columns become their difference from y(t)
+- standard: (y(t+h) - mean) / std, with the series' expanding mean and std up to t
+- log: log1p(y), for non-negative targets"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from modelops.forecast.features import LAST, MEAN, STD, FeatureSpec
+
+TRANSFORMS = ("none", "difference", "standard", "log")
+
+
+def candidates(frame: pd.DataFrame) -> list[str]:
+    """Transforms worth trying on this data (log needs a non-negative target)."""
+    return [t for t in TRANSFORMS if t != "log" or bool((frame[LAST] >= 0).all())]
+
+
+def _scale(frame: pd.DataFrame) -> pd.Series:
+    std = frame[STD]
+    return std.where(std > 1e-9, 1.0).fillna(1.0)
+
+
+def transform_inputs(matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpec, kind: str) -> pd.DataFrame:
+    levels = [c for c in spec.target_level_columns() if c in matrix]
+    spreads = [c for c in spec.target_spread_columns() if c in matrix]
+    if kind == "difference":
+        matrix[levels] = matrix[levels].sub(frame[LAST].to_numpy(), axis=0)
+    elif kind == "standard":
+        scale = _scale(frame).to_numpy()
+        matrix[levels] = matrix[levels].sub(frame[MEAN].to_numpy(), axis=0).div(scale, axis=0)
+        matrix[spreads] = matrix[spreads].div(scale, axis=0)
+    elif kind == "log":
+        matrix[levels] = np.log1p(matrix[levels].clip(lower=0))
+    return matrix
+
+
+def transform_target(y: pd.Series, frame: pd.DataFrame, kind: str) -> pd.Series:
+    if kind == "difference":
+        return y - frame[LAST]
+    if kind == "standard":
+        return (y - frame[MEAN]) / _scale(frame)
+    if kind == "log":
+        return np.log1p(y.clip(lower=0))
+    return y
+
+
+def invert(prediction: np.ndarray, frame: pd.DataFrame, kind: str) -> np.ndarray:
+    if kind == "difference":
+        return prediction + frame[LAST].to_numpy()
+    if kind == "standard":
+        return prediction * _scale(frame).to_numpy() + frame[MEAN].to_numpy()
+    if kind == "log":
+        return np.expm1(prediction)
+    return prediction

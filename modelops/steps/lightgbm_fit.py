@@ -1,0 +1,59 @@
+"""Step `lightgbm_fit`: one LightGBM model per step ahead, chosen and scored on time-ordered folds.
+Outputs models/ (LightGBM text files plus forecaster.json), metrics.json, importance.csv, plots/ and the
+report's tables.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+
+from modelops.forecast.features import FeatureSpec
+from modelops.forecast.fit import FitConfig, Fitter
+from modelops.forecast.summary import collect_metrics, importance, plots, tables, transform_reason
+from modelops.steps.runtime import Spec, main
+
+
+def run(spec: Spec) -> None:
+    p = spec.params
+    preprocessing = json.loads(spec.inputs["preprocessing.json"].read_text(encoding="utf-8"))
+    feature_spec = FeatureSpec(**preprocessing["features"])
+    config = FitConfig.from_params(p)
+    frame = pd.read_parquet(spec.inputs["features.parquet"])
+    try:
+        result = Fitter(frame, feature_spec, config, spec.emit).run()
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    metrics = collect_metrics(frame, feature_spec, result, config.metrics)
+    reason = transform_reason(result, config.metric, config.target_transform)
+    metrics["target_transform_reason"] = reason
+    gains = importance(result)
+
+    models = spec.out / "models"
+    models.mkdir()
+    for h, booster in result.boosters.items():
+        booster.save_model(str(models / f"model_h{h}.txt"))
+    forecaster = {"panel": preprocessing["panel"], "features": preprocessing["features"], "transform": result.transform,
+                  "horizon": feature_spec.horizon, "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
+                  "feature_names": result.boosters[1].feature_name(), "params": metrics["best_params"],
+                  "best_iteration": metrics["best_iteration"]}
+    (models / "forecaster.json").write_text(json.dumps(forecaster, indent=2, ensure_ascii=False), encoding="utf-8")
+    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+    gains.to_csv(spec.out / "importance.csv", index=False)
+    (spec.out / "tables.json").write_text(json.dumps(tables(metrics, config.metrics, result, gains, reason), indent=2,
+                                                     default=str), encoding="utf-8")
+    plots(frame, feature_spec, result, metrics, gains, spec.out / "plots")
+
+    model, naive = metrics["overall"]["model"], metrics["overall"]["naive"]
+    print(f"target transform: {reason}")
+    for h, entry in metrics["by_horizon"].items():
+        print(f"h{h}: " + ", ".join(f"{m} {entry['model'][m]:.4g}" for m in config.metrics)
+              + f" | naive mae {entry['naive']['mae']:.4g}")
+    print(f"overall: mae {model['mae']:.4g} vs naive {naive['mae']:.4g}"
+          + ("" if metrics["beats_naive"] else "  (does NOT beat the naive baseline)"))
+    print("top features by gain: " + ", ".join(gains["feature"].head(10)), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main(run)

@@ -1,0 +1,58 @@
+"""Step `table_features`: read the table, clean it into a panel, build lag/calendar/known features and
+horizon targets. Outputs features.parquet, preprocessing.json (everything prediction needs to rebuild
+the same features) and recent.csv (each series' latest rows, in the input's own shape)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+
+from modelops.forecast.features import FeatureSpec, build_features
+from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, load_panel, read_table
+from modelops.steps.runtime import Spec, main
+
+
+def raw_rows(panel: pd.DataFrame, panel_spec: PanelSpec, rows: int) -> pd.DataFrame:
+    """Each series' latest `rows` rows with the input's column names and time spelling."""
+    recent = panel.groupby(GROUP, sort=False).tail(rows)
+    spelling = panel_spec.time_format or "%Y-%m-%d %H:%M:%S"
+    columns = [*panel_spec.groups, *[s for s in panel_spec.static if s not in panel_spec.groups], *panel_spec.numeric]
+    out = recent[columns].copy()
+    out.insert(len(panel_spec.groups), panel_spec.time_column, recent[TIME].dt.strftime(spelling))
+    return out
+
+
+def run(spec: Spec) -> None:
+    p = spec.params
+    if p["remote_train"]:
+        raise SystemExit(f"remote table `{p['remote_train']}`: download it and point `data.train.path` at the file")
+    panel_spec, feature_spec = PanelSpec.from_params(p), FeatureSpec.from_params(p)
+    source = spec.inputs["train"]
+    columns = list(dict.fromkeys([*panel_spec.groups, panel_spec.time_column, *panel_spec.numeric, *panel_spec.static]))
+    try:
+        panel, counts = load_panel(read_table(source, columns), panel_spec, feature_spec.history + feature_spec.horizon,
+                                   source.name)
+    except PanelError as exc:
+        raise SystemExit(str(exc)) from None
+    spec.emit(type="progress", done=1, total=2, rows=len(panel))
+    feature_spec.frequency = counts["frequency"]
+    feature_spec.categories = {s: sorted(panel[s].astype(str).unique()) for s in feature_spec.static}
+    frame = build_features(panel, feature_spec)
+    frame.to_parquet(spec.out / "features.parquet", index=False)
+    raw_rows(panel, panel_spec, feature_spec.history).to_csv(spec.out / "recent.csv", index=False)
+    preprocessing = {"panel": vars(panel_spec), "features": feature_spec.to_dict(), "counts": counts}
+    (spec.out / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2, ensure_ascii=False), "utf-8")
+    metrics = {"rows": len(frame), "groups": counts["groups"]} | {
+        k: v for k, v in counts.items() if isinstance(v, int) and k not in ("rows", "groups")}
+    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    spec.emit(type="progress", done=2, total=2, rows=len(frame))
+    print(f"{counts['rows_read']} rows read, {counts['groups']} series at {counts['frequency']} spacing; "
+          f"{len(frame)} forecast origins with {len(feature_spec.model_columns())} shared features", file=sys.stdout)
+    for sample in counts.get("samples", []):
+        print(f"skipped: {sample}")
+
+
+if __name__ == "__main__":
+    main(run)
