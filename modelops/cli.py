@@ -261,6 +261,76 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
 
 
 @app.command()
+def predict(
+    file: Path = typer.Argument(..., help="Regression recipe (applied)."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="CSV or Parquet of recent rows, shaped like the "
+                                         "training data; defaults to the training data's latest rows."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write forecasts to this CSV instead of stdout."),
+) -> None:
+    """Forecast the next `horizon` steps of every series from its latest observations.
+
+    Example: modelops predict recipes/activations-forecast.yaml --input recent.csv --output forecasts.csv
+    """
+    from modelops.apply.state import finished_output
+    from modelops.forecast.frame import PanelError, read_table
+    from modelops.forecast.predictor import Forecaster
+    from modelops.fsutil import write_atomically
+
+    result = _plan_or_exit(file)
+    try:
+        models = finished_output(result, "lightgbm_fit") / "models"
+        features = finished_output(result, "table_features")
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
+    forecaster = Forecaster(models)
+    source = input or features / "recent.csv"
+    try:
+        forecasts, refused = forecaster.predict(read_table(source))
+    except (PanelError, KeyError, OSError) as exc:
+        print(f"{source}: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    for item in refused:
+        print(f"refused {item['series']}: {item['reason']}", file=sys.stderr)
+    if forecasts.empty:
+        print("no series has enough history to forecast", file=sys.stderr)
+        raise typer.Exit(1)
+    text = forecasts.to_csv(index=False)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text)
+        print(f"{len(forecasts)} forecasts written to {output}", file=sys.stderr)
+
+
+@app.command()
+def serve(
+    file: Path = typer.Argument(..., help="Recipe with `deploy.target: api` (applied)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """Serve the recipe's model over HTTP in the foreground (POST /predict, GET /health, GET /metadata).
+
+    Example: modelops serve recipes/activations-forecast.yaml --port 8000
+    """
+    from modelops.apply.state import finished_output
+
+    result = _plan_or_exit(file)
+    try:
+        bundle = finished_output(result, "api_bundle") / "bundle"
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
+    import uvicorn
+
+    from modelops.forecast.server import create_app
+
+    print(f"serving {bundle} on http://{host}:{port} (POST /predict, GET /health, GET /metadata, docs at /docs)",
+          file=sys.stderr)
+    uvicorn.run(create_app(bundle), host=host, port=port, log_level="info")
+
+
+@app.command()
 def schema(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file instead of standard output."),
 ) -> None:

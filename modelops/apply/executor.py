@@ -23,6 +23,7 @@ from modelops.hashing import hash_path
 from modelops.plan.model import Plan, Step
 
 TAIL_LINES = 20
+RESUMABLE_KINDS = {"train_pretrain", "train_sft", "train_dpo"}   # keep their partial output: checkpoints
 
 
 class StepFailed(RuntimeError):
@@ -132,10 +133,12 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     partial, final = directory / "out.partial", directory / "out"
     if final.exists():
         shutil.rmtree(final)                 # finished but never recorded: not trusted
-    partial.mkdir(parents=True, exist_ok=True)   # kept between attempts so runners can resume
+    if partial.exists() and step.kind not in RESUMABLE_KINDS:
+        shutil.rmtree(partial)               # leftovers of an interrupted attempt
+    partial.mkdir(parents=True, exist_ok=True)
     events = directory / "events.jsonl"
     events.unlink(missing_ok=True)
-    spec = {"id": step.id, "kind": step.kind, "params": step.params, "inputs": _resolve_inputs(step, directories),
+    spec = {"id": step.id, "kind": step.kind, "fingerprint": step.fingerprint, "params": step.params, "inputs": _resolve_inputs(step, directories),
             "outputs": step.outputs, "out": str(partial.resolve()), "events": str(events.resolve())}
     (directory / "step.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
     for name, text in step.files.items():

@@ -39,3 +39,15 @@ class RunState:
     def is_done(self, step_id: str, fingerprint: str, directory: Path) -> bool:
         entry = self.steps.get(step_id)
         return bool(entry) and entry["fingerprint"] == fingerprint and (directory / "out").is_dir()
+
+
+def finished_output(plan, kind: str) -> Path:
+    """The output folder of the main recipe's step of this kind, which must have finished; else ValueError."""
+    recipe = plan.recipes[-1]
+    steps = [s for s in recipe.steps if s.kind == kind]
+    if not steps:
+        raise ValueError(f"recipe {recipe.name} has no `{kind}` step")
+    step = steps[-1]
+    if not RunState.load(Path(recipe.workdir)).is_done(step.short_id, step.fingerprint, Path(step.directory)):
+        raise ValueError(f"step {step.id} has not run for the recipe as it is now: run `modelops apply {recipe.file}` first")
+    return Path(step.directory) / "out"

@@ -17,6 +17,7 @@ class Spec:
     def __init__(self, path: Path):
         data = json.loads(path.read_text(encoding="utf-8"))
         self.id: str = data["id"]
+        self.fingerprint: str = data["fingerprint"]
         self.params: dict[str, Any] = data["params"]
         self.inputs: dict[str, Path] = {k: Path(v) for k, v in data["inputs"].items()}
         self.out = Path(data["out"])

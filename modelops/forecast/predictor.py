@@ -1,0 +1,73 @@
+"""A fitted forecaster loaded from its folder (LightGBM text models + forecaster.json): forecasts the next
+H steps of every series from its latest observations, refusing series with too little history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from modelops.forecast.features import LAST, FeatureSpec, build_features, horizon_matrix
+from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, load_panel
+from modelops.forecast.transforms import invert, transform_inputs
+
+
+class Forecaster:
+    def __init__(self, folder: Path):
+        self.config: dict[str, Any] = json.loads((folder / "forecaster.json").read_text(encoding="utf-8"))
+        self.panel_spec = PanelSpec(**self.config["panel"])
+        self.feature_spec = FeatureSpec(**self.config["features"])
+        self.transform: str = self.config["transform"]
+        self.boosters = {int(h): lgb.Booster(model_file=str(folder / name)) for h, name in self.config["models"].items()}
+
+    @property
+    def input_columns(self) -> dict[str, str]:
+        """Columns a request row carries, with their kind: `group`, `time`, `number` or `category`."""
+        p = self.panel_spec
+        columns = {g: "group" for g in p.groups} | {p.time_column: "time"}
+        columns |= {s: "category" for s in p.static if s not in p.groups}
+        return columns | {n: "number" for n in p.numeric}
+
+    def predict(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+        """(forecasts in long form: groups, origin, time, step_ahead, forecast) and the refused series."""
+        spec = self.feature_spec
+        panel, _ = load_panel(raw, PanelSpec(**{**vars(self.panel_spec), "on_bad_rows": "error"}), 1, "input")
+        panel = panel[panel[spec.target].notna().groupby(panel[GROUP]).cumsum() > 0]   # drop leading blank targets
+        observed = panel[spec.target].notna()
+        counts = observed.groupby(panel[GROUP]).sum()
+        short = counts[counts < spec.history].index
+        refused = [{"series": self._name(panel, g), "reason": f"{int(counts[g])} observation(s); needs at least "
+                    f"{spec.history} (the largest lag or window)"} for g in short]
+        panel = panel[~panel[GROUP].isin(short)]
+        if panel.empty:
+            return pd.DataFrame(), refused
+        frame = build_features(panel, spec, with_targets=False)
+        latest = frame[frame[LAST].notna()].groupby(GROUP).tail(1).reset_index(drop=True)
+        missing_known = [f"__known_{k}_h{h}" for k in spec.known for h in self.boosters
+                         if latest[f"__known_{k}_h{h}"].isna().any()]
+        if missing_known:
+            raise PanelError("known-in-advance features need values for the next "
+                             f"{spec.horizon} time(s) of every series (rows after the last observed target); "
+                             "missing: " + ", ".join(missing_known[:6]))
+        step = pd.Timedelta(spec.frequency)
+        spelling = self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S"
+        parts = []
+        for h, booster in sorted(self.boosters.items()):
+            matrix = transform_inputs(horizon_matrix(latest, spec, h), latest, spec, self.transform)
+            forecast = invert(booster.predict(matrix), latest, self.transform)
+            part = latest[spec.groups].copy()
+            part["origin"] = latest[TIME].dt.strftime(spelling)
+            part["time"] = (latest[TIME] + h * step).dt.strftime(spelling)
+            part["step_ahead"] = h
+            part["forecast"] = np.asarray(forecast, dtype="float64")
+            parts.append(part)
+        result = pd.concat(parts).sort_values([*spec.groups, "step_ahead"], kind="stable").reset_index(drop=True)
+        return result, refused
+
+    def _name(self, panel: pd.DataFrame, group: int) -> str:
+        row = panel[panel[GROUP] == group].iloc[0]
+        return "/".join(str(row[g]) for g in self.panel_spec.groups) or "the series"
