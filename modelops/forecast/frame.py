@@ -110,14 +110,18 @@ def _policy(mask: pd.Series, spec: PanelSpec, message: str, report: dict, counte
 
 
 def _dedupe(panel: pd.DataFrame, frame: pd.DataFrame, spec: PanelSpec, source: str, report: dict) -> pd.DataFrame:
-    duplicated = panel.duplicated([*spec.groups, TIME], keep="last")
-    if duplicated.any():
-        mask = pd.Series(False, index=frame.index)
-        mask[panel.index[duplicated.to_numpy()]] = True
-        _policy(mask, spec, f"{source}: duplicate ({', '.join([*spec.groups, spec.time_column])}) rows at "
-                + _lines(frame, mask) + " (the last of each is kept when skipping)", report, "rows_duplicate")
-        panel = panel[~duplicated.to_numpy()]
-    return panel
+    keys = [*spec.groups, TIME]
+    if not panel.duplicated(keys).any():
+        return panel
+    involved = pd.Series(False, index=frame.index)
+    involved[panel.index[panel.duplicated(keys, keep=False).to_numpy()]] = True
+    dropped = panel.duplicated(keys, keep="last")
+    if spec.on_bad_rows == "error":
+        _policy(involved, spec, f"{source}: duplicate ({', '.join([*spec.groups, spec.time_column])}) rows at "
+                + _lines(frame, involved), report, "rows_duplicate")
+    report["rows_duplicate"] = int(dropped.sum())
+    report.setdefault("samples", []).append(f"{source}: duplicates at {_lines(frame, involved)}; the last of each kept")
+    return panel[~dropped.to_numpy()]
 
 
 def frequency_of(panel: pd.DataFrame, given: str | None) -> pd.Timedelta:

@@ -19,7 +19,7 @@ class LagTransform(Section):
 
     type: Literal["rolling_mean", "rolling_std", "expanding_mean"] = Field(description="The statistic.")
     window: int | None = Field(None, ge=2, description="Rolling window length (rolling statistics only).")
-    lag: int = Field(1, ge=1, description="Shift applied before the statistic (1 = up to the previous step).")
+    lag: int = Field(1, ge=1, description="Lag the statistic ends at (1 = ending at the latest observation, like `lag1`).")
     features: list[str] | None = Field(None, description="Features to transform; defaults to the target.")
 
     @model_validator(mode="after")

@@ -14,9 +14,15 @@ from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, load_pan
 from modelops.steps.runtime import Spec, main
 
 
-def raw_rows(panel: pd.DataFrame, panel_spec: PanelSpec, rows: int) -> pd.DataFrame:
-    """Each series' latest `rows` rows with the input's column names and time spelling."""
-    recent = panel.groupby(GROUP, sort=False).tail(rows)
+def raw_rows(panel: pd.DataFrame, panel_spec: PanelSpec, history: int, horizon: int) -> pd.DataFrame:
+    """Each series' latest rows with the input's column names and time spelling: a ready prediction request.
+    With known-in-advance features, its last `horizon` rows play the future (known values, no observations)."""
+    future = horizon if panel_spec.known else 0
+    recent = panel.groupby(GROUP, sort=False).tail(history + future).copy()
+    if future:
+        ahead = recent.groupby(GROUP, sort=False).cumcount(ascending=False) < future
+        observed = [c for c in panel_spec.numeric if c not in panel_spec.known]
+        recent.loc[ahead.to_numpy(), observed] = None
     spelling = panel_spec.time_format or "%Y-%m-%d %H:%M:%S"
     columns = [*panel_spec.groups, *[s for s in panel_spec.static if s not in panel_spec.groups], *panel_spec.numeric]
     out = recent[columns].copy()
@@ -41,7 +47,7 @@ def run(spec: Spec) -> None:
     feature_spec.categories = {s: sorted(panel[s].astype(str).unique()) for s in feature_spec.static}
     frame = build_features(panel, feature_spec)
     frame.to_parquet(spec.out / "features.parquet", index=False)
-    raw_rows(panel, panel_spec, feature_spec.history).to_csv(spec.out / "recent.csv", index=False)
+    raw_rows(panel, panel_spec, feature_spec.history, feature_spec.horizon).to_csv(spec.out / "recent.csv", index=False)
     preprocessing = {"panel": vars(panel_spec), "features": feature_spec.to_dict(), "counts": counts}
     (spec.out / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2, ensure_ascii=False), "utf-8")
     metrics = {"rows": len(frame), "groups": counts["groups"]} | {

@@ -1,0 +1,241 @@
+"""The regression task end to end: apply a forecasting recipe on a generated panel, then predict and serve;
+plus the pieces that must be right on their own (features, folds, transforms, bad input)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT, write
+
+sys.path.insert(0, str(ROOT / "examples" / "forecast"))
+from generate import make_panel  # noqa: E402
+
+from modelops.forecast.features import FeatureSpec, build_features  # noqa: E402
+from modelops.forecast.folds import make_folds  # noqa: E402
+from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, load_panel  # noqa: E402
+from modelops.forecast.transforms import TRANSFORMS, invert, transform_target  # noqa: E402
+
+RECIPE = textwrap.dedent("""
+    version: 1
+    name: fc
+    data:
+      train: {path: panel.csv}
+      time: {column: period, format: "%Y-%m-%d %H:%M", range_separator: " - ", frequency: h, missing: fill}
+    task:
+      kind: regression
+      target: activations
+      features: [clicks]
+      groups: [user_id, material_id]
+      window: 3
+      horizon: 2
+      calendar: [hour, dayofweek]
+      lag_transforms: [{type: rolling_mean, window: 6}]
+      static_features: [segment]
+      known_features: [promo]
+      season: 24
+      model: {params: {n_estimators: 200}}
+      search: {grid: {num_leaves: [7, 31]}}
+      validation: {folds: 2, gap: 1}
+      metrics: [mae, rmse, r2, mape, smape]
+    deploy: {target: api}
+""").lstrip()
+
+
+def _panel_csv(folder, series=6):
+    frame = make_panel(series, 24 * 8, 24 * 10, seed=3)
+    frame["segment"] = np.where(frame["material_id"] == "m000", "a", "b")
+    frame["promo"] = (pd.util.hash_array(frame["period"].to_numpy()) % 5 == 0).astype(int)
+    frame.to_csv(folder / "panel.csv", index=False)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory):
+    """The recipe applied once (features → fit → api bundle) for the tests that read its results."""
+    from typer.testing import CliRunner
+
+    from modelops.cli import app
+
+    folder = tmp_path_factory.mktemp("forecast")
+    _panel_csv(folder)
+    recipe = write(folder, "fc.yaml", RECIPE + "workdir: " + str(folder / "runs") + "\n")
+    result = CliRunner().invoke(app, ["apply", str(recipe)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return folder, recipe, result.stdout
+
+
+def _out(folder, step):
+    [path] = (folder / "runs").glob(f"{step}-*/out")
+    return path
+
+
+def test_apply_fits_one_text_model_per_step_and_beats_the_naive_baselines(applied):
+    folder, _, stdout = applied
+    fit = _out(folder, "fit")
+    models = sorted(p.name for p in (fit / "models").iterdir())
+    assert models == ["forecaster.json", "model_h1.txt", "model_h2.txt"]
+    assert (fit / "models" / "model_h1.txt").read_text().startswith("tree")
+    metrics = json.loads((fit / "metrics.json").read_text())
+    assert set(metrics["by_horizon"]) == {"1", "2"}
+    assert {"naive", "seasonal_naive", "model"} == set(metrics["by_horizon"]["1"])
+    assert metrics["beats_naive"] and metrics["mae"] < metrics["naive_mae"]
+    assert metrics["target_transform"] in TRANSFORMS and set(metrics["target_transform_scores"]) >= {"none", "difference"}
+    assert {p.name for p in (fit / "plots").iterdir()} == {"actual_vs_predicted.png", "importance.png", "error_by_horizon.png"}
+    gains = pd.read_csv(fit / "importance.csv")
+    assert {"segment", "promo", "hour", "activations_rolling_mean6_lag1"} <= set(gains["feature"])
+    report = (folder / "runs" / "report.html").read_text()
+    assert "fit-" in report and "importance.png" in report and "Validation by step ahead" in report
+    assert "smoke test" in stdout
+
+
+def test_predict_forecasts_every_series_and_refuses_short_ones(applied, run_cli):
+    folder, recipe, _ = applied
+    raw = pd.read_csv(folder / "panel.csv")
+    recent = raw.groupby(["user_id", "material_id"]).tail(10)
+    recent.to_csv(folder / "recent.csv", index=False)
+    code, _, err = run_cli("predict", recipe, "--input", folder / "recent.csv")
+    assert code == 2 and "known-in-advance features need values for the next 2" in err
+
+    rows = _with_future_rows(recent, 2)
+    first = (rows["user_id"] + rows["material_id"]) == rows["user_id"].iloc[0] + rows["material_id"].iloc[0]
+    rows = pd.concat([rows[~first], rows[first].tail(4)])          # one series with too little history
+    rows.to_csv(folder / "recent.csv", index=False)
+    code, _, err = run_cli("predict", recipe, "--input", folder / "recent.csv", "--output", folder / "out.csv")
+    assert code == 0, err
+    forecasts = pd.read_csv(folder / "out.csv")
+    series = raw.groupby(["user_id", "material_id"]).ngroups
+    assert len(forecasts) == (series - 1) * 2
+    assert f"refused {rows['user_id'].iloc[-1]}/{rows['material_id'].iloc[-1]}: 2 observation(s)" in err
+    assert list(forecasts.columns) == ["user_id", "material_id", "origin", "time", "step_ahead", "forecast"]
+    assert forecasts["forecast"].notna().all()
+
+
+def _with_future_rows(recent: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Append each series' next `horizon` hours with a known promo flag and no target."""
+    rows = []
+    for _, last in recent.groupby(["user_id", "material_id"]).tail(1).iterrows():
+        start = pd.Timestamp(last["period"].split(" - ")[0])
+        for h in range(1, horizon + 1):
+            when = start + pd.Timedelta(hours=h)
+            rows.append({**last.to_dict(), "period": f"{when:%Y-%m-%d %H:%M}", "activations": np.nan,
+                         "clicks": np.nan, "promo": 1})
+    return pd.concat([recent, pd.DataFrame(rows)]).sort_values(["user_id", "material_id", "period"], kind="stable")
+
+
+def test_the_api_answers_over_real_http(applied):
+    from modelops.forecast.server import BackgroundServer, create_app
+
+    folder, _, _ = applied
+    bundle = _out(folder, "api") / "bundle"
+    raw = pd.read_csv(folder / "panel.csv")
+    rows = _with_future_rows(raw.groupby(["user_id", "material_id"]).tail(6), 2)
+    payload = json.loads(rows.to_json(orient="records"))
+    with BackgroundServer(create_app(bundle)) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        meta = client.get("/metadata").json()
+        assert meta["version"] == bundle.parent.parent.name.split("-")[-1] and meta["horizon"] == 2
+        answer = client.post("/predict", json={"rows": payload})
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["forecasts"]) == raw.groupby(["user_id", "material_id"]).ngroups * 2
+        bad = client.post("/predict", json={"rows": [{**payload[0], "clicks": "many"}]})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "rows", 0, "clicks"]
+        missing = client.post("/predict", json={"rows": [{"user_id": "u"}]})
+        assert missing.status_code == 422 and {"period", "material_id"} <= {e["loc"][-1] for e in missing.json()["detail"]}
+
+
+def test_a_second_apply_does_nothing(applied, run_cli):
+    _, recipe, _ = applied
+    code, out, _ = run_cli("apply", recipe)
+    assert code == 0 and "nothing to do" in out
+    code, _, _ = run_cli("plan", recipe, "--detailed-exitcode")
+    assert code == 0
+
+
+# ---------------------------------------------------------------- the pieces
+
+SPEC = PanelSpec("period", "%Y-%m-%d %H:%M", " - ", "h", "error", "error", "y", ["x"], ["g"])
+
+
+def _single_key(raw: pd.DataFrame) -> pd.DataFrame:
+    raw = raw.assign(g=raw["user_id"] + raw["material_id"]).drop(columns=["user_id", "material_id"])
+    return raw.rename(columns={"activations": "y", "clicks": "x"})
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=["g", "period", "y", "x"]).astype(str)
+
+
+def test_vectorised_features_match_a_per_series_loop():
+    raw = make_panel(5, 40, 60, seed=1, missing=0)
+    raw = _single_key(raw)
+    panel, _ = load_panel(raw.astype(str), SPEC, 1, "t")
+    spec = FeatureSpec("y", ["x"], ["g"], [1, 2, 4], 2, [{"type": "rolling_mean", "window": 3, "lag": 2},
+                       {"type": "rolling_std", "window": 4, "lag": 1}, {"type": "expanding_mean", "lag": 1}],
+                       frequency="1h")
+    frame = build_features(panel, spec)
+    expected = []
+    for _, series in panel.groupby(GROUP):
+        y = series["y"].reset_index(drop=True)
+        part = pd.DataFrame({"y_lag1": y, "y_lag4": y.shift(3), "x_lag2": series["x"].reset_index(drop=True).shift(1),
+                             "y_rolling_mean3_lag2": y.shift(1).rolling(3).mean(),
+                             "y_rolling_std4_lag1": y.rolling(4).std(), "y_expanding_mean_lag1": y.expanding().mean(),
+                             "__y_h2": y.shift(-2)})
+        expected.append(part[part["y_lag4"].notna()])
+    expected = pd.concat(expected).reset_index(drop=True)
+    for column in expected:
+        np.testing.assert_allclose(frame[column].to_numpy(dtype=float), expected[column].to_numpy(), rtol=1e-5, atol=1e-4)
+
+
+def test_folds_validate_after_training_for_every_series():
+    raw = make_panel(4, 100, 150, seed=2, missing=0)
+    raw = _single_key(raw)
+    panel, _ = load_panel(raw.astype(str), SPEC, 1, "t")
+    spec = FeatureSpec("y", ["x"], ["g"], [1, 2], 3, frequency="1h")
+    frame = build_features(panel, spec)
+    step = pd.Timedelta("1h")
+    folds = make_folds(frame, 3, 4, None, step)
+    assert [f.first_origin for f in folds] == sorted(f.first_origin for f in folds)
+    for fold in folds:
+        for h in (1, 3):
+            train, valid = fold.masks(frame, h, step, gap=2)
+            assert train.any() and valid.any()
+            assert (frame[TIME][train] + h * step).max() < frame[TIME][valid].min() - 2 * step + step
+            assert frame[GROUP][valid].nunique() == 4
+
+
+def test_target_transforms_invert_exactly():
+    frame = pd.DataFrame({"__last": [3.0, 10.0], "__mean": [2.0, 8.0], "__std": [1.5, 0.0]})
+    y = pd.Series([4.0, 12.0])
+    for kind in TRANSFORMS:
+        np.testing.assert_allclose(invert(transform_target(y, frame, kind).to_numpy(), frame, kind), y)
+
+
+@pytest.mark.parametrize("rows, policy, message", [
+    ([("a", "2025-03-01 00:00 - 01:00", "1", "1"), ("a", "yesterday", "1", "1")], "error",
+     "unparseable `period` values"),
+    ([("a", "2025-03-01 00:00 - 01:00", "1", "1"), ("a", "2025-03-01 01:00 - 02:00", "lots", "1")], "error",
+     "column `y` has non-numeric values at line(s) 3"),
+    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 00:00", "2", "1")], "error", "duplicate (g, period) rows at line(s) 2, 3"),
+    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 03:00", "2", "1")], "error", "gap(s) in the 0 days 01:00:00 time grid"),
+    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "2", "1")], "error", "1 series shorter than 5 rows"),
+])
+def test_bad_rows_are_named(rows, policy, message):
+    with pytest.raises(PanelError) as error:
+        load_panel(_frame(rows), SPEC, 5 if "shorter" in message else 1, "data.csv")
+    assert message in str(error.value) and "data.csv" in str(error.value)
+
+
+def test_skip_policy_counts_what_it_drops():
+    rows = [("a", f"2025-03-01 {h:02d}:00", str(h), "1") for h in range(6)] + [("a", "bad", "1", "1"),
+            ("a", "2025-03-01 02:00", "9", "1"), ("b", "2025-03-01 00:00", "1", "1")]
+    spec = PanelSpec(**{**vars(SPEC), "on_bad_rows": "skip"})
+    panel, counts = load_panel(_frame(rows), spec, 3, "data.csv")
+    assert counts["rows_bad_time"] == 1 and counts["rows_duplicate"] == 1 and counts["groups_too_short"] == 1
+    assert panel["y"].tolist() == [0, 1, 9, 3, 4, 5]
