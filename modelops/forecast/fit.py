@@ -1,5 +1,5 @@
-"""Fit one direct LightGBM model per step ahead: choose the target transform and the parameters on the
-time-ordered validation folds (early stopping on each fold), score against naive baselines on the same
+"""Fit one direct LightGBM model per step ahead: choose the target transform (on the latest fold, at the
+nearest and farthest step ahead) and the parameters (on every fold, early stopping on each), score against naive baselines on the same
 rows, then refit on all rows with the chosen parameters and the folds' mean best iteration."""
 
 from __future__ import annotations
@@ -93,12 +93,13 @@ class Fitter:
         transforms = candidates(self.frame) if self.config.target_transform == "auto" else [self.config.target_transform]
         combos = self.config.candidates()
         horizons = range(1, self.spec.horizon + 1)
-        self.total = (len(transforms) if len(transforms) > 1 else 0) * len(horizons) * len(self.folds) \
+        probes = sorted({1, self.spec.horizon})      # the transform is chosen on the nearest and farthest step ahead
+        self.total = (len(transforms) if len(transforms) > 1 else 0) * len(probes) \
             + len(combos) * len(horizons) * len(self.folds) + len(horizons)
         scores: dict[str, float] = {}
         if len(transforms) > 1:
             for kind in transforms:
-                scores[kind] = float(np.mean([self.evaluate(kind, combos[0], h).score for h in horizons]))
+                scores[kind] = float(np.mean([self.evaluate(kind, combos[0], h, self.folds[-1:]).score for h in probes]))
             chosen = min(scores, key=lambda k: scores[k] * (1 if better(self.config.metric, 0, 1) else -1))
         else:
             chosen = transforms[0]
@@ -123,11 +124,11 @@ class Fitter:
     def _labelled(self, h: int) -> np.ndarray:
         return self.frame[f"__y_h{h}"].notna().to_numpy()
 
-    def evaluate(self, kind: str, combo: dict[str, Any], h: int) -> Evaluation:
+    def evaluate(self, kind: str, combo: dict[str, Any], h: int, folds: list[Fold] | None = None) -> Evaluation:
         params, rounds = lgb_params({**self.config.params, **combo}, self.config.seed)
         labelled = self._labelled(h)
         predictions, rows, fold_rows, iterations = [], [], [], []
-        for fold in self.folds:
+        for fold in folds or self.folds:
             train, valid = fold.masks(self.frame, h, self.step, self.config.gap)
             train, valid = train & labelled, valid & labelled
             if not train.any() or not valid.any():

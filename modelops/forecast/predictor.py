@@ -53,21 +53,25 @@ class Forecaster:
             raise PanelError("known-in-advance features need values for the next "
                              f"{spec.horizon} time(s) of every series (rows after the last observed target); "
                              "missing: " + ", ".join(missing_known[:6]))
-        step = pd.Timedelta(spec.frequency)
-        spelling = self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S"
-        parts = []
-        for h, booster in sorted(self.boosters.items()):
-            matrix = transform_inputs(horizon_matrix(latest, spec, h), latest, spec, self.transform)
-            forecast = invert(booster.predict(matrix), latest, self.transform)
-            part = latest[spec.groups].copy()
-            part["origin"] = latest[TIME].dt.strftime(spelling)
-            part["time"] = (latest[TIME] + h * step).dt.strftime(spelling)
-            part["step_ahead"] = h
-            part["forecast"] = np.asarray(forecast, dtype="float64")
-            parts.append(part)
-        result = pd.concat(parts).sort_values([*spec.groups, "step_ahead"], kind="stable").reset_index(drop=True)
-        return result, refused
+        return forecast_latest(latest, spec, self.boosters, self.transform,
+                               self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S"), refused
 
     def _name(self, panel: pd.DataFrame, group: int) -> str:
         row = panel[panel[GROUP] == group].iloc[0]
         return "/".join(str(row[g]) for g in self.panel_spec.groups) or "the series"
+
+
+def forecast_latest(latest: pd.DataFrame, spec: FeatureSpec, boosters: dict[int, lgb.Booster], transform: str,
+                    spelling: str) -> pd.DataFrame:
+    """Forecasts in long form (groups, origin, time, step_ahead, forecast) from feature rows taken as origins."""
+    step = pd.Timedelta(spec.frequency)
+    parts = []
+    for h, booster in sorted(boosters.items()):
+        matrix = transform_inputs(horizon_matrix(latest, spec, h), latest, spec, transform)
+        part = latest[spec.groups].copy()
+        part["origin"] = latest[TIME].dt.strftime(spelling)
+        part["time"] = (latest[TIME] + h * step).dt.strftime(spelling)
+        part["step_ahead"] = h
+        part["forecast"] = np.asarray(invert(booster.predict(matrix), latest, transform), dtype="float64")
+        parts.append(part)
+    return pd.concat(parts).sort_values([*spec.groups, "step_ahead"], kind="stable").reset_index(drop=True)

@@ -56,7 +56,8 @@ def transform_reason(result: FitResult, metric: str, requested: str) -> str:
         return f"`{requested}`, as the recipe says"
     ranked = sorted(result.transform_scores.items(), key=lambda kv: kv[1], reverse=metric == "r2")
     listed = ", ".join(f"{k} {v:.4g}" for k, v in ranked)
-    return f"`{result.transform}` had the best validation {metric} of the candidates ({listed})"
+    return (f"`{result.transform}` had the best {metric} on the latest validation fold, at the nearest and farthest "
+            f"step ahead, of the candidates ({listed})")
 
 
 def importance(result: FitResult) -> pd.DataFrame:
