@@ -239,3 +239,16 @@ def test_skip_policy_counts_what_it_drops():
     panel, counts = load_panel(_frame(rows), spec, 3, "data.csv")
     assert counts["rows_bad_time"] == 1 and counts["rows_duplicate"] == 1 and counts["groups_too_short"] == 1
     assert panel["y"].tolist() == [0, 1, 9, 3, 4, 5]
+
+
+def test_the_dask_engine_trains_on_a_local_cluster(tmp_path, run_cli):
+    make_panel(4, 24 * 6, 24 * 7, seed=5).to_csv(tmp_path / "panel.csv", index=False)
+    recipe = "\n".join(line for line in RECIPE.splitlines() if "static_features" not in line and "known_" not in line)
+    recipe = recipe.replace("search: {grid: {num_leaves: [7, 31]}}", "target_transform: difference") \
+        .replace("folds: 2, gap: 1", "folds: 1").replace("deploy: {target: api}", "hardware: {engine: dask}")
+    code, out, err = run_cli("apply", write(tmp_path, "dask.yaml", recipe), cwd=tmp_path)
+    assert code == 0, out + err
+    [models] = (tmp_path / "runs" / "fc").glob("fit-*/out/models")
+    assert (models / "model_h2.txt").read_text().startswith("tree")
+    metrics = json.loads((models.parent / "metrics.json").read_text())
+    assert metrics["best_iteration"] == {"1": 200, "2": 200}      # no early stopping in lightgbm.dask

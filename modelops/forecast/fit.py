@@ -33,11 +33,15 @@ class FitConfig:
     target_transform: str
     seed: int
 
+    engine: str = "local"
+    scheduler: str | None = None
+
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> "FitConfig":
         v = p["validation"]
         return cls(p["model"]["params"], p["model"]["early_stopping_rounds"], p["search"], v["folds"], v.get("window"),
-                   v.get("gap", 0), p["metrics"], p["target_transform"], p["seed"])
+                   v.get("gap", 0), p["metrics"], p["target_transform"], p["seed"], p.get("engine", "local"),
+                   p.get("scheduler"))
 
     @property
     def metric(self) -> str:
@@ -81,15 +85,72 @@ def lgb_params(params: dict[str, Any], seed: int) -> tuple[dict[str, Any], int]:
     return {**merged, "seed": seed, "verbosity": -1, "deterministic": True, "force_row_wise": True}, rounds
 
 
+class LocalTrainer:
+    """LightGBM on this machine, early-stopped on the validation rows when given."""
+
+    def __init__(self, categorical: list[str], early_stopping_rounds: int):
+        self.categorical, self.patience = categorical, early_stopping_rounds
+
+    def _dataset(self, x: pd.DataFrame, y: pd.Series) -> lgb.Dataset:
+        return lgb.Dataset(x, y, categorical_feature=[c for c in self.categorical if c in x] or "auto",
+                           params={"verbosity": -1}, free_raw_data=True)
+
+    def train(self, params: dict[str, Any], rounds: int, x: pd.DataFrame, y: pd.Series,
+              valid: tuple[pd.DataFrame, pd.Series] | None = None) -> tuple[lgb.Booster, int]:
+        if valid is None:
+            return lgb.train(params, self._dataset(x, y), rounds), rounds
+        booster = lgb.train(params, self._dataset(x, y), rounds, valid_sets=[self._dataset(*valid)],
+                            callbacks=[lgb.early_stopping(self.patience, verbose=False)])
+        return booster, booster.best_iteration or rounds
+
+    def close(self) -> None:
+        pass
+
+
+class DaskTrainer:
+    """lightgbm.dask on a Dask cluster: the recipe's scheduler, or a LocalCluster of this machine's cores.
+    lightgbm.dask has no early stopping (LightGBM issue #3712), so every fit runs its full rounds."""
+
+    def __init__(self, categorical: list[str], scheduler: str | None):
+        from distributed import Client, LocalCluster
+
+        self.categorical = categorical
+        self.cluster = None if scheduler else LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+        self.client = Client(scheduler or self.cluster)
+        self.workers = max(1, len(self.client.scheduler_info()["workers"]))
+
+    def train(self, params: dict[str, Any], rounds: int, x: pd.DataFrame, y: pd.Series,
+              valid: tuple[pd.DataFrame, pd.Series] | None = None) -> tuple[lgb.Booster, int]:
+        import dask.dataframe as dd
+
+        model = lgb.DaskLGBMRegressor(client=self.client, n_estimators=rounds, **params)
+        model.fit(dd.from_pandas(x, npartitions=self.workers), dd.from_pandas(y, npartitions=self.workers),
+                  categorical_feature=[c for c in self.categorical if c in x] or "auto")
+        return model.to_local().booster_, rounds
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
 class Fitter:
     def __init__(self, frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, emit: Callable[..., None]):
         self.frame, self.spec, self.config, self.emit = frame, spec, config, emit
+        self.trainer = DaskTrainer(spec.static, config.scheduler) if config.engine == "dask" \
+            else LocalTrainer(spec.static, config.early_stopping_rounds)
         self.step = pd.Timedelta(spec.frequency)
         self.folds = make_folds(frame, spec.horizon, config.folds, config.window, self.step)
         self.done, self.total = 0, 0
         self.matrices = {h: horizon_matrix(frame, spec, h) for h in range(1, spec.horizon + 1)}
 
     def run(self) -> FitResult:
+        try:
+            return self._run()
+        finally:
+            self.trainer.close()
+
+    def _run(self) -> FitResult:
         transforms = candidates(self.frame) if self.config.target_transform == "auto" else [self.config.target_transform]
         combos = self.config.candidates()
         horizons = range(1, self.spec.horizon + 1)
@@ -136,10 +197,8 @@ class Fitter:
                                  f"rows for horizon {h}; use fewer folds or a shorter window")
             x_train, y_train = self._data(kind, h, train)
             x_valid, y_valid = self._data(kind, h, valid)
-            booster = lgb.train(params, self._dataset(x_train, y_train), rounds,
-                                valid_sets=[self._dataset(x_valid, y_valid)],
-                                callbacks=[lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)])
-            iterations.append(booster.best_iteration or rounds)
+            booster, best = self.trainer.train(params, rounds, x_train, y_train, (x_valid, y_valid))
+            iterations.append(best)
             predicted = invert(booster.predict(x_valid, num_iteration=iterations[-1]), self.frame[valid], kind)
             predictions.append(predicted)
             rows.append(np.flatnonzero(valid))
@@ -153,13 +212,9 @@ class Fitter:
     def refit(self, kind: str, combo: dict[str, Any], h: int, iterations: list[int]) -> lgb.Booster:
         params, _ = lgb_params({**self.config.params, **combo}, self.config.seed)
         x, y = self._data(kind, h, self._labelled(h))
-        booster = lgb.train(params, self._dataset(x, y), max(1, round(float(np.mean(iterations)))))
+        booster, _ = self.trainer.train(params, max(1, round(float(np.mean(iterations)))), x, y)
         self._tick(h=h, refit=1)
         return booster
-
-    def _dataset(self, x: pd.DataFrame, y: pd.Series) -> lgb.Dataset:
-        return lgb.Dataset(x, y, categorical_feature=[c for c in self.spec.static if c in x] or "auto",
-                           params={"verbosity": -1}, free_raw_data=True)
 
     def _tick(self, **info: Any) -> None:
         self.done += 1
