@@ -1,5 +1,5 @@
 # The two entry points README.md documents:
-#   make demo   install everything, then validate and plan every checked-in recipe
+#   make demo   install everything, validate and plan every checked-in recipe, apply the forecast
 #   make test   install everything, then run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,12 +19,19 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/modelops validate recipes/*.yaml
 	@for recipe in recipes/*.yaml; do echo "== $$recipe"; $(BIN)/modelops plan "$$recipe" || exit $$?; done
+	$(BIN)/modelops apply recipes/activations-forecast.yaml --quiet
+	$(BIN)/modelops predict recipes/activations-forecast.yaml --output runs/activations-forecast/forecasts.csv
+	@head -7 runs/activations-forecast/forecasts.csv
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python benchmarks/plan_speed.py
+	$(BIN)/python benchmarks/feature_building.py
+	$(BIN)/python benchmarks/forecast_vs_mlforecast.py
+	$(BIN)/python benchmarks/second_apply.py
+	$(BIN)/python benchmarks/forecast_scale.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
