@@ -15,7 +15,7 @@ import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec, horizon_matrix
 from modelops.forecast.folds import Fold, make_folds
-from modelops.forecast.metrics import better, score
+from modelops.forecast.metrics import LOWER_IS_BETTER, better, score
 from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
 
 DEFAULT_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 31, "n_estimators": 500}
@@ -161,7 +161,7 @@ class Fitter:
         if len(transforms) > 1:
             for kind in transforms:
                 scores[kind] = float(np.mean([self.evaluate(kind, combos[0], h, self.folds[-1:]).score for h in probes]))
-            chosen = min(scores, key=lambda k: scores[k] * (1 if better(self.config.metric, 0, 1) else -1))
+            chosen = sorted(scores, key=scores.__getitem__, reverse=not LOWER_IS_BETTER[self.config.metric])[0]
         else:
             chosen = transforms[0]
         params, evaluations = {}, {}

@@ -12,7 +12,7 @@ import pandas as pd
 from modelops.forecast.features import FeatureSpec
 from modelops.forecast.fit import FitResult, baselines
 from modelops.forecast.frame import GROUP, TIME
-from modelops.forecast.metrics import score
+from modelops.forecast.metrics import LOWER_IS_BETTER, score
 
 
 def _scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -54,7 +54,7 @@ def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, w
 def transform_reason(result: FitResult, metric: str, requested: str) -> str:
     if requested != "auto":
         return f"`{requested}`, as the recipe says"
-    ranked = sorted(result.transform_scores.items(), key=lambda kv: kv[1], reverse=metric == "r2")
+    ranked = sorted(result.transform_scores.items(), key=lambda kv: kv[1], reverse=not LOWER_IS_BETTER[metric])
     listed = ", ".join(f"{k} {v:.4g}" for k, v in ranked)
     return (f"`{result.transform}` had the best {metric} on the latest validation fold, at the nearest and farthest "
             f"step ahead, of the candidates ({listed})")
