@@ -252,3 +252,13 @@ def test_the_dask_engine_trains_on_a_local_cluster(tmp_path, run_cli):
     assert (models / "model_h2.txt").read_text().startswith("tree")
     metrics = json.loads((models.parent / "metrics.json").read_text())
     assert metrics["best_iteration"] == {"1": 200, "2": 200}      # no early stopping in lightgbm.dask
+
+
+def test_per_fold_scores_are_logged_and_tabled(applied):
+    folder, _, stdout = applied
+    fit = _out(folder, "fit")
+    metrics = json.loads((fit / "metrics.json").read_text())
+    assert set(metrics["by_fold"]) == {"1", "2"} and set(metrics["by_fold"]["1"]["2"]) == {"mae", "rmse", "r2"}
+    folds = json.loads((fit / "tables.json").read_text())["Validation folds"]
+    assert folds[0][:6] == ["fold", "validation origins", "rows h1", "mae h1", "rmse h1", "r2 h1"] and len(folds) == 3
+    assert "fold 1: h1 mae" in stdout

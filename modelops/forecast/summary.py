@@ -48,7 +48,21 @@ def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, w
     metrics["best_iteration"] = {str(h): int(round(np.mean(e.best_iterations))) for h, e in result.evaluations.items()}
     metrics["overall"] = overall
     metrics["by_horizon"] = by_horizon
+    metrics["by_fold"] = by_fold(frame, result)
     return metrics
+
+
+def by_fold(frame: pd.DataFrame, result: FitResult) -> dict[str, dict[str, dict[str, float]]]:
+    """MAE, RMSE and R² of each validation fold, per step ahead (as the reference trainer logs them)."""
+    folds: dict[str, dict[str, dict[str, float]]] = {}
+    for h, evaluation in result.evaluations.items():
+        bounds = np.cumsum([0, *evaluation.fold_rows])
+        actual = frame[f"__y_h{h}"].to_numpy()[evaluation.rows]
+        for i in range(len(evaluation.fold_rows)):
+            part = slice(bounds[i], bounds[i + 1])
+            scores = _scores(actual[part], evaluation.predictions[part])
+            folds.setdefault(str(i + 1), {})[str(h)] = {m: scores[m] for m in ("mae", "rmse", "r2")}
+    return folds
 
 
 def transform_reason(result: FitResult, metric: str, requested: str) -> str:
@@ -78,10 +92,12 @@ def tables(metrics: dict[str, Any], wanted: list[str], result: FitResult, gains:
         rows.append([h, *[fmt(entry["model"].get(m)) for m in wanted], *[fmt(entry[n].get("mae")) for n in names]])
     rows.append(["all", *[fmt(metrics["overall"]["model"].get(m)) for m in wanted],
                  *[fmt(metrics["overall"][n].get("mae")) for n in names]])
-    folds = [["fold", "validation origins", *[f"rows h{h}" for h in result.evaluations]]]
+    folds = [["fold", "validation origins", *[f"{m} h{h}" for h in result.evaluations for m in ("rows", "mae", "rmse", "r2")]]]
     for i, fold in enumerate(result.folds):
+        scores = metrics["by_fold"][str(i + 1)]
         folds.append([i + 1, f"{fold.first_origin} .. {fold.last_origin}",
-                      *[e.fold_rows[i] for e in result.evaluations.values()]])
+                      *[cell for h, e in result.evaluations.items() for cell in
+                        (e.fold_rows[i], *[fmt(scores[str(h)][m]) for m in ("mae", "rmse", "r2")])]])
     params = [["step ahead", "parameters", "best iteration"]]
     params += [[h, ", ".join(f"{k}={v}" for k, v in p.items()) or "(recipe's)", metrics["best_iteration"][str(h)]]
                for h, p in metrics["best_params"].items()]

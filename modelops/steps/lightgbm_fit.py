@@ -47,6 +47,9 @@ def run(spec: Spec) -> None:
 
     model, naive = metrics["overall"]["model"], metrics["overall"]["naive"]
     print(f"target transform: {reason}")
+    for fold, per_step in metrics["by_fold"].items():
+        print(f"fold {fold}: " + "; ".join(f"h{h} mae {m['mae']:.4g} rmse {m['rmse']:.4g} r2 {m['r2']:.3f}"
+                                          for h, m in per_step.items()))
     for h, entry in metrics["by_horizon"].items():
         print(f"h{h}: " + ", ".join(f"{m} {entry['model'][m]:.4g}" for m in config.metrics)
               + f" | naive mae {entry['naive']['mae']:.4g}")
