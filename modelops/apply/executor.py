@@ -114,6 +114,14 @@ def _attempt(step: Step, state: RunState, directories: dict[str, Path],
                           message=f"interrupted during {step.id}; its partial work is kept in {step.directory}")
 
 
+def _local_program(part: str) -> str:
+    """`python` and `accelerate` of this environment, whatever PATH says."""
+    if part == "python":
+        return sys.executable
+    beside = Path(sys.executable).parent / part
+    return str(beside) if part == "accelerate" and beside.exists() else part
+
+
 def _die_with_parent() -> None:
     """Linux: the step gets SIGTERM if apply dies (even by kill -9), so no orphan keeps writing its folder."""
     try:
@@ -143,7 +151,7 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     (directory / "step.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
     for name, text in step.files.items():
         (directory / name).write_text(text, encoding="utf-8")
-    command = [sys.executable if part == "python" else part for part in step.command]
+    command = [_local_program(part) for part in step.command]
     on_event("start", step, {"command": " ".join(command)})
     started = time.time()
     log_path = directory / "log.txt"

@@ -1,0 +1,1 @@
+"""Language-model helpers shared by the tokenizer, init, training and evaluation runners."""

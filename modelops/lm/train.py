@@ -1,0 +1,161 @@
+"""One training runner for pretrain, SFT and DPO: TRL's trainers configured from the plan (batch split,
+precision, checkpointing, schedule), PEFT adapters, progress over the JSON-lines channel, checkpoints that
+make an interrupted run resume, and the trained model or adapter saved as safetensors with its tokenizer.
+Runs under `accelerate launch`, so one process on CPU, DDP/FSDP/DeepSpeed on GPUs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from modelops.steps.runtime import Spec
+
+
+def _trainer_config(kind: str, p: dict[str, Any], out: Path, has_validation: bool, cuda: bool):
+    from trl import DPOConfig, SFTConfig
+
+    task, setup = p["task"], p["setup"]
+    precision = setup["precision"]
+    common = dict(
+        output_dir=str(out / "checkpoints"), per_device_train_batch_size=setup["per_device_batch"],
+        per_device_eval_batch_size=setup["per_device_batch"], gradient_accumulation_steps=setup["gradient_accumulation"],
+        learning_rate=task["learning_rate"], lr_scheduler_type=task["scheduler"], warmup_steps=task["warmup_ratio"],
+        weight_decay=task["weight_decay"], num_train_epochs=task["epochs"], max_steps=task["max_steps"] or -1,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
+        gradient_checkpointing=setup["gradient_checkpointing"], save_strategy="steps",
+        save_steps=task["save"]["every_steps"], save_total_limit=task["save"]["keep"], logging_steps=1,
+        report_to="none", seed=p["seed"], data_seed=p["seed"], max_length=task["max_length"],
+        eval_strategy=("steps" if task["eval"]["every_steps"] else "epoch") if has_validation else "no",
+        eval_steps=task["eval"]["every_steps"], disable_tqdm=True)
+    if task["eval"]["early_stopping_patience"] and has_validation:
+        common |= dict(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+                       save_steps=task["eval"]["every_steps"] or task["save"]["every_steps"])
+    if kind == "dpo":
+        return DPOConfig(**common, beta=task["beta"], loss_type=[task["loss_type"]])
+    packing = task["packing"] if task["packing"] is not None else True
+    extra: dict[str, Any] = {"packing": packing}
+    if kind == "pretrain":
+        extra |= {"dataset_text_field": "text", "packing_strategy": "wrapped" if packing else "bfd"}
+    else:
+        extra |= {"assistant_only_loss": task.get("assistant_only_loss", True)}
+    return SFTConfig(**common, **extra)
+
+
+def _peft_config(task: dict[str, Any]):
+    adapter = task["adapter"]
+    if adapter["type"] == "none":
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=adapter["r"], lora_alpha=adapter["alpha"], lora_dropout=adapter["dropout"],
+                      target_modules=adapter["target_modules"], use_dora=adapter["type"] == "dora", task_type="CAUSAL_LM")
+
+
+def _progress_callback(spec: Spec):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs:
+                numbers = {k: v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"}
+                spec.emit(type="progress", done=state.global_step, total=state.max_steps, **numbers)
+
+    return Progress()
+
+
+def _latest_checkpoint(folder: Path) -> str | None:
+    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if folder.is_dir() else []
+    return str(found[-1]) if found else None
+
+
+def train(spec: Spec, kind: str) -> None:
+    import torch
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
+    from trl import DPOTrainer, SFTTrainer
+
+    p = spec.params
+    cuda = torch.cuda.is_available()
+    base = spec.inputs["base"]
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=p["model"]["trust_remote_code"])
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p["setup"]["precision"], torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, attn_implementation=p["setup"]["attn_implementation"],
+                                                 trust_remote_code=p["model"]["trust_remote_code"])
+    files = {"train": str(spec.inputs["train.jsonl"])}
+    has_validation = spec.inputs["validation.jsonl"].stat().st_size > 0
+    if has_validation:
+        files["validation"] = str(spec.inputs["validation.jsonl"])
+    data = load_dataset("json", data_files=files)
+    config = _trainer_config(kind, p, spec.out, has_validation, cuda)
+    callbacks = [_progress_callback(spec)]
+    if p["task"]["eval"]["early_stopping_patience"] and has_validation:
+        callbacks.append(EarlyStoppingCallback(p["task"]["eval"]["early_stopping_patience"]))
+    trainer_class = DPOTrainer if kind == "dpo" else SFTTrainer
+    trainer = trainer_class(model=model, args=config, train_dataset=data["train"],
+                            eval_dataset=data["validation"] if has_validation else None, processing_class=tokenizer,
+                            peft_config=_peft_config(p["task"]), callbacks=callbacks)
+    resume = _latest_checkpoint(spec.out / "checkpoints")
+    if resume and trainer.is_world_process_zero():
+        print(f"resuming from {resume}")
+    result = trainer.train(resume_from_checkpoint=resume)
+    evaluation = trainer.evaluate() if has_validation else {}
+    target = spec.out / ("model" if p["task"]["adapter"]["type"] == "none" else "adapter")
+    trainer.save_model(str(target))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(target)
+        (target / "training_args.bin").unlink(missing_ok=True)    # a pickle; the arguments are in step.json
+        _write_metrics(spec, trainer, result.metrics, evaluation, resume)
+    _finish(trainer)
+
+
+def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, resumed: str | None) -> None:
+    import math
+
+    history = trainer.state.log_history
+    losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    metrics = {"train_loss": train_metrics.get("train_loss"), "first_loss": losses[0][1] if losses else None,
+               "last_loss": losses[-1][1] if losses else None, "steps": trainer.state.global_step,
+               "samples_per_second": train_metrics.get("train_samples_per_second"),
+               "resumed_from": Path(resumed).name if resumed else None}
+    if "eval_loss" in evaluation:
+        metrics |= {"eval_loss": evaluation["eval_loss"], "eval_perplexity": math.exp(min(evaluation["eval_loss"], 50))}
+    metrics |= {k: v for k, v in evaluation.items() if k.startswith("eval_rewards")}
+    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    (spec.out / "log_history.json").write_text(json.dumps(history, indent=2), encoding="utf-8")
+    _loss_plot(history, spec.out / "plots" / "loss.png")
+    print("loss " + " → ".join(f"{v:.3f}" for v in (metrics["first_loss"], metrics["last_loss"]) if v is not None)
+          + (f"; eval loss {metrics['eval_loss']:.3f}, perplexity {metrics['eval_perplexity']:.1f}" if "eval_loss" in metrics else ""))
+
+
+def _loss_plot(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for key, label in (("loss", "training loss"), ("eval_loss", "validation loss")):
+        points = [(h["step"], h[key]) for h in history if key in h]
+        if points:
+            axis.plot(*zip(*points), "o-" if key == "eval_loss" else "-", label=label)
+    axis.set_xlabel("optimizer step")
+    axis.set_ylabel("loss")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _finish(trainer) -> None:
+    """Leave a multi-process run cleanly: gloo workers can abort at interpreter exit otherwise."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        trainer.accelerator.wait_for_everyone()
+        dist.destroy_process_group()
+        os._exit(0)

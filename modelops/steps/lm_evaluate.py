@@ -1,0 +1,106 @@
+"""Step `lm_evaluate`: validation loss and perplexity of the trained model, the win rate of chosen over
+rejected answers (log-likelihood) on held-out preference pairs, and greedy sample generations."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from modelops.steps.runtime import Spec, main
+
+SAMPLES, NEW_TOKENS = 3, 32
+
+
+def _load(spec: Spec):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    trained = spec.inputs.get("model") or spec.inputs["adapter"]
+    tokenizer = AutoTokenizer.from_pretrained(trained)
+    if "adapter" in spec.inputs:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(spec.inputs["base"]), trained)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(trained)
+    return model.eval(), tokenizer
+
+
+def _ids(tokenizer, row: dict[str, Any], max_length: int) -> tuple[list[int], int]:
+    """Token ids of a row and where its scored part starts (the answer, for conversations)."""
+    if "text" in row:
+        return tokenizer(row["text"])["input_ids"][:max_length], 1
+    if "messages" in row:
+        conversation = row["messages"]
+    else:
+        conversation = row["prompt"] + row["chosen"]
+    prompt = tokenizer.apply_chat_template(conversation[:-1], add_generation_prompt=True, tokenize=False)
+    full = tokenizer.apply_chat_template(conversation, tokenize=False)
+    start = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    return tokenizer(full, add_special_tokens=False)["input_ids"][:max_length], max(1, start)
+
+
+def _answer_logprob(model, tokenizer, prompt: list[dict], answer: list[dict], max_length: int) -> float:
+    row = {"prompt": prompt, "chosen": answer}
+    ids, start = _ids(tokenizer, row, max_length)
+    return -_nll(model, ids, start)[0]
+
+
+def _nll(model, ids: list[int], start: int) -> tuple[float, int]:
+    """Summed negative log-likelihood of ids[start:] and how many tokens that is."""
+    import torch
+
+    if len(ids) <= start:
+        return 0.0, 0
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0, :-1].float()
+    targets = torch.tensor(ids[1:])
+    losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")[start - 1:]
+    return float(losses.sum()), int(losses.numel())
+
+
+def _sample(model, tokenizer, row: dict[str, Any]) -> dict[str, str]:
+    import torch
+
+    if "text" in row:
+        prompt = row["text"][:20]
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    else:
+        conversation = row.get("messages") or row["prompt"]
+        conversation = conversation[:-1] if conversation[-1]["role"] == "assistant" else conversation
+        prompt = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        output = model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    return {"prompt": prompt, "completion": tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True)}
+
+
+def run(spec: Spec) -> None:
+    model, tokenizer = _load(spec)
+    max_length = spec.params["max_length"]
+    rows = [json.loads(line) for line in Path(spec.inputs["validation.jsonl"]).read_text(encoding="utf-8").splitlines() if line]
+    if not rows:
+        raise SystemExit("the validation split is empty: set `data.validation` to evaluate")
+    total, count = 0.0, 0
+    for row in rows:
+        loss, n = _nll(model, *_ids(tokenizer, row, max_length))
+        total, count = total + loss, count + n
+    metrics: dict[str, Any] = {"validation_loss": total / max(count, 1), "validation_tokens": count}
+    metrics["perplexity"] = math.exp(min(metrics["validation_loss"], 50))
+    pairs = [r for r in rows if "chosen" in r]
+    if pairs:
+        wins = sum(_answer_logprob(model, tokenizer, r["prompt"], r["chosen"], max_length)
+                   > _answer_logprob(model, tokenizer, r["prompt"], r["rejected"], max_length) for r in pairs)
+        metrics |= {"preference_win_rate": wins / len(pairs), "preference_pairs": len(pairs)}
+    samples = [_sample(model, tokenizer, row) for row in rows[:SAMPLES]]
+    with (spec.out / "samples.jsonl").open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
+    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+    for sample in samples:
+        print(f"sample: {sample['prompt'][-40:]!r} → {sample['completion'][:60]!r}")
+
+
+if __name__ == "__main__":
+    main(run)
