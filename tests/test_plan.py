@@ -47,7 +47,7 @@ def test_sft_plan_shape(workspace):
                                                   "quantize-q4_k_m", "parity", "modelfile", "ollama", "smoke"]
     train = recipe.steps[2]
     assert train.command[:4] == ["accelerate", "launch", "--config_file", f"{train.directory}/accelerate.yaml"]
-    assert "distributed_type: MULTI_GPU" in train.files["accelerate.yaml"]
+    assert "distributed_type: \"MULTI_GPU\"" in train.files["accelerate.yaml"]
     assert "num_processes: 2" in train.files["accelerate.yaml"]
     t = recipe.training
     assert t["precision"] == "bf16" and t["distributed"] == "ddp"
@@ -64,7 +64,7 @@ def test_sft_plan_shape(workspace):
 def test_cpu_processes_use_gloo_through_multi_gpu_with_use_cpu(workspace):
     text = SFT.replace("hardware: cpu", "hardware: {gpu: cpu, processes: 2}")
     train = plan_recipe(write(workspace, "r.yaml", text)).recipes[0].steps[2]
-    assert "distributed_type: MULTI_GPU" in train.files["accelerate.yaml"] and "use_cpu: true" in train.files["accelerate.yaml"]
+    assert "distributed_type: \"MULTI_GPU\"" in train.files["accelerate.yaml"] and "use_cpu: true" in train.files["accelerate.yaml"]
 
 
 def test_multi_node_prints_a_command_per_node(workspace):
@@ -82,7 +82,7 @@ def test_large_model_is_sharded_and_pinned_deepspeed_renders_its_config(workspac
     assert t["distributed"] == "fsdp" and "sharded" in " ".join(t["reasons"])
     pinned = text.replace("adapter: {type: none}", "adapter: {type: none}\n  distributed: deepspeed_zero3")
     train = plan_recipe(write(workspace, "r2.yaml", pinned)).recipes[0].steps[2]
-    assert '"stage": 3' in train.files["deepspeed.json"] and "distributed_type: DEEPSPEED" in train.files["accelerate.yaml"]
+    assert '"stage": 3' in train.files["deepspeed.json"] and "distributed_type: \"DEEPSPEED\"" in train.files["accelerate.yaml"]
 
 
 def test_does_not_fit_is_an_error_at_hardware(workspace):
