@@ -69,8 +69,8 @@ def test_a_live_lock_refuses_and_a_stale_lock_is_taken_over(run_cli, workspace):
 
 def test_steps_without_a_runner_are_refused_before_anything_runs(run_cli, workspace):
     _rows(workspace)
-    code, _, err = run_cli("apply", write(workspace, "r.yaml", RECIPE))
-    assert code == 1 and "no runner in this version of modelops" in err and "model_fetch" in err
+    code, _, err = run_cli("apply", write(workspace, "r.yaml", RECIPE + "deploy: {target: llama-cpp}\n"))
+    assert code == 1 and "no runner in this version of modelops" in err and "gguf_convert" in err
     assert not (workspace / "runs").exists()
 
 

@@ -124,3 +124,23 @@ def test_dpo_from_the_sft_reports_a_preference_win_rate(chain):
     assert len(samples) == 3 and "<|im_start|>assistant" in json.loads(samples[0])["prompt"]
     report = (chain / "runs" / "dpo" / "report.md").read_text()
     assert "preference_win_rate" in report
+
+
+def test_model_fetch_takes_a_hub_model_from_the_cache_offline(chain, tmp_path, monkeypatch, run_cli):
+    commit = "0" * 40
+    snapshot = tmp_path / "hf" / "hub" / "models--tiny--zh" / "snapshots" / commit
+    shutil.copytree(_out(chain, "pre", "train") / "model", snapshot)
+    (tmp_path / "hf" / "hub" / "models--tiny--zh" / "refs").mkdir()
+    (tmp_path / "hf" / "hub" / "models--tiny--zh" / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shutil.copy(ROOT / "examples" / "tiny-zh" / "sft.jsonl", tmp_path / "sft.jsonl")
+    recipe = SFT.replace("base: {from: pre.yaml}", "base: tiny/zh")
+    code, out, err = run_cli("apply", write(tmp_path, "hub.yaml", recipe), "--until", "base", cwd=tmp_path)
+    assert code == 0, out + err
+    [model] = (tmp_path / "runs" / "tiny-sft").glob("base-*/out/model")
+    assert (model / "model.safetensors").is_symlink() and (model / "model.safetensors").resolve().is_relative_to(snapshot)
+
+    code, _, err = run_cli("apply", write(tmp_path, "missing.yaml", recipe.replace("tiny/zh", "nobody/absent")
+                                          .replace("name: tiny-sft", "name: absent")), "--until", "base", cwd=tmp_path)
+    assert code == 1 and "cannot fetch nobody/absent" in err and "HF_ENDPOINT" in err
