@@ -180,6 +180,17 @@ def _saved_plan_or_exit(path: Path):
     return current
 
 
+def _finished_or_exit(result, kind: str) -> Path:
+    """The output folder of the recipe's finished step of this kind, or why not and exit code 1."""
+    from modelops.apply.state import finished_output
+
+    try:
+        return finished_output(result, kind)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
+
+
 def _changes_or_exit(result, rerun: set[str]) -> list:
     from modelops.apply.executor import changes_for
 
@@ -271,18 +282,13 @@ def predict(
 
     Example: modelops predict recipes/activations-forecast.yaml --input recent.csv --output forecasts.csv
     """
-    from modelops.apply.state import finished_output
     from modelops.forecast.frame import PanelError, read_table
     from modelops.forecast.predictor import Forecaster
     from modelops.fsutil import write_atomically
 
     result = _plan_or_exit(file)
-    try:
-        models = finished_output(result, "lightgbm_fit") / "models"
-        features = finished_output(result, "table_features")
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+    models = _finished_or_exit(result, "lightgbm_fit") / "models"
+    features = _finished_or_exit(result, "table_features")
     forecaster = Forecaster(models)
     source = input or features / "recent.csv"
     try:
@@ -313,14 +319,8 @@ def serve(
 
     Example: modelops serve recipes/activations-forecast.yaml --port 8000
     """
-    from modelops.apply.state import finished_output
-
     result = _plan_or_exit(file)
-    try:
-        bundle = finished_output(result, "api_bundle") / "bundle"
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+    bundle = _finished_or_exit(result, "api_bundle") / "bundle"
     import uvicorn
 
     from modelops.forecast.server import create_app

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from modelops.fsutil import write_atomically
+
 _CHUNK = 1 << 20
 CACHED_FROM_BYTES = 1 << 20      # smaller files rehash faster than a cache lookup is worth keeping
 
@@ -41,8 +43,6 @@ def hash_file(path: Path) -> str:
     digest = _stream_hash(path)
     known[key] = stamp + [digest]
     try:
-        from modelops.fsutil import write_atomically
-
         write_atomically(cache, json.dumps(known, sort_keys=True))
     except OSError:
         pass                                   # a cache that cannot be written only costs time

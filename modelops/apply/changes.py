@@ -17,17 +17,18 @@ class StepChange:
     reasons: list[str] = field(default_factory=list)
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            out |= _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+            out |= flatten(item, f"{prefix}.{key}" if prefix else str(key))
         return out
     return {prefix: value}
 
 
 def _param_diffs(old: dict, new: dict) -> list[str]:
-    before, after = _flatten(old), _flatten(new)
+    before, after = flatten(old), flatten(new)
     diffs = []
     for key in sorted(set(before) | set(after)):
         if before.get(key, "∅") != after.get(key, "∅"):

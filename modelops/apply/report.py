@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from modelops.apply.changes import flatten
 from modelops.apply.state import RunState
 from modelops.fsutil import write_atomically
 from modelops.plan.model import RecipePlan
@@ -16,15 +17,9 @@ from modelops.templates import render
 MAX_METRICS = 40
 
 
-def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            rows += _flatten(value, f"{name}.")
-        elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            rows.append((name, f"{value:.5g}" if isinstance(value, float) else value))
-    return rows
+def _scalars(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(name, f"{value:.5g}" if isinstance(value, float) else value) for name, value in flatten(metrics).items()
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool)]
 
 
 def _step_section(step, entry: dict[str, Any] | None, workdir: Path) -> dict[str, Any]:
@@ -36,7 +31,7 @@ def _step_section(step, entry: dict[str, Any] | None, workdir: Path) -> dict[str
         return section
     section["seconds"] = round(entry["ended"] - entry["started"], 1)
     section["ended"] = datetime.datetime.fromtimestamp(entry["ended"]).isoformat(timespec="seconds")
-    section["metrics"] = _flatten(entry.get("metrics", {}))[:MAX_METRICS]
+    section["metrics"] = _scalars(entry.get("metrics", {}))[:MAX_METRICS]
     tables = out / "tables.json"
     if tables.is_file():
         section["tables"] = json.loads(tables.read_text(encoding="utf-8"))

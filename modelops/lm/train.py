@@ -5,7 +5,6 @@ Runs under `accelerate launch`, so one process on CPU, DDP/FSDP/DeepSpeed on GPU
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -124,8 +123,8 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
     if "eval_loss" in evaluation:
         metrics |= {"eval_loss": evaluation["eval_loss"], "eval_perplexity": math.exp(min(evaluation["eval_loss"], 50))}
     metrics |= {k: v for k, v in evaluation.items() if k.startswith("eval_rewards")}
-    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    (spec.out / "log_history.json").write_text(json.dumps(history, indent=2), encoding="utf-8")
+    spec.write_json("metrics.json", metrics)
+    spec.write_json("log_history.json", history)
     _loss_plot(history, spec.out / "plots" / "loss.png")
     print("loss " + " → ".join(f"{v:.3f}" for v in (metrics["first_loss"], metrics["last_loss"]) if v is not None)
           + (f"; eval loss {metrics['eval_loss']:.3f}, perplexity {metrics['eval_perplexity']:.1f}" if "eval_loss" in metrics else ""))

@@ -10,7 +10,6 @@ from modelops.plan.model import Step, StepInput
 from modelops.plan.sources import Location, locate
 from modelops.plan.training import TrainingSetup
 from modelops.recipe.loader import LoadedRecipe
-from modelops.recipe.model import FromRecipe
 from modelops.recipe.tasks import RegressionTask, TrainingTask
 
 DEFAULT_VALIDATION_FRACTION = 0.05

@@ -21,7 +21,7 @@ def run(spec: Spec) -> None:
     forecaster = Forecaster(bundle / "models")
     fit_metrics = json.loads(spec.inputs["metrics.json"].read_text(encoding="utf-8"))
     metadata = bundle_metadata(spec.params["name"], spec.fingerprint[:12], forecaster, fit_metrics)
-    (bundle / "metadata.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
+    spec.write_json("bundle/metadata.json", metadata)
 
     recent = pd.read_csv(spec.inputs["recent.csv"], dtype=str, keep_default_na=False)
     rows = [{k: (v if forecaster.input_columns[k] != "number" else (float(v) if v != "" else None))
@@ -43,7 +43,7 @@ def run(spec: Spec) -> None:
         raise SystemExit(f"smoke test: {len(body['forecasts'])} forecasts, expected {expected}")
     metrics = {"smoke_forecasts": len(body["forecasts"]), "smoke_latency_ms": round(latency * 1000, 1),
                "smoke_rows_sent": len(rows)}
-    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    spec.write_json("metrics.json", metrics)
     print(f"bundle written (version {metadata['version']}); smoke test: {len(rows)} rows → "
           f"{len(body['forecasts'])} forecasts in {latency * 1000:.0f} ms over HTTP")
 

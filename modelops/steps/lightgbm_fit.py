@@ -38,11 +38,10 @@ def run(spec: Spec) -> None:
                   "horizon": feature_spec.horizon, "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
                   "feature_names": result.boosters[1].feature_name(), "params": metrics["best_params"],
                   "best_iteration": metrics["best_iteration"]}
-    (models / "forecaster.json").write_text(json.dumps(forecaster, indent=2, ensure_ascii=False), encoding="utf-8")
-    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+    spec.write_json("models/forecaster.json", forecaster)
+    spec.write_json("metrics.json", metrics)
     gains.to_csv(spec.out / "importance.csv", index=False)
-    (spec.out / "tables.json").write_text(json.dumps(tables(metrics, config.metrics, result, gains, reason), indent=2,
-                                                     default=str), encoding="utf-8")
+    spec.write_json("tables.json", tables(metrics, config.metrics, result, gains, reason))
     plots(frame, feature_spec, result, metrics, gains, spec.out / "plots")
 
     model, naive = metrics["overall"]["model"], metrics["overall"]["naive"]

@@ -198,9 +198,9 @@ def run(spec: Spec) -> None:
         with (spec.out / name).open("w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in part)
     stats = counts | {"train": len(train), "validation": len(validation), "bad_row_samples": samples}
-    (spec.out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
+    spec.write_json("stats.json", stats)
     metrics = {"train": len(train), "validation": len(validation)} | {k: v for k, v in counts.items() if v}
-    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    spec.write_json("metrics.json", metrics)
     spec.emit(type="metrics", **metrics)
     print(f"train {len(train)} rows, validation {len(validation)} rows; " +
           ", ".join(f"{k} {v}" for k, v in counts.items() if v and k != "read"), file=sys.stdout)

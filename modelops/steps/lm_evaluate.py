@@ -96,7 +96,7 @@ def run(spec: Spec) -> None:
     samples = [_sample(model, tokenizer, row) for row in rows[:SAMPLES]]
     with (spec.out / "samples.jsonl").open("w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
-    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    spec.write_json("metrics.json", metrics)
     print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
     for sample in samples:
         print(f"sample: {sample['prompt'][-40:]!r} → {sample['completion'][:60]!r}")

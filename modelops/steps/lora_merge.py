@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 from modelops.steps.runtime import Spec, main
 
 
@@ -20,7 +18,7 @@ def run(spec: Spec) -> None:
     merged.save_pretrained(folder)
     AutoTokenizer.from_pretrained(spec.inputs["adapter"]).save_pretrained(folder)
     parameters = sum(t.numel() for t in merged.parameters())
-    (spec.out / "metrics.json").write_text(json.dumps({"parameters": parameters}), encoding="utf-8")
+    spec.write_json("metrics.json", {"parameters": parameters})
     print(f"merged into a {spec.params['precision']} base: {parameters:,} parameters")
 
 

@@ -4,7 +4,6 @@ library's cache; the step's `model/` folder links to them, so a 14 GB model is s
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -50,7 +49,7 @@ def run(spec: Spec) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(file.resolve())
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    (spec.out / "metrics.json").write_text(json.dumps({"files": len(list(folder.rglob("*"))), "bytes": size}), "utf-8")
+    spec.write_json("metrics.json", {"files": len(list(folder.rglob("*"))), "bytes": size})
     print(f"{repo} ({source}) from {snapshot}: {size / 1e6:.1f} MB", file=sys.stdout)
 
 

@@ -3,8 +3,6 @@ to the tokenizer, saved as safetensors with the tokenizer beside it."""
 
 from __future__ import annotations
 
-import json
-
 from modelops.steps.runtime import Spec, main
 
 
@@ -27,7 +25,7 @@ def run(spec: Spec) -> None:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     parameters = sum(t.numel() for t in model.parameters())
-    (spec.out / "metrics.json").write_text(json.dumps({"parameters": parameters}), encoding="utf-8")
+    spec.write_json("metrics.json", {"parameters": parameters})
     print(f"{p['architecture']} with {parameters:,} parameters, vocabulary {len(tokenizer)}")
 
 

@@ -23,6 +23,12 @@ class Spec:
         self.out = Path(data["out"])
         self._events = Path(data["events"])
 
+    def write_json(self, relative: str, value: Any) -> None:
+        """Write one JSON output (metrics.json, tables.json, ...) into the step's output folder."""
+        path = self.out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+
     def emit(self, **event: Any) -> None:
         """Append one event for the executor to render: `done`/`total` counters for progress, any other
         numbers as live metrics (loss, lr, ...), `type` to say what it is."""

@@ -4,7 +4,6 @@ the same features) and recent.csv (each series' latest rows, in the input's own 
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pandas as pd
@@ -49,10 +48,10 @@ def run(spec: Spec) -> None:
     frame.to_parquet(spec.out / "features.parquet", index=False)
     raw_rows(panel, panel_spec, feature_spec.history, feature_spec.horizon).to_csv(spec.out / "recent.csv", index=False)
     preprocessing = {"panel": vars(panel_spec), "features": feature_spec.to_dict(), "counts": counts}
-    (spec.out / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2, ensure_ascii=False), "utf-8")
+    spec.write_json("preprocessing.json", preprocessing)
     metrics = {"rows": len(frame), "groups": counts["groups"]} | {
         k: v for k, v in counts.items() if isinstance(v, int) and k not in ("rows", "groups")}
-    (spec.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    spec.write_json("metrics.json", metrics)
     spec.emit(type="progress", done=2, total=2, rows=len(frame))
     print(f"{counts['rows_read']} rows read, {counts['groups']} series at {counts['frequency']} spacing; "
           f"{len(frame)} forecast origins with {len(feature_spec.model_columns())} shared features", file=sys.stdout)

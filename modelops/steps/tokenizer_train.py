@@ -36,7 +36,7 @@ def run(spec: Spec) -> None:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.chat_template = chat_template(template)
     tokenizer.save_pretrained(folder)
-    (spec.out / "metrics.json").write_text(json.dumps({"vocab_size": len(tokenizer), "lines": len(lines)}), "utf-8")
+    spec.write_json("metrics.json", {"vocab_size": len(tokenizer), "lines": len(lines)})
     sample = lines[0][:40]
     print(f"vocabulary {len(tokenizer)} from {len(lines)} lines; {sample!r} → {tokenizer.tokenize(sample)[:12]}",
           file=sys.stdout)
