@@ -1,0 +1,1 @@
+"""Export and deploy: GGUF conversion, quantisation, Ollama Modelfiles, serving."""

@@ -1,0 +1,39 @@
+// Executes an Ollama TEMPLATE the way Ollama does for chat requests: the template over
+// {System, Messages}, where Messages holds every message (system ones included) and System
+// joins the system messages. Reads {"template", "messages"} as JSON on stdin.
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"text/template"
+)
+
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type Input struct {
+	Template string    `json:"template"`
+	Messages []Message `json:"messages"`
+}
+
+func main() {
+	var in Input
+	if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
+		panic(err)
+	}
+	var system []string
+	for _, m := range in.Messages {
+		if m.Role == "system" {
+			system = append(system, m.Content)
+		}
+	}
+	tmpl := template.Must(template.New("").Option("missingkey=zero").Parse(in.Template))
+	values := map[string]any{"System": strings.Join(system, "\n\n"), "Messages": in.Messages, "Response": ""}
+	if err := tmpl.Execute(os.Stdout, values); err != nil {
+		panic(err)
+	}
+}
