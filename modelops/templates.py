@@ -20,5 +20,5 @@ def _environment():
     )
 
 
-def render(name: str, **context: Any) -> str:
-    return _environment().get_template(name).render(**context)
+def render(template_name: str, **context: Any) -> str:
+    return _environment().get_template(template_name).render(**context)

@@ -115,7 +115,7 @@ def _turn_layout(with_system: str, plain: str, transitions: dict, generation: st
 
 
 def _stops(assistant_user: str, special_tokens: list[str], eos: str | None) -> list[str]:
-    """Tokens that end an assistant turn: the special tokens after it, the EOS, and a plain-text user marker."""
+    """Tokens that end an assistant turn: the special tokens after it, the EOS, and a plain-text role marker."""
     found = sorted((t for t in special_tokens if t and t in assistant_user), key=assistant_user.index)
     if eos and eos not in found:
         found.append(eos)
@@ -123,7 +123,7 @@ def _stops(assistant_user: str, special_tokens: list[str], eos: str | None) -> l
     for token in found:
         plain_text = plain_text.split(token)[-1]
     lines = plain_text.strip().splitlines()
-    if lines and any(c.isalpha() for c in lines[-1]):
+    if lines and lines[-1].strip().endswith(":"):             # "### Instruction:", "USER:", "User:"
         found.append(lines[-1].strip())
     return found
 

@@ -248,10 +248,13 @@ def _expand_deploy(loaded: LoadedRecipe, steps: StepList, final: Step, train: St
             "modelfile", "ollama_modelfile", "Render the Ollama Modelfile (TEMPLATE, stop tokens, SYSTEM, PARAMETERs)",
             params=_dump(deploy.ollama) | {"name": deploy.ollama.name or recipe.name, "gguf": chosen_name},
             inputs=[chosen, model_out if merged else base] + ([output_of(adapter, "adapter.gguf")] if adapter else []),
-            outputs=["Modelfile"])
+            outputs=["Modelfile", "modelfile.json"])
         steps.add("ollama", "ollama_create", "Create the model on an Ollama server, or write a deployable bundle",
                   params={"name": deploy.ollama.name or recipe.name, "host": deploy.ollama.host,
                           "require": deploy.ollama.require},
-                  inputs=[output_of(modelfile, "Modelfile"), chosen], outputs=["bundle", "create.json"])
+                  inputs=[output_of(modelfile, "Modelfile"), output_of(modelfile, "modelfile.json"), chosen]
+                  + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+                  outputs=["bundle", "create.json"])
     steps.add("smoke", "llama_server_smoke", "Serve the GGUF with llama_cpp.server and send chat requests",
-              params=_dump(deploy.serve), inputs=[chosen, output_of(data, "validation.jsonl")], outputs=["smoke.json"])
+              params=_dump(deploy.serve), inputs=[chosen, output_of(data, "validation.jsonl")]
+              + ([output_of(adapter, "adapter.gguf")] if adapter else []), outputs=["smoke.json"])

@@ -23,6 +23,11 @@ class Spec:
         self.out = Path(data["out"])
         self._events = Path(data["events"])
 
+    @property
+    def final_out(self) -> Path:
+        """Where the outputs will be once the step succeeds (for paths printed to the user)."""
+        return self.out.with_name("out")
+
     def write_json(self, relative: str, value: Any) -> None:
         """Write one JSON output (metrics.json, tables.json, ...) into the step's output folder."""
         path = self.out / relative

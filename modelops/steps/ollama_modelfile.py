@@ -1,0 +1,57 @@
+"""Step `ollama_modelfile`: the Modelfile that makes Ollama prompt the model the way it was trained —
+FROM the chosen GGUF, a TEMPLATE translated from the model's own chat template (or the recipe's), a
+`PARAMETER stop` for every end-of-turn token, SYSTEM, the recipe's PARAMETERs, MESSAGE and LICENSE.
+`modelfile.json` holds the same fields for creating the model over Ollama's HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelops.deploy.gguf_facts import model_folder
+from modelops.deploy.ollama_template import TranslationError, go_template, layout_of
+from modelops.steps.runtime import Spec, main
+from modelops.templates import render
+
+TRIPLE_QUOTE = '"""'
+
+
+def modelfile_fields(spec: Spec) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    p = spec.params
+    tokenizer = AutoTokenizer.from_pretrained(model_folder(spec.inputs))
+    if p["template"]:
+        template, stops, family = p["template"], [], "the recipe's deploy.ollama.template"
+    else:
+        try:
+            layout = layout_of(tokenizer)
+        except TranslationError as exc:
+            raise SystemExit(f"cannot write a TEMPLATE: {exc}; give one as `deploy.ollama.template` "
+                             "(Ollama's Go template over .Messages)") from None
+        template, stops, family = go_template(layout), layout.stops, f"{layout.family} layout, {layout.system} system"
+        if layout.system == "none" and p["system"]:
+            raise SystemExit("the model's chat template refuses system messages: remove deploy.ollama.system")
+    parameters = dict(p["parameters"])
+    extra_stops = parameters.pop("stop", [])
+    stops = list(dict.fromkeys(stops + ([extra_stops] if isinstance(extra_stops, str) else extra_stops)))
+    for key, text in (("TEMPLATE", template), *(("stop", s) for s in stops)):
+        if TRIPLE_QUOTE in text or (key == "stop" and '"' in text):
+            raise SystemExit(f"{key} {text!r} contains quotes that a Modelfile cannot hold")
+    gguf = spec.inputs["gguf"].name
+    adapter = spec.inputs["adapter.gguf"].name if "adapter.gguf" in spec.inputs else None
+    return {"name": p["name"], "gguf": gguf, "adapter": adapter, "template": template, "stops": stops,
+            "parameters": parameters, "system": p["system"], "messages": p["messages"], "license": p["license"],
+            "translated_from": family}
+
+
+def run(spec: Spec) -> None:
+    fields = modelfile_fields(spec)
+    text = render("ollama/Modelfile.j2", recipe=spec.id.split("/")[0], **fields)
+    (spec.out / "Modelfile").write_text(text, encoding="utf-8")
+    spec.write_json("modelfile.json", fields)
+    print(text)
+    print(f"TEMPLATE from the model's chat template ({fields['translated_from']}); stops: {', '.join(fields['stops'])}")
+
+
+if __name__ == "__main__":
+    main(run)
