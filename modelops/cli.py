@@ -311,15 +311,37 @@ def predict(
 
 @app.command()
 def serve(
-    file: Path = typer.Argument(..., help="Recipe with `deploy.target: api` (applied)."),
+    file: Path = typer.Argument(..., help="A GGUF file, or an applied recipe (`deploy.target: api`, `ollama` or `llama-cpp`)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    n_ctx: int = typer.Option(2048, "--n-ctx", help="Context length (language models)."),
 ) -> None:
-    """Serve the recipe's model over HTTP in the foreground (POST /predict, GET /health, GET /metadata).
+    """Serve a model over HTTP in the foreground: a regression recipe's API (POST /predict, GET /health,
+    GET /metadata), or a GGUF through llama.cpp's OpenAI-compatible server (/v1/chat/completions).
 
-    Example: modelops serve recipes/activations-forecast.yaml --port 8000
+    Examples: modelops serve recipes/activations-forecast.yaml --port 8000;
+    modelops serve runs/zh-assistant/.../model-q4_k_m.gguf; modelops serve recipes/qwen2.5-0.5b-sft-ollama.yaml
     """
-    result = _plan_or_exit(file)
+    if file.suffix != ".gguf":
+        result = _plan_or_exit(file)
+        if _is_regression(result):
+            return _serve_api(result, host, port)
+    import os
+
+    from modelops.deploy.llama_server import server_command
+
+    gguf, adapter = _gguf_or_exit(file)
+    print(f"serving {gguf} on http://{host}:{port}/v1 (OpenAI-compatible; `modelops chat {file}` talks to it)",
+          file=sys.stderr)
+    command = server_command(gguf, host, port, n_ctx, adapter)
+    os.execv(command[0], command)
+
+
+def _is_regression(result) -> bool:
+    return any(step.kind == "lightgbm_fit" for step in result.recipes[-1].steps)
+
+
+def _serve_api(result, host: str, port: int) -> None:
     bundle = _finished_or_exit(result, "api_bundle") / "bundle"
     import uvicorn
 
@@ -328,6 +350,58 @@ def serve(
     print(f"serving {bundle} on http://{host}:{port} (POST /predict, GET /health, GET /metadata, docs at /docs)",
           file=sys.stderr)
     uvicorn.run(create_app(bundle), host=host, port=port, log_level="info")
+
+
+def _gguf_or_exit(file: Path) -> tuple[Path, Optional[Path]]:
+    """The GGUF to serve (and its LoRA GGUF): the file itself, or the one a recipe's smoke test served."""
+    if file.suffix == ".gguf":
+        if not file.is_file():
+            print(f"{file}: no such GGUF file", file=sys.stderr)
+            raise typer.Exit(EXIT_INVALID)
+        return file, None
+    import json
+
+    smoke = json.loads((_finished_or_exit(_plan_or_exit(file), "llama_server_smoke") / "smoke.json").read_text())
+    return Path(smoke["gguf"]), Path(smoke["adapter"]) if smoke.get("adapter") else None
+
+
+@app.command()
+def chat(
+    file: Path = typer.Argument(..., help="A GGUF file, or an applied language-model recipe with a GGUF deploy."),
+    url: Optional[str] = typer.Option(None, "--url", help="Talk to a running OpenAI-compatible server instead."),
+    system: Optional[str] = typer.Option(None, "--system", help="System prompt."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Longest reply, in tokens."),
+) -> None:
+    """A terminal chat with the model (llama.cpp's server started in the background); an empty line or
+    Ctrl-D ends it. Lines can also be piped in.
+
+    Example: modelops chat recipes/qwen2.5-0.5b-sft-ollama.yaml --system "Answer in one sentence."
+    """
+    import contextlib
+
+    import httpx
+
+    from modelops.deploy.llama_server import BackgroundLlamaServer
+
+    messages = [{"role": "system", "content": system}] if system else []
+    if url:
+        server = contextlib.nullcontext(url)
+    else:
+        gguf, adapter = _gguf_or_exit(file)
+        server = BackgroundLlamaServer(gguf, lora=adapter)
+    with server as base:
+        while True:
+            try:
+                line = input("you> " if sys.stdin.isatty() else "").strip()
+            except EOFError:
+                break
+            if not line:
+                break
+            messages.append({"role": "user", "content": line})
+            reply = httpx.post(f"{base}/v1/chat/completions", timeout=300, json={
+                "messages": messages, "max_tokens": max_tokens}).json()["choices"][0]["message"]["content"]
+            messages.append({"role": "assistant", "content": reply})
+            print(f"model> {reply}")
 
 
 @app.command()

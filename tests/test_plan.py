@@ -144,6 +144,9 @@ def test_precision_defaults_follow_hardware(workspace, hardware, precision):
     ([("hardware: cpu", 'hardware: cpu\ndeploy:\n  target: ollama\n  ollama: {system: \'say """hi"""\'}')],
      "deploy.ollama.system", '"""'),
     ([("hardware: cpu", "hardware: cpu\ndeploy: {target: api}")], "deploy.target", "serves regression models"),
+    ([("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, quantize: [q4_k_x]}")], "deploy.quantize[0]", "q4_k_m"),
+    ([("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, quantize: [q8_0], ollama: {quantization: q4_0}}")],
+     "deploy.ollama.quantization", "is not produced"),
     ([("format: messages", "format: preference")], "data.train.format", "cannot train on `preference`"),
     ([("base: Qwen/Qwen2.5-0.5B-Instruct", "base: ./no-such-model")], "model.base", "model folder not found"),
     ([("batch_size: 8", "batch_size: 8\n  distributed: fsdp")], "task.distributed", "needs more than one device"),
@@ -217,3 +220,27 @@ def test_from_a_regression_recipe_is_refused(workspace):
     path = write(workspace, "r.yaml", SFT.replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: {from: forecast.yaml}"))
     error = only_error(path)
     assert error.key == "model.base.from" and "regression" in error.message
+
+
+def test_an_ollama_deploy_needs_a_chat_template(workspace):
+    model = workspace / "bare"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                                                   "intermediate_size": 128, "vocab_size": 800}))
+    text = PRETRAIN_BARE.replace("BASE", "bare")
+    error = only_error(write(workspace, "r.yaml", text + "deploy: {target: ollama}\n"))
+    assert (error.key, error.line) == ("model.base", text.splitlines().index("  base: bare") + 1)
+    assert "no chat template" in error.message and "deploy.ollama.template" in error.hint
+    assert plan_recipe(write(workspace, "ok.yaml", text + "deploy: {target: ollama, ollama: {template: '{{ .Prompt }}'}}\n"))
+
+
+PRETRAIN_BARE = """version: 1
+name: bare
+data:
+  train: {path: corpus.txt, format: text}
+model:
+  base: BASE
+task:
+  kind: pretrain
+hardware: cpu
+"""

@@ -148,7 +148,9 @@ def _check_language_model(loaded: LoadedRecipe) -> list[Problem]:
     if recipe.model.init is not None and not isinstance(task, PretrainTask):
         problems.append(loaded.problem(("model", "init"), f"a fresh model cannot start a `{task.kind}` task",
                                        "pretrain it first and use `base: {from: pretrain.yaml}`", at="key"))
-    if isinstance(task, (SftTask, DpoTask)) and isinstance(recipe.model.base, str):
+    needs_template = isinstance(task, (SftTask, DpoTask)) or (
+        recipe.deploy is not None and recipe.deploy.target == "ollama" and not recipe.deploy.ollama.template)
+    if needs_template and isinstance(recipe.model.base, str):
         problems += _check_chat_template(loaded)
     if not isinstance(recipe.hardware, str) and recipe.hardware.engine == "dask":
         problems.append(loaded.problem(("hardware", "engine"), "the dask engine is for regression only"))
@@ -156,7 +158,8 @@ def _check_language_model(loaded: LoadedRecipe) -> list[Problem]:
 
 
 def _check_chat_template(loaded: LoadedRecipe) -> list[Problem]:
-    """A local base for conversations must carry a chat template, or the recipe must name one."""
+    """A local base for conversations (or for an Ollama TEMPLATE) must carry a chat template, or the recipe
+    must name one."""
     model = loaded.recipe.model
     location = locate(model.base, loaded.root)
     if not location.is_local or model.chat_template or not location.path.is_dir():
@@ -167,7 +170,8 @@ def _check_chat_template(loaded: LoadedRecipe) -> list[Problem]:
     if config.exists() and '"chat_template"' in config.read_text(encoding="utf-8", errors="replace"):
         return []
     return [loaded.problem(("model", "base"), f"{location.raw} has no chat template",
-                           "set `model.chat_template` (chatml, llama3, qwen2, mistral, gemma, phi3)")]
+                           "set `model.chat_template` (chatml, llama3, qwen2, mistral, gemma, phi3)"
+                           + (" or `deploy.ollama.template`" if loaded.recipe.deploy and loaded.recipe.deploy.target == "ollama" else ""))]
 
 
 def _check_deploy(loaded: LoadedRecipe) -> list[Problem]:

@@ -183,6 +183,12 @@ def _base_input(loaded: LoadedRecipe, steps: StepList, model: ModelRef) -> StepI
     return output_of(fetch, "model", "base")
 
 
+def _base_text(base: object) -> str:
+    if base is None:
+        return "a freshly initialised model"
+    return f"`{base}`" if isinstance(base, str) else f"the model of recipe `{base.from_}`"
+
+
 def _validation_fraction(loaded: LoadedRecipe) -> float | None:
     validation = loaded.recipe.data.validation
     if validation is None:
@@ -212,10 +218,13 @@ def _expand_deploy(loaded: LoadedRecipe, steps: StepList, final: Step, train: St
     deploy = recipe.deploy
     model_out = output_of(final, "model")
     if deploy.target == "hf":
-        steps.add("model-card", "hf_model_card", "Write a model card beside the merged model",
-                  params={"name": recipe.name, "description": recipe.description},
-                  inputs=[model_out, output_of(evaluate, "metrics.json"), output_of(data, "stats.json")],
-                  outputs=["README.md"])
+        steps.add("model-card", "hf_model_card", "The merged model with a model card, ready for vLLM or TGI",
+                  params={"name": recipe.name, "description": recipe.description, "task": recipe.task.kind,
+                          "base": _base_text(recipe.model.base)},
+                  inputs=[model_out, output_of(evaluate, "metrics.json", "evaluation.json"),
+                          output_of(train, "metrics.json", "training.json"), output_of(data, "stats.json"),
+                          StepInput("recipe.yaml", path=str(loaded.path))],
+                  outputs=["model"])
         return
     if deploy.target not in ("ollama", "llama-cpp"):
         return

@@ -72,7 +72,8 @@ def run(spec: Spec) -> None:
     latency = sorted(r["seconds"] for r in results)
     metrics = {"requests": len(results), "failed": len(problems), "median_latency_s": latency[len(latency) // 2],
                "tokens_per_second": round(sum(r["tokens"] for r in results) / max(sum(latency), 1e-9), 1)}
-    spec.write_json("smoke.json", {"gguf": str(gguf), "metrics": metrics, "requests": results, "problems": problems})
+    adapter = spec.inputs.get("adapter.gguf")
+    spec.write_json("smoke.json", {"gguf": str(gguf), "adapter": str(adapter) if adapter else None, "metrics": metrics, "requests": results, "problems": problems})
     spec.write_json("metrics.json", metrics)
     if problems:
         raise SystemExit("the served model failed the smoke test: " + "; ".join(problems))
