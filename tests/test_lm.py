@@ -1,8 +1,10 @@
 """Language-model tasks end to end on this CPU, offline: a SentencePiece tokenizer and a tiny Llama built
-from the bundled Chinese corpus, pretrained, then SFT (LoRA, merged) from it, then DPO from the SFT."""
+from the bundled Chinese corpus, pretrained, then SFT (LoRA, merged) from it, then DPO from the SFT,
+merged, converted to GGUF, quantised, checked for parity, bundled for Ollama and served."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import textwrap
@@ -64,6 +66,14 @@ DPO = textwrap.dedent("""
       batch_size: 8
       max_length: 128
     hardware: cpu
+    deploy:
+      target: ollama
+      quantize: [q8_0, q4_k_m]
+      ollama:
+        name: tiny-zh:0.1
+        system: 你是机器学习助教。
+        parameters: {temperature: 0.1, num_ctx: 256, stop: "###"}
+      serve: {n_ctx: 256, requests: 2}
 """).lstrip()
 
 
@@ -144,3 +154,53 @@ def test_model_fetch_takes_a_hub_model_from_the_cache_offline(chain, tmp_path, m
     code, _, err = run_cli("apply", write(tmp_path, "missing.yaml", recipe.replace("tiny/zh", "nobody/absent")
                                           .replace("name: tiny-sft", "name: absent")), "--until", "base", cwd=tmp_path)
     assert code == 1 and "cannot fetch nobody/absent" in err and "HF_ENDPOINT" in err
+
+
+def test_dpo_model_is_converted_quantised_and_checked_for_parity(chain):
+    f16 = _metrics(chain, "dpo", "gguf")
+    assert f16["parameters"] == 133_440 and f16["tensor_types"].get("F16")
+    q4 = _metrics(chain, "dpo", "quantize-q4_k_m")
+    assert q4["bits_per_weight"] < f16["bits_per_weight"]
+    assert q4["fallback"]["tensors"] > 0 and "256" in q4["fallback"]["reason"]     # 64-wide rows cannot be k-quants
+    parity = {row["gguf"]: row for row in json.loads((_out(chain, "dpo", "parity") / "parity.json").read_text())}
+    assert set(parity) == {"f16", "q8_0", "q4_k_m"}
+    assert parity["f16"]["top1_agreement"] >= 0.98 and parity["f16"]["mean_kl"] < 1e-4
+    assert parity["f16"]["perplexity"] == pytest.approx(parity["f16"]["hf_perplexity"], rel=0.01)
+    assert parity["q4_k_m"]["mean_kl"] > parity["q8_0"]["mean_kl"]
+    assert "GGUF parity" in (chain / "runs" / "dpo" / "report.md").read_text()
+
+
+def test_ollama_bundle_has_a_translated_template_and_stops(chain):
+    modelfile = (_out(chain, "dpo", "modelfile") / "Modelfile").read_text()
+    assert "FROM ./model-q8_0.gguf" in modelfile
+    assert 'TEMPLATE """{{ $prev := "" }}' in modelfile and "<|im_start|>assistant\n" in modelfile
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'PARAMETER stop "###"' in modelfile
+    assert 'SYSTEM """你是机器学习助教。"""' in modelfile and "PARAMETER num_ctx 256" in modelfile
+    bundle = _out(chain, "dpo", "ollama") / "bundle"
+    created = json.loads((_out(chain, "dpo", "ollama") / "create.json").read_text())
+    assert created["created"] is False and "ollama create tiny-zh:0.1 -f Modelfile" in created["command"]
+    digest, name = (bundle / "SHA256SUMS").read_text().split()
+    assert name == "model-q8_0.gguf" and hashlib.sha256((bundle / name).read_bytes()).hexdigest() == digest
+
+
+def test_served_smoke_test_answers_well_formed_chats(chain, run_cli):
+    smoke = json.loads((_out(chain, "dpo", "smoke") / "smoke.json").read_text())
+    assert smoke["metrics"]["requests"] == 2 and smoke["metrics"]["failed"] == 0 and not smoke["problems"]
+    assert all(isinstance(r["reply"], str) and "<|im_end|>" not in r["reply"] for r in smoke["requests"])
+
+
+def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
+    recipe = SFT.replace("name: tiny-sft", "name: tiny-adapter").replace("max_steps: 40", "max_steps: 10") + textwrap.dedent("""
+        deploy:
+          target: llama-cpp
+          merge: false
+          serve: {n_ctx: 256, requests: 1}
+        """)
+    path = write(chain, "adapter.yaml", recipe + f"workdir: {chain}/runs/adapter\n")
+    code, out, err = run_cli("apply", path, "-q", cwd=chain)
+    assert code == 0, out + err
+    assert not list((chain / "runs" / "adapter").glob("merge-*"))
+    assert (_out(chain, "adapter", "gguf-adapter") / "adapter.gguf").stat().st_size > 0
+    parity = json.loads((_out(chain, "adapter", "parity") / "parity.json").read_text())
+    assert parity[0]["top1_agreement"] >= 0.98           # base GGUF + adapter GGUF vs base + PEFT adapter
+    assert json.loads((_out(chain, "adapter", "smoke") / "smoke.json").read_text())["adapter"].endswith("adapter.gguf")
