@@ -110,7 +110,7 @@ def apply(
 
     from rich.console import Console
 
-    from modelops.apply.executor import downstream_of, missing_runners, run_plan, through
+    from modelops.apply.executor import downstream_of, run_plan, through
     from modelops.apply.lock import LockedError
     from modelops.apply.progress import ConsoleProgress, summary_table
     from modelops.apply.report import write_report
@@ -130,10 +130,6 @@ def apply(
     if not pending:
         print("nothing to do: every step is up to date")
         return
-    lacking = missing_runners(changes, until_id)
-    if lacking:
-        print("cannot apply: no runner in this version of modelops for step kind(s): " + ", ".join(lacking), file=sys.stderr)
-        raise typer.Exit(1)
     signal.signal(signal.SIGTERM, signal.default_int_handler)      # SIGTERM stops as cleanly as Ctrl-C
     console = Console(highlight=False)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import json
 import shutil
 import signal
@@ -63,12 +62,6 @@ def through(changes: list[StepChange], until: str | None) -> list[StepChange]:
     """The changes up to and including step `until` (all of them without one)."""
     ids = [c.step.id for c in changes]
     return changes[: ids.index(until) + 1] if until in ids else changes
-
-
-def missing_runners(changes: list[StepChange], until: str | None) -> list[str]:
-    """Step kinds that would run but have no runner module, so apply can refuse before starting."""
-    kinds = sorted({c.step.kind for c in through(changes, until) if c.status != "up-to-date"})
-    return [k for k in kinds if importlib.util.find_spec(f"modelops.steps.{k}") is None]
 
 
 def changes_for(plan: Plan, rerun: set[str]) -> list[StepChange]:
