@@ -7,7 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
 
@@ -204,3 +208,39 @@ def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
     parity = json.loads((_out(chain, "adapter", "parity") / "parity.json").read_text())
     assert parity[0]["top1_agreement"] >= 0.98           # base GGUF + adapter GGUF vs base + PEFT adapter
     assert json.loads((_out(chain, "adapter", "smoke") / "smoke.json").read_text())["adapter"].endswith("adapter.gguf")
+
+
+@pytest.mark.parametrize("mode", ["drop", "truncate"])
+def test_max_tokens_drops_or_truncates_long_conversations(chain, run_cli, mode):
+    recipe = SFT.replace("name: tiny-sft", f"name: tiny-{mode}").replace(
+        "validation: {fraction: 0.1}", f"validation: {{fraction: 0.1}}\n  clean: {{max_tokens: 75, over_max_tokens: {mode}}}")
+    path = write(chain, f"{mode}.yaml", recipe + f"workdir: {chain}/runs/{mode}\n")
+    code, out, err = run_cli("apply", path, "--until", f"tiny-{mode}/data", "-q", cwd=chain)
+    assert code == 0, out + err
+    stats = json.loads((_out(chain, mode, "data") / "stats.json").read_text())
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(_out(chain, "pre", "train") / "model")
+    rows = [json.loads(line) for line in (_out(chain, mode, "data") / "train.jsonl").read_text().splitlines()]
+    lengths = [len(tokenizer.apply_chat_template(r["messages"], tokenize=True)["input_ids"]) for r in rows]
+    assert max(lengths) <= 75
+    key = "dropped_over_max_tokens" if mode == "drop" else "truncated_over_max_tokens"
+    assert stats[key] > 0 and stats["train"] + stats["validation"] + stats["dropped_over_max_tokens"] == 40
+
+
+def test_a_killed_conversion_leaves_no_gguf_and_the_next_apply_completes(chain, run_cli):
+    recipe = chain / "dpo.yaml"
+    [step] = (chain / "runs" / "dpo").glob("gguf-*")
+    process = subprocess.Popen([sys.executable, "-m", "modelops", "apply", str(recipe), "--force", "tiny-dpo/gguf", "-q"],
+                               cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        if (step / "out.partial").exists() and not (step / "out").exists():
+            break
+        time.sleep(0.05)
+    time.sleep(1.5)                                    # the converter is importing or writing
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (step / "out").exists()                 # nothing half-written is ever in place
+    code, out, err = run_cli("apply", recipe, "-q", cwd=chain)
+    assert code == 0, out + err
+    assert (step / "out" / "model-f16.gguf").stat().st_size == _metrics(chain, "dpo", "gguf")["bytes"]

@@ -134,6 +134,57 @@ def clean(rows: list[dict], rules: dict[str, Any], counts: dict[str, int]) -> li
     return kept
 
 
+class TokenLimit:
+    """`data.clean.max_tokens` once the tokenizer is known: rows over the limit are dropped, or truncated —
+    plain text at the limit, conversations by shortening their last message (dropped when that is not enough)."""
+
+    def __init__(self, tokenizer_folder: Path, limit: int, mode: str):
+        from transformers import AutoTokenizer
+
+        self.tokenizer, self.limit, self.mode = AutoTokenizer.from_pretrained(tokenizer_folder), limit, mode
+
+    def _length(self, row: dict[str, Any]) -> int:
+        if "text" in row:
+            return len(self.tokenizer(row["text"])["input_ids"])
+        conversations = [row["messages"]] if "messages" in row else [row["prompt"] + row["chosen"], row["prompt"] + row["rejected"]]
+        return max(len(self._ids(self._render(c))) for c in conversations)
+
+    def _render(self, conversation: list[dict]) -> str:
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(conversation, tokenize=False)
+        return "\n".join(m["content"] for m in conversation)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _shorten(self, messages: list[dict], overflow: int) -> list[dict] | None:
+        ids = self._ids(messages[-1]["content"])
+        if len(ids) <= overflow:
+            return None
+        return messages[:-1] + [{"role": messages[-1]["role"], "content": self.tokenizer.decode(ids[: len(ids) - overflow])}]
+
+    def _truncate(self, row: dict[str, Any], overflow: int) -> dict[str, Any] | None:
+        if "text" in row:
+            return {"text": self.tokenizer.decode(self.tokenizer(row["text"])["input_ids"][: self.limit], skip_special_tokens=True)}
+        fields = ("messages",) if "messages" in row else ("chosen", "rejected")
+        shortened = {f: self._shorten(row[f], overflow) for f in fields}
+        return None if None in shortened.values() else row | shortened
+
+    def apply(self, rows: list[dict], counts: dict[str, int]) -> list[dict]:
+        kept = []
+        for row in rows:
+            overflow = self._length(row) - self.limit
+            if overflow > 0 and self.mode == "truncate":
+                row = self._truncate(row, overflow + 2)       # a little slack: re-tokenising a cut text may merge
+                counts["truncated_over_max_tokens" if row else "dropped_over_max_tokens"] += 1
+            elif overflow > 0:
+                row = None
+                counts["dropped_over_max_tokens"] += 1
+            if row is not None:
+                kept.append(row)
+        return kept
+
+
 def _near_dedupe(rows: list[dict], threshold: float, counts: dict[str, int]) -> list[dict]:
     """MinHash/LSH over character 5-grams; keeps the first row of each near-duplicate group."""
     try:
@@ -175,7 +226,7 @@ def run(spec: Spec) -> None:
                          "download it and point `data.train.path` at the file")
     data, fmt = p["data"], p["format"]
     counts = {k: 0 for k in ("bad_rows", "dropped_empty", "dropped_short", "dropped_long", "dropped_duplicates",
-                             "dropped_near_duplicates")}
+                             "dropped_near_duplicates", "dropped_over_max_tokens", "truncated_over_max_tokens")}
     samples: list[str] = []
     rows = load(spec.inputs["train"], fmt, data["train"]["text_field"], data["on_bad_rows"], counts, samples)
     counts["read"] = len(rows) + counts["bad_rows"]
@@ -192,6 +243,9 @@ def run(spec: Spec) -> None:
         held = set(order[:size])
         validation = [rows[i] for i in sorted(held)]
         train = [row for i, row in enumerate(rows) if i not in held]
+    if data["clean"]["max_tokens"]:
+        limit = TokenLimit(spec.inputs["tokenizer"], data["clean"]["max_tokens"], data["clean"]["over_max_tokens"])
+        train, validation = limit.apply(train, counts), limit.apply(validation, counts)
     if not train:
         raise SystemExit("no training rows are left after cleaning")
     for name, part in (("train.jsonl", train), ("validation.jsonl", validation)):
