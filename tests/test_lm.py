@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from pathlib import Path
+
 from conftest import ROOT, write
 
 PRETRAIN = textwrap.dedent("""
@@ -244,3 +246,48 @@ def test_a_killed_conversion_leaves_no_gguf_and_the_next_apply_completes(chain, 
     code, out, err = run_cli("apply", recipe, "-q", cwd=chain)
     assert code == 0, out + err
     assert (step / "out" / "model-f16.gguf").stat().st_size == _metrics(chain, "dpo", "gguf")["bytes"]
+
+
+def _variant(chain, name: str, *edits: tuple[str, str]) -> Path:
+    """The SFT recipe under another name and run folder, with text edits."""
+    text = SFT.replace("name: tiny-sft", f"name: tiny-{name}")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    return write(chain, f"{name}.yaml", text + f"workdir: {chain}/runs/{name}\n")
+
+
+def test_two_gloo_processes_train_on_cpu(chain, run_cli):
+    recipe = _variant(chain, "gloo", ("max_steps: 40", "max_steps: 6"), ("hardware: cpu", "hardware: {gpu: cpu, processes: 2}"))
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-gloo/train", "-q", cwd=chain)
+    assert code == 0, out + err
+    metrics = _metrics(chain, "gloo", "train")
+    assert metrics["processes"] == 2 and metrics["steps"] == 6
+    assert "num_processes: 2" in next((chain / "runs" / "gloo").glob("train-*/accelerate.yaml")).read_text()
+
+
+def test_early_stopping_ends_a_diverging_run(chain, run_cli):
+    recipe = _variant(chain, "early", ("max_steps: 40", "max_steps: 60\n  eval: {every_steps: 2, early_stopping_patience: 2}"),
+                      ("learning_rate: 5.0e-3", "learning_rate: 1.0"))
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-early/train", "-q", cwd=chain)
+    assert code == 0, out + err
+    assert _metrics(chain, "early", "train")["steps"] < 60
+
+
+def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
+    recipe = _variant(chain, "resume", ("max_steps: 40", "max_steps: 150\n  save: {every_steps: 10, keep: 2}"))
+    process = subprocess.Popen([sys.executable, "-m", "modelops", "apply", str(recipe), "--until", "tiny-resume/train", "-q"],
+                               cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = []
+    for _ in range(1200):
+        checkpoints = list((chain / "runs" / "resume").glob("train-*/out.partial/checkpoints/checkpoint-*/trainer_state.json"))
+        if checkpoints or process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoints, "no checkpoint was written before the kill"
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-resume/train", "-q", cwd=chain)
+    assert code == 0, out + err
+    metrics = _metrics(chain, "resume", "train")
+    assert metrics["resumed_from"].startswith("checkpoint-") and metrics["steps"] == 150

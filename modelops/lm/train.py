@@ -119,7 +119,7 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
     metrics = {"train_loss": train_metrics.get("train_loss"), "first_loss": losses[0][1] if losses else None,
                "last_loss": losses[-1][1] if losses else None, "steps": trainer.state.global_step,
                "samples_per_second": train_metrics.get("train_samples_per_second"),
-               "resumed_from": Path(resumed).name if resumed else None}
+               "processes": trainer.accelerator.num_processes, "resumed_from": Path(resumed).name if resumed else None}
     if "eval_loss" in evaluation:
         metrics |= {"eval_loss": evaluation["eval_loss"], "eval_perplexity": math.exp(min(evaluation["eval_loss"], 50))}
     metrics |= {k: v for k, v in evaluation.items() if k.startswith("eval_rewards")}
