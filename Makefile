@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python benchmarks/forecast_vs_mlforecast.py
 	$(BIN)/python benchmarks/second_apply.py
 	$(BIN)/python benchmarks/forecast_scale.py
+	$(BIN)/python benchmarks/lm_training.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
