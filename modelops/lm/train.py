@@ -27,7 +27,7 @@ def _trainer_config(kind: str, p: dict[str, Any], out: Path, has_validation: boo
         save_steps=task["save"]["every_steps"], save_total_limit=task["save"]["keep"], logging_steps=1,
         report_to="none", seed=p["seed"], data_seed=p["seed"], max_length=task["max_length"],
         eval_strategy=("steps" if task["eval"]["every_steps"] else "epoch") if has_validation else "no",
-        eval_steps=task["eval"]["every_steps"], disable_tqdm=True)
+        eval_steps=task["eval"]["every_steps"], disable_tqdm=True, use_liger_kernel=bool(task.get("liger_kernels")))
     if task["eval"]["early_stopping_patience"] and has_validation:
         common |= dict(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
                        save_steps=task["eval"]["every_steps"] or task["save"]["every_steps"])
@@ -50,6 +50,21 @@ def _peft_config(task: dict[str, Any]):
 
     return LoraConfig(r=adapter["r"], lora_alpha=adapter["alpha"], lora_dropout=adapter["dropout"],
                       target_modules=adapter["target_modules"], use_dora=adapter["type"] == "dora", task_type="CAUSAL_LM")
+
+
+def _four_bit(task: dict[str, Any], dtype):
+    """QLoRA: the frozen base in NF4 with double quantisation, computing in the training precision (CUDA only;
+    the planner refuses QLoRA elsewhere). The adapter is later merged into a 16-bit copy of the base."""
+    if task["adapter"]["type"] != "qlora":
+        return None
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise SystemExit("QLoRA needs bitsandbytes on a CUDA machine: pip install bitsandbytes") from None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype)
 
 
 def _progress_callback(spec: Spec):
@@ -83,7 +98,8 @@ def train(spec: Spec, kind: str) -> None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p["setup"]["precision"], torch.float32)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, attn_implementation=p["setup"]["attn_implementation"],
-                                                 trust_remote_code=p["model"]["trust_remote_code"])
+                                                 trust_remote_code=p["model"]["trust_remote_code"],
+                                                 quantization_config=_four_bit(p["task"], dtype))
     files = {"train": str(spec.inputs["train.jsonl"])}
     has_validation = spec.inputs["validation.jsonl"].stat().st_size > 0
     if has_validation:
