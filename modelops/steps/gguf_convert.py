@@ -4,6 +4,7 @@ installed runtime), with the recipe's metadata; the chat template travels into t
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,8 +18,6 @@ GENERATION_TAGS = r"\{%-?\s*(?:end)?generation\s*-?%\}"
 def servable_copy(model: Path, into: Path) -> Path:
     """The model folder as links, with `{% generation %}` markers (a transformers extension that training
     needs and llama.cpp's and Ollama's Jinja do not know) taken out of the chat template."""
-    import re
-
     into.mkdir()
     for item in model.iterdir():
         (into / item.name).symlink_to(item.resolve())
