@@ -57,10 +57,10 @@ def _four_bit(task: dict[str, Any], dtype):
     the planner refuses QLoRA elsewhere). The adapter is later merged into a 16-bit copy of the base."""
     if task["adapter"]["type"] != "qlora":
         return None
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise SystemExit("QLoRA needs bitsandbytes on a CUDA machine: pip install bitsandbytes") from None
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise SystemExit("QLoRA needs bitsandbytes on a CUDA machine: pip install bitsandbytes")
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
