@@ -1,5 +1,6 @@
 # The two entry points README.md documents:
-#   make demo   install everything, validate and plan every checked-in recipe, apply the forecast
+#   make demo   install everything, validate and plan every checked-in recipe, apply the forecast, then
+#               pretrain → SFT → DPO → GGUF → Ollama bundle → served chat on the bundled tiny-zh example
 #   make test   install everything, then run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,11 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/modelops validate recipes/*.yaml
+	$(BIN)/modelops validate recipes/*.yaml examples/tiny-zh/*.yaml
 	@for recipe in recipes/*.yaml; do echo "== $$recipe"; $(BIN)/modelops plan "$$recipe" || exit $$?; done
 	$(BIN)/modelops apply recipes/activations-forecast.yaml --quiet
 	$(BIN)/modelops predict recipes/activations-forecast.yaml --output runs/activations-forecast/forecasts.csv
-	@head -7 runs/activations-forecast/forecasts.csv
+	@head -4 runs/activations-forecast/forecasts.csv
+	$(BIN)/modelops apply examples/tiny-zh/dpo.yaml --quiet
+	@echo "什么是过拟合？" | $(BIN)/modelops chat examples/tiny-zh/dpo.yaml --max-tokens 24
 
 test: setup
 	$(BIN)/python -m pytest -q

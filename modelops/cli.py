@@ -152,6 +152,31 @@ def apply(
     if last.status == "failed":
         print(last.message, file=sys.stderr)
         raise typer.Exit(1)
+    if not until_id:
+        _print_what_now(result, file)
+
+
+def _print_what_now(result, file: Path) -> None:
+    """After a complete apply: what was produced and how to use it."""
+    import json
+
+    from modelops.apply.state import finished_output
+
+    kinds = {step.kind for step in result.recipes[-1].steps}
+    lines = []
+    if "api_bundle" in kinds:
+        lines += [f"forecast:  modelops predict {file}", f"serve:     modelops serve {file}   (POST /predict)"]
+    if "llama_server_smoke" in kinds:
+        smoke = json.loads((finished_output(result, "llama_server_smoke") / "smoke.json").read_text(encoding="utf-8"))
+        lines += [f"model:     {smoke['gguf']}", f"chat:      modelops chat {file}",
+                  f"serve:     modelops serve {file}   (OpenAI-compatible /v1/chat/completions)"]
+    if "ollama_create" in kinds:
+        created = json.loads((finished_output(result, "ollama_create") / "create.json").read_text(encoding="utf-8"))
+        lines.append(f"ollama:    ollama run {created['name']}" if created["created"] else f"ollama:    {created['command']}")
+    if "hf_model_card" in kinds:
+        lines.append(f"model:     {finished_output(result, 'hf_model_card') / 'model'}   (transformers, vLLM, TGI)")
+    if lines:
+        print("\n" + "\n".join(lines))
 
 
 def _saved_plan_or_exit(path: Path):

@@ -1,5 +1,5 @@
 """Step `gguf_parity`: does each GGUF compute what the Hugging Face model computes? On held-out validation
-prompts, the same token ids go through both; per position, next-token agreement (the GGUF's argmax is the HF model's, or ties with it within 0.01 nats) and the KL
+prompts, the same token ids go through both; per position, next-token agreement (the GGUF's argmax is the HF model's, or ties with it within 0.05 nats) and the KL
 divergence of the GGUF's distribution from the HF one, and perplexity over the answers. Tokenisation is
 compared separately (llama.cpp's tokenizer vs the HF one on the same text). A conversion whose agreement
 falls below the threshold fails the step."""
@@ -15,7 +15,7 @@ from modelops.steps.runtime import Spec, main
 
 EXACT_TYPES = {"f32", "f16", "bf16", "q8_0"}     # conversions expected to agree almost everywhere
 DEFAULT_MIN_TOP1 = 0.98
-TIE = 0.01      # nats: where the HF model's two best tokens are this close, either is its greedy choice
+TIE = 0.05      # nats: where the HF model's two best tokens are this close, either is its greedy choice
 
 
 def _reference(spec: Spec):
