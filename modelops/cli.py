@@ -425,6 +425,64 @@ def chat(
             print(f"model> {reply}")
 
 
+class StarterKind(str, Enum):
+    regression = "regression"
+    pretrain = "pretrain"
+    sft = "sft"
+    dpo = "dpo"
+
+
+@app.command()
+def init(
+    kind: StarterKind = typer.Argument(..., help="regression, pretrain, sft or dpo."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Recipe file to write (default: KIND.yaml)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Recipe name (default: my-KIND)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base model: hub id, local folder or modelscope://org/name."),
+    data: Optional[str] = typer.Option(None, "--data", help="Training data path, relative to the recipe."),
+    hardware: str = typer.Option("cpu", "--hardware", help="Hardware profile (`modelops hardware` lists them)."),
+) -> None:
+    """Write a commented starter recipe that validates and plans as written; sample data is written beside
+    it when the data file does not exist yet.
+
+    Example: modelops init sft --base Qwen/Qwen2.5-1.5B-Instruct --data data/chats.jsonl --hardware a10x2
+    """
+    from modelops.starter import write_starter
+
+    target = out or Path(f"{kind.value}.yaml")
+    try:
+        written = write_starter(kind.value, target, name or f"my-{kind.value}", base, data, hardware)
+    except FileExistsError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: modelops plan {target}")
+
+
+@app.command()
+def doctor() -> None:
+    """One screen on this machine: Python, torch and CUDA, GPUs and their memory, bf16, llama-cpp-python and
+    its converter, an Ollama server, disk space; what is missing and the command that fixes it. Exit 1 when
+    something required is missing (an Ollama server and Go are optional).
+
+    Example: modelops doctor
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from modelops.doctor import checks
+
+    table = Table(show_header=True, header_style="bold")
+    for column in ("", "what", "found", "fix"):
+        table.add_column(column)
+    found = checks(Path.cwd())
+    for check in found:
+        table.add_row(check.mark, check.name, check.found, "" if check.ok else check.fix)
+    Console(highlight=False).print(table)
+    if not all(check.ok for check in found if check.required):
+        raise typer.Exit(1)
+
+
 @app.command()
 def schema(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file instead of standard output."),

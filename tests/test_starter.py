@@ -1,0 +1,36 @@
+"""`modelops init KIND` writes recipes that validate and plan as written; `modelops doctor` reports."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("kind", ["regression", "pretrain", "sft", "dpo"])
+def test_starter_recipes_validate_and_plan(kind, tmp_path, run_cli):
+    code, out, err = run_cli("init", kind, "--out", tmp_path / "r" / f"{kind}.yaml", "--name", f"first-{kind}")
+    assert code == 0, err
+    recipe = tmp_path / "r" / f"{kind}.yaml"
+    assert f"wrote {recipe}" in out and recipe.read_text().startswith("# yaml-language-server")
+    assert run_cli("validate", recipe)[0] == 0
+    code, out, err = run_cli("plan", recipe, cwd=tmp_path)
+    assert code == 0, err
+    assert f"recipe first-{kind}" in out
+
+
+def test_starter_keeps_existing_files(tmp_path, run_cli):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mine.jsonl").write_text("{}\n")
+    code, out, _ = run_cli("init", "sft", "--out", tmp_path / "sft.yaml", "--data", "data/mine.jsonl",
+                           "--base", "Qwen/Qwen2.5-1.5B-Instruct", "--hardware", "a10x2")
+    assert code == 0 and "data/mine.jsonl" not in out and (tmp_path / "data" / "mine.jsonl").read_text() == "{}\n"
+    text = (tmp_path / "sft.yaml").read_text()
+    assert "base: Qwen/Qwen2.5-1.5B-Instruct" in text and "hardware: a10x2" in text
+    code, _, err = run_cli("init", "sft", "--out", tmp_path / "sft.yaml")
+    assert code == 2 and "exists" in err
+
+
+def test_doctor_lists_the_machine(run_cli, tmp_path):
+    code, out, _ = run_cli("doctor", cwd=tmp_path)
+    assert code in (0, 1)
+    for name in ("Python", "torch", "CUDA GPUs", "llama-cpp-python", "Ollama server", "disk"):
+        assert name in out
