@@ -484,6 +484,21 @@ def doctor() -> None:
 
 
 @app.command()
+def docs(
+    out: Path = typer.Option(Path("docs/recipe-reference.md"), "--out", "-o", help="Where to write the reference."),
+) -> None:
+    """Write the recipe reference (every key, its type, default and meaning) from the recipe schema.
+
+    Example: modelops docs -o docs/recipe-reference.md
+    """
+    from modelops.fsutil import write_atomically
+    from modelops.recipe.reference import recipe_reference
+
+    write_atomically(out, recipe_reference())
+    print(f"wrote {out}")
+
+
+@app.command()
 def schema(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file instead of standard output."),
 ) -> None:

@@ -53,3 +53,11 @@ def test_checked_in_schema_is_current(run_cli):
     assert code == 0
     assert json.loads(out) == json.loads((ROOT / "docs" / "recipe.schema.json").read_text(encoding="utf-8")), \
         "regenerate with: modelops schema -o docs/recipe.schema.json"
+
+
+def test_recipe_reference_is_current():
+    """docs/recipe-reference.md is generated; regenerate it with `modelops docs` when the schema moves."""
+    from modelops.recipe.reference import recipe_reference
+
+    assert (ROOT / "docs" / "recipe-reference.md").read_text(encoding="utf-8") == recipe_reference(), \
+        "docs/recipe-reference.md is stale: run `modelops docs`"
