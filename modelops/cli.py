@@ -69,11 +69,14 @@ def plan(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also save the plan as JSON for a later `apply`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 0 when nothing would run, 2 when steps are pending, 1 on error."),
+    against: Optional[str] = typer.Option(None, "--against", help="Also show the difference from the recipe at a git "
+                                          "revision (`origin/main`) or from a saved plan.json: steps added, removed, "
+                                          "changed and why, cost estimates."),
 ) -> None:
     """Dry run: the steps a recipe expands into, the resolved hardware and memory, the exact commands, and
     (text format) what `apply` would rerun against the run directory's state.
 
-    Example: modelops plan recipes/qwen-sft.yaml --format markdown
+    Example: modelops plan recipes/qwen-sft.yaml --format markdown --against origin/main
     """
     from modelops.fsutil import write_atomically
     from modelops.plan.render import plan_json, plan_markdown, plan_text
@@ -83,6 +86,8 @@ def plan(
         write_atomically(out, plan_json(result))
     render = {PlanFormat.text: plan_text, PlanFormat.json: plan_json, PlanFormat.markdown: plan_markdown}[format]
     sys.stdout.write(render(result))
+    if against is not None:
+        sys.stdout.write(("\n" if format != PlanFormat.json else "") + _plan_diff(file, result, against, format))
     if format != PlanFormat.text:
         _emit_problems(result.warnings, "text")
     changes = _changes_or_exit(result, set())
@@ -91,6 +96,34 @@ def plan(
         _print_changes(changes)
     if detailed_exitcode and any(c.status != "up-to-date" for c in changes):
         raise typer.Exit(2)
+
+
+def _plan_diff(file: Path, result, against: str, format: "PlanFormat") -> str:
+    """The plan diff for `plan --against`, rendered for the output format (json: an object on its own line)."""
+    import json
+    import subprocess
+
+    from modelops.plan import compare
+    from modelops.plan.planner import plan_recipe
+    from modelops.problems import RecipeError
+
+    current = result.to_dict()
+    try:
+        if against.endswith(".json") and Path(against).is_file():
+            old = compare.load_saved(Path(against))
+        else:
+            old = compare.plan_at_revision(file, against, lambda path: plan_recipe(path).to_dict())
+    except subprocess.CalledProcessError as exc:
+        print(f"cannot check out {against}: {(exc.stderr or '').strip()}", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    except (RecipeError, ValueError, OSError) as exc:
+        print(f"cannot plan the recipe at {against}: {exc}", file=sys.stderr)
+        raise typer.Exit(1)
+    diff = compare.compare(old or {"recipes": []}, current, against)
+    if format == PlanFormat.json:
+        return json.dumps({"against": against, "steps": [vars(s) for s in diff.steps], "costs": diff.costs},
+                          sort_keys=True, ensure_ascii=False) + "\n"
+    return compare.diff_markdown(diff) if format == PlanFormat.markdown else compare.diff_text(diff)
 
 
 @app.command()

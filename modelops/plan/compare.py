@@ -1,0 +1,133 @@
+"""The difference between two plans of a recipe (another git revision, or a saved plan.json): steps added,
+removed and changed with the reasons, and how the cost estimates moved — what a reviewer reads in a PR."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from modelops.apply.changes import flatten
+
+COSTS = {"memory_gib": "peak memory per device (GiB)", "seconds_per_step_estimate": "seconds per step (estimate)",
+         "trainable_params": "trainable parameters", "global_batch": "global batch", "devices": "devices"}
+
+
+@dataclass
+class StepDiff:
+    id: str
+    status: str                                   # added | removed | changed
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PlanDiff:
+    against: str
+    steps: list[StepDiff]
+    costs: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and not self.costs
+
+
+def _steps(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["id"]: step for recipe in plan["recipes"] for step in recipe["steps"]}
+
+
+def _reasons(old: dict[str, Any], new: dict[str, Any], moved: set[str]) -> list[str]:
+    before, after = flatten(old["params"]), flatten(new["params"])
+    reasons = [f"{key}: {before.get(key, '∅')} → {after.get(key, '∅')}" for key in sorted(set(before) | set(after))
+               if before.get(key, "∅") != after.get(key, "∅")]
+    inputs_before = {i["name"]: i for i in old["inputs"]}
+    for item in new["inputs"]:
+        was = inputs_before.get(item["name"])
+        if was is None:
+            reasons.append(f"new input {item['name']}")
+        elif item["path"] and was["digest"] != item["digest"]:
+            reasons.append(f"input {item['name']} ({item['path']}) changed")
+        elif item["step"] and was.get("step") != item["step"]:
+            reasons.append(f"input {item['name']} now from {item['step']}")
+        elif item["step"] in moved:
+            reasons.append(f"upstream {item['step']} changed")
+    return list(dict.fromkeys(reasons)) or ["its command or layout changed"]
+
+
+def _costs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    lines = []
+    before = {r["name"]: r for r in old["recipes"]}
+    for recipe in new["recipes"]:
+        was = before.get(recipe["name"])
+        if was is None:
+            continue
+        if was["hardware"]["label"] != recipe["hardware"]["label"] or was["hardware"]["processes_per_node"] != recipe["hardware"]["processes_per_node"]:
+            lines.append(f"{recipe['name']}: hardware {was['hardware']['label']} × {was['hardware']['processes_per_node']} → "
+                         f"{recipe['hardware']['label']} × {recipe['hardware']['processes_per_node']}")
+        for key, label in COSTS.items():
+            a, b = (_total((was.get("training") or {}).get(key)), _total((recipe.get("training") or {}).get(key)))
+            if a != b and (a is not None or b is not None):
+                lines.append(f"{recipe['name']}: {label} {a} → {b}")
+    return lines
+
+
+def _total(value: Any) -> Any:
+    return value.get("total") if isinstance(value, dict) else value
+
+
+def compare(old: dict[str, Any], new: dict[str, Any], against: str) -> PlanDiff:
+    before, after = _steps(old), _steps(new)
+    diffs = [StepDiff(i, "added") for i in after if i not in before]
+    diffs += [StepDiff(i, "removed") for i in before if i not in after]
+    moved = {i for i in after if i not in before or before[i]["fingerprint"] != after[i]["fingerprint"]}
+    diffs += [StepDiff(i, "changed", _reasons(before[i], after[i], moved)) for i in after if i in before and i in moved]
+    order = list(after) + [i for i in before if i not in after]
+    return PlanDiff(against, sorted(diffs, key=lambda d: order.index(d.id)), _costs(old, new))
+
+
+def plan_at_revision(recipe: Path, revision: str, plan: Callable[[Path], dict[str, Any]]) -> dict[str, Any] | None:
+    """The plan of `recipe` as it was at a git revision (checked out in a temporary worktree), or None when the
+    recipe did not exist there."""
+    top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=recipe.resolve().parent, check=True,
+                              capture_output=True, text=True).stdout.strip())
+    relative = recipe.resolve().relative_to(top)
+    scratch = Path(tempfile.mkdtemp(prefix="modelops-against-"))
+    tree = scratch / "tree"
+    try:
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), revision], cwd=top, check=True,
+                       capture_output=True, text=True)
+        old_recipe = tree / relative
+        return plan(old_recipe) if old_recipe.exists() else None
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=top, capture_output=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def load_saved(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def diff_text(diff: PlanDiff) -> str:
+    if diff.empty:
+        return f"no changes against {diff.against}\n"
+    lines = [f"changes against {diff.against}:"]
+    for step in diff.steps:
+        mark = {"added": "+", "removed": "-", "changed": "~"}[step.status]
+        lines.append(f"  {mark} {step.id} ({step.status})" + ("".join(f"\n      {r}" for r in step.reasons)))
+    lines += [f"  cost: {line}" for line in diff.costs]
+    return "\n".join(lines) + "\n"
+
+
+def diff_markdown(diff: PlanDiff) -> str:
+    if diff.empty:
+        return f"#### No changes against `{diff.against}`\n"
+    lines = [f"#### Changes against `{diff.against}`", "", "| step | change | why |", "|---|---|---|"]
+    for step in diff.steps:
+        why = "<br>".join(r.replace("|", "\\|") for r in step.reasons)
+        lines.append(f"| `{step.id}` | {step.status} | {why} |")
+    if diff.costs:
+        lines += ["", "**Cost estimates**", ""] + [f"- {line}" for line in diff.costs]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,47 @@
+"""`modelops plan --against REF|plan.json`: the plan diff a reviewer reads in a pull request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import SFT, write
+
+
+def _git(folder, *args):
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin", "HOME": str(folder)})
+
+
+def test_plan_against_a_git_revision_names_changes_and_costs(workspace, run_cli):
+    recipe = write(workspace, "r.yaml", SFT.replace("hardware: cpu", "hardware: a10x2"))
+    _git(workspace, "init", "-q")
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-qm", "base")
+    write(workspace, "r.yaml", SFT.replace("hardware: cpu", "hardware: a10x4").replace("batch_size: 8", "batch_size: 16"))
+    with (workspace / "sft.jsonl").open("a") as handle:
+        handle.write(json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n")
+
+    code, out, err = run_cli("plan", recipe, "--against", "HEAD", "--format", "markdown", cwd=workspace)
+    assert code == 0, err
+    section = out.split("#### Changes against `HEAD`")[1]
+    assert "| `demo/data` | changed | input train (sft.jsonl) changed |" in section
+    assert "task.batch_size: 8 → 16" in section and "upstream demo/data changed" in section
+    assert "hardware NVIDIA A10 24 GB × 2 → NVIDIA A10 24 GB × 4" in section
+    assert not list(workspace.glob("modelops-against-*")) and "modelops-against" not in \
+        subprocess.run(["git", "worktree", "list"], cwd=workspace, capture_output=True, text=True).stdout
+
+    code, out, _ = run_cli("plan", recipe, "--against", "no-such-ref", cwd=workspace)
+    assert code == 2
+
+
+def test_plan_against_a_saved_plan_and_an_added_step(workspace, run_cli):
+    recipe = write(workspace, "r.yaml", SFT)
+    assert run_cli("plan", recipe, "--out", workspace / "old.json", cwd=workspace)[0] == 0
+    write(workspace, "r.yaml", SFT + "deploy: {target: hf}\n")
+    code, out, _ = run_cli("plan", recipe, "--against", workspace / "old.json", cwd=workspace)
+    assert code == 0 and "+ demo/model-card (added)" in out
+    code, out, _ = run_cli("plan", recipe, "--against", workspace / "old.json", "--format", "json", cwd=workspace)
+    diff = json.loads(out.strip().splitlines()[-1])
+    assert {"id": "demo/model-card", "status": "added", "reasons": []} in diff["steps"]
