@@ -18,6 +18,15 @@ app = typer.Typer(
 EXIT_INVALID = 2
 
 
+@app.callback()
+def _options(no_color: bool = typer.Option(False, "--no-color", help="Plain output without colours (also NO_COLOR=1; "
+                                           "output that is not a terminal is always plain).")) -> None:
+    if no_color:
+        import os
+
+        os.environ["NO_COLOR"] = "1"
+
+
 class ProblemFormat(str, Enum):
     text = "text"
     json = "json"
