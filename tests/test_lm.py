@@ -291,3 +291,26 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
     assert code == 0, out + err
     metrics = _metrics(chain, "resume", "train")
     assert metrics["resumed_from"].startswith("checkpoint-") and metrics["steps"] == 150
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True)
+    if not shutil.which("chromium"):
+        pytest.skip("headless Chromium is not installed and could not be installed: apt-get install chromium")
+    return shutil.which("chromium")
+
+
+def test_report_html_shows_its_plots_in_a_browser(chain, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    report, shot = chain / "runs" / "dpo" / "report.html", tmp_path / "report.png"
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,5000",
+                    f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=120, check=True)
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    line_blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 40).sum()      # matplotlib's first colour: the loss curve
+    assert line_blue > 200, "the loss plot did not render in the report"
+    assert (pixels.sum(-1) < 200).sum() > 1000                               # text rendered too

@@ -120,7 +120,9 @@ def run(spec: Spec) -> None:
         print(f"{name}: top-1 {row['top1_agreement']:.3%}, mean KL {row['mean_kl']:.5f}, perplexity "
               f"{row['perplexity']:.3f} (HF {row['hf_perplexity']:.3f}), same tokenisation {row['same_tokenization']:.0%}")
     spec.write_json("parity.json", rows_out)
-    spec.write_json("tables.json", {"GGUF parity with the Hugging Face model": rows_out})
+    columns = list(rows_out[0])
+    table = [columns] + [[round(row[c], 5) if isinstance(row[c], float) else row[c] for c in columns] for row in rows_out]
+    spec.write_json("tables.json", {"GGUF parity with the Hugging Face model": table})
     spec.write_json("metrics.json", {f"top1_{r['gguf']}": r["top1_agreement"] for r in rows_out})
     if failures:
         raise SystemExit("the conversion is broken — " + "; ".join(failures))
