@@ -1,4 +1,4 @@
-"""`modelops init KIND` writes recipes that validate and plan as written; `modelops doctor` reports."""
+"""The commands around the core: `init` starters that validate and plan, `doctor`, help with examples."""
 
 from __future__ import annotations
 
@@ -34,3 +34,13 @@ def test_doctor_lists_the_machine(run_cli, tmp_path):
     assert code in (0, 1)
     for name in ("Python", "torch", "CUDA GPUs", "llama-cpp-python", "Ollama server", "disk"):
         assert name in out
+
+
+def test_every_command_has_help_with_an_example(run_cli):
+    from modelops.cli import app
+
+    names = [command.name or command.callback.__name__ for command in app.registered_commands]
+    assert {"init", "doctor", "docs", "chat", "plan", "apply"} <= set(names)
+    for name in names:
+        code, out, _ = run_cli(name, "--help")
+        assert code == 0 and "Example" in out, name
