@@ -460,6 +460,8 @@ def chat(
                 break
             if not line:
                 break
+            if not sys.stdin.isatty():
+                print(f"you> {line}")
             messages.append({"role": "user", "content": line})
             reply = httpx.post(f"{base}/v1/chat/completions", timeout=300, json={
                 "messages": messages, "max_tokens": max_tokens}).json()["choices"][0]["message"]["content"]
