@@ -86,3 +86,21 @@ REGRESSION = textwrap.dedent("""
       horizon: 2
       validation: {folds: 2}
 """).lstrip()
+
+
+def apt_install(package: str, *binaries: str) -> str | None:
+    """The path of the first binary found, installing the Debian package when none is (refreshing apt's
+    lists once if the first try fails); None when it cannot be installed here."""
+    import shutil
+    import subprocess
+
+    def found() -> str | None:
+        return next((shutil.which(b) for b in binaries if shutil.which(b)), None)
+
+    for refresh in (False, True):
+        if found():
+            break
+        if refresh:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True)
+    return found()

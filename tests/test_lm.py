@@ -17,7 +17,7 @@ import pytest
 
 from pathlib import Path
 
-from conftest import ROOT, write
+from conftest import ROOT, apt_install, write
 
 PRETRAIN = textwrap.dedent("""
     version: 1
@@ -294,13 +294,10 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
 
 
 def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True)
-    if not shutil.which("chromium"):
+    browser = apt_install("chromium", "chromium", "chromium-browser", "google-chrome")
+    if browser is None:
         pytest.skip("headless Chromium is not installed and could not be installed: apt-get install chromium")
-    return shutil.which("chromium")
+    return browser
 
 
 def test_report_html_shows_its_plots_in_a_browser(chain, tmp_path):

@@ -5,12 +5,11 @@ transformers' `apply_chat_template(..., add_generation_prompt=True)` yields, apa
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, apt_install
 
 FAMILIES = {
     "chatml": ("""{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}""", "<s>", "<|im_end|>"),
@@ -129,9 +128,7 @@ def _tokenizer(template: str, bos: str | None, eos: str):
 @pytest.fixture(scope="module")
 def go_render(tmp_path_factory):
     """Go's text/template, built from tests/go (Go is installed when missing, or the tests skip saying why)."""
-    if shutil.which("go") is None:
-        subprocess.run(["apt-get", "install", "-y", "-q", "golang-go"], capture_output=True)
-    if shutil.which("go") is None:
+    if apt_install("golang-go", "go") is None:
         pytest.skip("Go (Debian's golang-go) is not installed and could not be installed: apt-get install golang-go")
     binary = tmp_path_factory.mktemp("go") / "render"
     subprocess.run(["go", "build", "-o", str(binary), str(ROOT / "tests" / "go" / "render_template.go")], check=True,
