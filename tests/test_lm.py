@@ -311,3 +311,14 @@ def test_report_html_shows_its_plots_in_a_browser(chain, tmp_path):
     line_blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 40).sum()      # matplotlib's first colour: the loss curve
     assert line_blue > 200, "the loss plot did not render in the report"
     assert (pixels.sum(-1) < 200).sum() > 1000                               # text rendered too
+
+
+def test_hf_target_writes_the_merged_model_with_a_model_card(chain, run_cli):
+    recipe = _variant(chain, "hf", ("max_steps: 40", "max_steps: 5"), ("hardware: cpu", "hardware: cpu\ndeploy: {target: hf}"))
+    code, out, err = run_cli("apply", recipe, "-q", cwd=chain)
+    assert code == 0, out + err
+    folder = _out(chain, "hf", "model-card") / "model"
+    assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja", "README.md"} <= {p.name for p in folder.iterdir()}
+    card = (folder / "README.md").read_text()
+    assert "the model of recipe `pre.yaml`" in card and "| train | 36 |" in card and "kind: sft" in card
+    assert f"model:     {folder}" in out
