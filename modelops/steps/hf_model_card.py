@@ -4,10 +4,10 @@ the recipe, data counts, training and evaluation metrics — for the hub, vLLM o
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from typing import Any
 
+from modelops.fsutil import link_or_copy
 from modelops.steps.runtime import Spec, main
 from modelops.templates import render
 
@@ -25,10 +25,7 @@ def run(spec: Spec) -> None:
         if item.is_dir():
             shutil.copytree(item, target)
         else:
-            try:
-                os.link(item.resolve(), target)
-            except OSError:
-                shutil.copy2(item, target)
+            link_or_copy(item, target)
     card = render("hf/README.md.j2", name=spec.params["name"], description=spec.params["description"],
                   task=spec.params["task"], base=spec.params["base"], folder="model",
                   data=_scalars(spec.inputs["stats.json"]), training=_scalars(spec.inputs["training.json"]),

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from modelops.fsutil import link_or_copy
 from modelops.hashing import hash_file
 from modelops.steps.runtime import Spec, main
 
@@ -34,10 +35,7 @@ def _bundle(spec: Spec, fields: dict[str, Any]) -> Path:
     bundle.mkdir()
     files = [spec.inputs["gguf"]] + ([spec.inputs["adapter.gguf"]] if "adapter.gguf" in spec.inputs else [])
     for source in files:
-        try:
-            os.link(source.resolve(), bundle / source.name)
-        except OSError:
-            shutil.copy2(source, bundle / source.name)
+        link_or_copy(source, bundle / source.name)
     shutil.copy2(spec.inputs["Modelfile"], bundle / "Modelfile")
     sums = [f"{hash_file(bundle / f.name)}  {f.name}" for f in files]
     (bundle / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
