@@ -48,12 +48,12 @@ def _torch() -> list[Check]:
 
 
 def _llama_cpp() -> list[Check]:
-    from modelops.deploy.converter import tools_dir
+    from modelops.deploy.converter import expected_dir
 
     version = _version("llama-cpp-python")
     if version is None:
         return [Check("llama-cpp-python", False, "not installed", "make setup  (builds it from source, ~5 min)")]
-    tree = Path(os.environ["LLAMA_CPP_DIR"]) if os.environ.get("LLAMA_CPP_DIR") else tools_dir() / f"llama.cpp-{version}"
+    tree = expected_dir(version)
     converter = tree / "convert_hf_to_gguf.py"
     return [Check("llama-cpp-python", True, version),
             Check("GGUF converter", True, str(tree) if converter.exists() else

@@ -32,17 +32,21 @@ def runtime_version() -> str:
         raise ConverterMissing("llama-cpp-python is not installed: pip install -c constraints.txt 'llama-cpp-python[server]'") from None
 
 
+def expected_dir(version: str) -> Path:
+    """Where the converters are or will be: `LLAMA_CPP_DIR`, else the cache folder for this runtime version."""
+    if os.environ.get("LLAMA_CPP_DIR"):
+        return Path(os.environ["LLAMA_CPP_DIR"])
+    return tools_dir() / f"llama.cpp-{version}"
+
+
 def converter_dir(announce=print) -> Path:
     """The folder holding the converters and their `gguf-py`, fetched on first use."""
-    if os.environ.get("LLAMA_CPP_DIR"):
-        folder = Path(os.environ["LLAMA_CPP_DIR"])
-        if not (folder / "convert_hf_to_gguf.py").exists():
-            raise ConverterMissing(f"LLAMA_CPP_DIR={folder} has no convert_hf_to_gguf.py")
-        return folder
     version = runtime_version()
-    folder = tools_dir() / f"llama.cpp-{version}"
+    folder = expected_dir(version)
     if (folder / "convert_hf_to_gguf.py").exists():
         return folder
+    if os.environ.get("LLAMA_CPP_DIR"):
+        raise ConverterMissing(f"LLAMA_CPP_DIR={folder} has no convert_hf_to_gguf.py")
     announce(f"fetching llama.cpp's converter from the llama-cpp-python {version} source distribution (once)")
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
