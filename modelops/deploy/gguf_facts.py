@@ -31,4 +31,4 @@ def gguf_facts(path: Path, requested: str | None = None) -> dict[str, Any]:
 
 def model_folder(inputs: dict[str, Path]) -> Path:
     """The Hugging Face folder a deploy step works from: the merged/full model, else the base."""
-    return inputs.get("model") or inputs.get("reference") or inputs["base"]
+    return inputs.get("model") or inputs["base"]

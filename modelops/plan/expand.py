@@ -246,6 +246,7 @@ def _expand_deploy(loaded: LoadedRecipe, steps: StepList, final: Step, train: St
                       params={"type": quant}, inputs=[ggufs[outtype]], outputs=[f"model-{quant}.gguf"])
         ggufs[quant] = output_of(q, f"model-{quant}.gguf", quant)
     parity_inputs = [output_of(final, "model" if merged else "adapter", "reference"), output_of(data, "validation.jsonl")]
+    parity_inputs += [] if merged else [base]
     steps.add("parity", "gguf_parity", "Next-token agreement, KL divergence and perplexity of each GGUF vs the HF model",
               params={"min_top1": deploy.parity.min_top1, "prompts": deploy.parity.prompts},
               inputs=parity_inputs + list(ggufs.values()) + ([output_of(adapter, "adapter.gguf")] if adapter else []),

@@ -11,25 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
 EXACT_TYPES = {"f32", "f16", "bf16", "q8_0"}     # conversions expected to agree almost everywhere
 DEFAULT_MIN_TOP1 = 0.98
 TIE = 0.05      # nats: where the HF model's two best tokens are this close, either is its greedy choice
-
-
-def _reference(spec: Spec):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    reference = spec.inputs["reference"]
-    tokenizer = AutoTokenizer.from_pretrained(reference)
-    if "base" in spec.inputs and (reference / "adapter_config.json").exists():
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(spec.inputs["base"]), reference)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(reference)
-    return model.float().eval(), tokenizer
 
 
 def _texts(tokenizer, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -78,7 +65,8 @@ def run(spec: Spec) -> None:
     import torch
     from llama_cpp import Llama
 
-    model, tokenizer = _reference(spec)
+    model, tokenizer = load_trained(spec.inputs["reference"], spec.inputs.get("base"))
+    model = model.float()
     rows = [json.loads(line) for line in Path(spec.inputs["validation.jsonl"]).read_text(encoding="utf-8").splitlines() if line]
     texts = _texts(tokenizer, rows[: spec.params["prompts"]])
     if not texts:

@@ -8,23 +8,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
 SAMPLES, NEW_TOKENS = 3, 32
-
-
-def _load(spec: Spec):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    trained = spec.inputs.get("model") or spec.inputs["adapter"]
-    tokenizer = AutoTokenizer.from_pretrained(trained)
-    if "adapter" in spec.inputs:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(spec.inputs["base"]), trained)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(trained)
-    return model.eval(), tokenizer
 
 
 def _ids(tokenizer, row: dict[str, Any], max_length: int) -> tuple[list[int], int]:
@@ -77,7 +64,7 @@ def _sample(model, tokenizer, row: dict[str, Any]) -> dict[str, str]:
 
 
 def run(spec: Spec) -> None:
-    model, tokenizer = _load(spec)
+    model, tokenizer = load_trained(spec.inputs.get("model") or spec.inputs["adapter"], spec.inputs.get("base"))
     max_length = spec.params["max_length"]
     rows = [json.loads(line) for line in Path(spec.inputs["validation.jsonl"]).read_text(encoding="utf-8").splitlines() if line]
     if not rows:
