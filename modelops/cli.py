@@ -209,8 +209,7 @@ def _print_what_now(result, file: Path) -> None:
     if "api_bundle" in kinds:
         lines += [f"forecast:  modelops predict {file}", f"serve:     modelops serve {file}   (POST /predict)"]
     if "llama_server_smoke" in kinds:
-        smoke = json.loads((finished_output(result, "llama_server_smoke") / "smoke.json").read_text(encoding="utf-8"))
-        lines += [f"model:     {smoke['gguf']}", f"chat:      modelops chat {file}",
+        lines += [f"model:     {_served_gguf(result, finished_output)[0]}", f"chat:      modelops chat {file}",
                   f"serve:     modelops serve {file}   (OpenAI-compatible /v1/chat/completions)"]
     if "ollama_create" in kinds:
         created = json.loads((finished_output(result, "ollama_create") / "create.json").read_text(encoding="utf-8"))
@@ -385,15 +384,14 @@ def serve(
     Examples: modelops serve recipes/activations-forecast.yaml --port 8000;
     modelops serve runs/zh-assistant/.../model-q4_k_m.gguf; modelops serve recipes/qwen2.5-0.5b-sft-ollama.yaml
     """
-    if file.suffix != ".gguf":
-        result = _plan_or_exit(file)
-        if _is_regression(result):
-            return _serve_api(result, host, port)
+    result = None if file.suffix == ".gguf" else _plan_or_exit(file)
+    if result is not None and _is_regression(result):
+        return _serve_api(result, host, port)
     import os
 
     from modelops.deploy.llama_server import server_command
 
-    gguf, adapter = _gguf_or_exit(file)
+    gguf, adapter = _gguf_or_exit(file, result)
     print(f"serving {gguf} on http://{host}:{port}/v1 (OpenAI-compatible; `modelops chat {file}` talks to it)",
           file=sys.stderr)
     command = server_command(gguf, host, port, n_ctx, adapter)
@@ -415,16 +413,21 @@ def _serve_api(result, host: str, port: int) -> None:
     uvicorn.run(create_app(bundle), host=host, port=port, log_level="info")
 
 
-def _gguf_or_exit(file: Path) -> tuple[Path, Optional[Path]]:
+def _gguf_or_exit(file: Path, result=None) -> tuple[Path, Optional[Path]]:
     """The GGUF to serve (and its LoRA GGUF): the file itself, or the one a recipe's smoke test served."""
     if file.suffix == ".gguf":
         if not file.is_file():
             print(f"{file}: no such GGUF file", file=sys.stderr)
             raise typer.Exit(EXIT_INVALID)
         return file, None
+    return _served_gguf(result or _plan_or_exit(file), _finished_or_exit)
+
+
+def _served_gguf(result, finished) -> tuple[Path, Optional[Path]]:
+    """The GGUF (and LoRA GGUF) that the recipe's smoke test served, read from its smoke.json."""
     import json
 
-    smoke = json.loads((_finished_or_exit(_plan_or_exit(file), "llama_server_smoke") / "smoke.json").read_text())
+    smoke = json.loads((finished(result, "llama_server_smoke") / "smoke.json").read_text(encoding="utf-8"))
     return Path(smoke["gguf"]), Path(smoke["adapter"]) if smoke.get("adapter") else None
 
 
