@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from modelops.fsutil import write_atomically
 from modelops.templates import render
 
 KINDS = ("regression", "pretrain", "sft", "dpo")
@@ -42,6 +43,5 @@ def write_starter(kind: str, out: Path, name: str, base: str | None, data: str |
         data_path.parent.mkdir(parents=True, exist_ok=True)
         data_path.write_text(_sample(kind), encoding="utf-8")
         written.append(data_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_atomically(out, text)
     return [out, *written]

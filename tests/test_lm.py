@@ -110,6 +110,15 @@ def _metrics(folder, run, step):
     return json.loads((_out(folder, run, step) / "metrics.json").read_text())
 
 
+def _variant(chain, name: str, *edits: tuple[str, str]) -> Path:
+    """The SFT recipe under another name and run folder, with text edits."""
+    text = SFT.replace("name: tiny-sft", f"name: tiny-{name}")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    return write(chain, f"{name}.yaml", text + f"workdir: {chain}/runs/{name}\n")
+
+
 def test_pretraining_from_scratch_lowers_the_loss(chain):
     tokenizer = _out(chain, "pre", "tokenizer") / "tokenizer"
     assert (tokenizer / "tokenizer.json").exists() and "<|im_start|>" in (tokenizer / "chat_template.jinja").read_text()
@@ -196,13 +205,8 @@ def test_served_smoke_test_answers_well_formed_chats(chain, run_cli):
 
 
 def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
-    recipe = SFT.replace("name: tiny-sft", "name: tiny-adapter").replace("max_steps: 40", "max_steps: 10") + textwrap.dedent("""
-        deploy:
-          target: llama-cpp
-          merge: false
-          serve: {n_ctx: 256, requests: 1}
-        """)
-    path = write(chain, "adapter.yaml", recipe + f"workdir: {chain}/runs/adapter\n")
+    path = _variant(chain, "adapter", ("max_steps: 40", "max_steps: 10"),
+                    ("hardware: cpu", "hardware: cpu\ndeploy: {target: llama-cpp, merge: false, serve: {n_ctx: 256, requests: 1}}"))
     code, out, err = run_cli("apply", path, "-q", cwd=chain)
     assert code == 0, out + err
     assert not list((chain / "runs" / "adapter").glob("merge-*"))
@@ -214,9 +218,8 @@ def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
 
 @pytest.mark.parametrize("mode", ["drop", "truncate"])
 def test_max_tokens_drops_or_truncates_long_conversations(chain, run_cli, mode):
-    recipe = SFT.replace("name: tiny-sft", f"name: tiny-{mode}").replace(
-        "validation: {fraction: 0.1}", f"validation: {{fraction: 0.1}}\n  clean: {{max_tokens: 75, over_max_tokens: {mode}}}")
-    path = write(chain, f"{mode}.yaml", recipe + f"workdir: {chain}/runs/{mode}\n")
+    path = _variant(chain, mode, ("validation: {fraction: 0.1}",
+                                  f"validation: {{fraction: 0.1}}\n  clean: {{max_tokens: 75, over_max_tokens: {mode}}}"))
     code, out, err = run_cli("apply", path, "--until", f"tiny-{mode}/data", "-q", cwd=chain)
     assert code == 0, out + err
     stats = json.loads((_out(chain, mode, "data") / "stats.json").read_text())
@@ -246,15 +249,6 @@ def test_a_killed_conversion_leaves_no_gguf_and_the_next_apply_completes(chain, 
     code, out, err = run_cli("apply", recipe, "-q", cwd=chain)
     assert code == 0, out + err
     assert (step / "out" / "model-f16.gguf").stat().st_size == _metrics(chain, "dpo", "gguf")["bytes"]
-
-
-def _variant(chain, name: str, *edits: tuple[str, str]) -> Path:
-    """The SFT recipe under another name and run folder, with text edits."""
-    text = SFT.replace("name: tiny-sft", f"name: tiny-{name}")
-    for old, new in edits:
-        assert old in text
-        text = text.replace(old, new)
-    return write(chain, f"{name}.yaml", text + f"workdir: {chain}/runs/{name}\n")
 
 
 def test_two_gloo_processes_train_on_cpu(chain, run_cli):
