@@ -55,9 +55,24 @@ def _llama_cpp() -> list[Check]:
         return [Check("llama-cpp-python", False, "not installed", "make setup  (builds it from source, ~5 min)")]
     tree = expected_dir(version)
     converter = tree / "convert_hf_to_gguf.py"
+    from modelops.deploy.llama_runtime import current_decision
+
     return [Check("llama-cpp-python", True, version),
             Check("GGUF converter", True, str(tree) if converter.exists() else
-                  f"fetched from the {version} source distribution at the first conversion (~1 min)")]
+                  f"fetched from the {version} source distribution at the first conversion (~1 min)"),
+            Check("llama.cpp weight repack", True, current_decision().reason)]
+
+
+def _cpu() -> Check:
+    """The CPU features llama.cpp and torch care about; AMX decides the weight-repack workaround."""
+    from modelops.deploy.llama_runtime import cpu_flags
+
+    flags = cpu_flags()
+    if not flags:
+        return Check("CPU features", True, f"{platform.machine()}: not listed (no /proc/cpuinfo)")
+    found = {"AVX2": "avx2" in flags, "AVX-512": "avx512f" in flags,
+             "AMX": {"amx_tile", "amx_int8"} <= flags}
+    return Check("CPU features", True, ", ".join(f"{name} {'yes' if ok else 'no'}" for name, ok in found.items()))
 
 
 def _ollama() -> Check:
@@ -75,7 +90,7 @@ def _ollama() -> Check:
 
 def checks(workdir: Path) -> list[Check]:
     free = shutil.disk_usage(workdir).free / 2**30
-    return [Check("Python", True, f"{platform.python_version()} ({platform.machine()})"), *_torch(), *_llama_cpp(),
+    return [Check("Python", True, f"{platform.python_version()} ({platform.machine()})"), _cpu(), *_torch(), *_llama_cpp(),
             _ollama(), Check("Go (template tests)", shutil.which("go") is not None, shutil.which("go") or "not found",
                              "apt-get install golang-go", required=False),
             Check("disk", free >= MIN_FREE_GIB, f"{free:.0f} GiB free in {workdir.resolve()}",

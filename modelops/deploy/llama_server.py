@@ -1,5 +1,7 @@
-"""llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`) for a GGUF: started in the
-background on a free local port for smoke tests and `modelops chat`, or in the foreground for users."""
+"""llama-cpp-python's OpenAI-compatible server for a GGUF: started in the background on a free local port
+for smoke tests and `modelops chat`, or in the foreground for users. It runs as `python -m
+modelops.deploy.llama_server` (llama_cpp.server's own entry point, after `llama_runtime.configure()` has
+chosen the weight-repack setting that is safe on this CPU)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+from modelops.processes import crash_hint, exit_description
+
 
 def server_command(gguf: Path, host: str, port: int, n_ctx: int, lora: Path | None = None) -> list[str]:
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", host, "--port", str(port),
+    command = [sys.executable, "-m", "modelops.deploy.llama_server", "--model", str(gguf), "--host", host, "--port", str(port),
                "--n_ctx", str(n_ctx), "--model_alias", gguf.stem]
     return command + (["--lora_path", str(lora)] if lora else [])
 
@@ -39,15 +43,23 @@ class BackgroundLlamaServer:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {self.process.returncode}"
-                                   + (f"; see {self.log}" if self.log else ""))
+                raise RuntimeError(f"the llama.cpp server {self.ended()}")
             try:
                 if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
                     return url
             except httpx.HTTPError:
                 time.sleep(0.2)
         self.__exit__()
-        raise RuntimeError("llama_cpp.server did not answer within 120 s")
+        raise RuntimeError("the llama.cpp server did not answer within 120 s")
+
+    def ended(self) -> str | None:
+        """How the server ended, when it has (with a hint), or None while it runs."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        hint = crash_hint(code)
+        return f"ended ({exit_description(code)})" + (f"; see {self.log}" if self.log else "") + \
+            (f"\nhint: {hint}" if hint else "")
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()
@@ -55,3 +67,16 @@ class BackgroundLlamaServer:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def _serve() -> None:
+    from llama_cpp.server.__main__ import main as llama_cpp_server
+
+    from modelops.deploy.llama_runtime import configure
+
+    print(f"llama.cpp weight repack: {configure().reason}", file=sys.stderr, flush=True)
+    llama_cpp_server()
+
+
+if __name__ == "__main__":
+    _serve()

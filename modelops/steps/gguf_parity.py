@@ -65,6 +65,9 @@ def run(spec: Spec) -> None:
     import torch
     from llama_cpp import Llama
 
+    from modelops.deploy.llama_runtime import configure
+
+    print(f"llama.cpp weight repack: {configure().reason}")
     model, tokenizer = load_trained(spec.inputs["reference"], spec.inputs.get("base"))
     model = model.float()
     rows = [json.loads(line) for line in Path(spec.inputs["validation.jsonl"]).read_text(encoding="utf-8").splitlines() if line]

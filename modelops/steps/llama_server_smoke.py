@@ -55,11 +55,16 @@ def run(spec: Spec) -> None:
     gguf = spec.inputs["gguf"]
     control = _control_tokens(gguf)
     results, problems = [], []
-    with BackgroundLlamaServer(gguf, spec.params["n_ctx"], spec.inputs.get("adapter.gguf"), spec.out / "server.log") as url:
+    server = BackgroundLlamaServer(gguf, spec.params["n_ctx"], spec.inputs.get("adapter.gguf"), spec.out / "server.log")
+    with server as url:
         for messages in _prompts(spec.inputs["validation.jsonl"], spec.params["requests"]):
             started = time.perf_counter()
-            response = httpx.post(f"{url}/v1/chat/completions", timeout=120, json={
-                "messages": messages, "max_tokens": MAX_TOKENS, "temperature": 0})
+            try:
+                response = httpx.post(f"{url}/v1/chat/completions", timeout=120, json={
+                    "messages": messages, "max_tokens": MAX_TOKENS, "temperature": 0})
+            except httpx.HTTPError as exc:
+                time.sleep(0.5)
+                raise SystemExit(f"the llama.cpp server {server.ended() or f'did not answer: {exc!r}'}") from None
             seconds = time.perf_counter() - started
             reply = response.json()
             problem = _check(reply, control) if response.status_code == 200 else f"HTTP {response.status_code}: {response.text[:300]}"
