@@ -5,12 +5,14 @@ Run: .venv/bin/python benchmarks/second_apply.py
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,11 +24,18 @@ def apply(folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+@contextlib.contextmanager
+def demo_copy() -> Iterator[Path]:
+    """A temporary folder with the checked-in recipes and the forecast example's data."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         shutil.copytree(ROOT / "recipes", folder / "recipes")
         shutil.copytree(ROOT / "examples" / "forecast", folder / "examples" / "forecast")
+        yield folder
+
+
+def main() -> None:
+    with demo_copy() as folder:
         first = apply(folder)
         second = min(apply(folder) for _ in range(3))
         print(f"| first apply (s) | second apply (s) | ratio |\n|---|---|---|\n| {first:.1f} | {second:.2f} | "

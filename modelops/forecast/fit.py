@@ -4,10 +4,12 @@ rows, then refit on all rows with the chosen parameters and the folds' mean best
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
+import multiprocessing
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import lightgbm as lgb
 import numpy as np
@@ -15,8 +17,11 @@ import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec, horizon_matrix
 from modelops.forecast.folds import Fold, make_folds
+from modelops.forecast.journal import Journal
 from modelops.forecast.metrics import LOWER_IS_BETTER, better, score
+from modelops.forecast.parallel import Parallelism
 from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
+from modelops.processes import die_with_parent
 
 DEFAULT_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 31, "n_estimators": 500}
 
@@ -67,6 +72,15 @@ class Evaluation:
     rows: np.ndarray                 # frame row numbers of those predictions
     fold_rows: list[int]
     best_iterations: list[int]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"score": np.array(self.score), "predictions": self.predictions, "rows": self.rows,
+                "fold_rows": np.array(self.fold_rows), "best_iterations": np.array(self.best_iterations)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Evaluation":
+        return cls(float(arrays["score"]), arrays["predictions"], arrays["rows"],
+                   [int(n) for n in arrays["fold_rows"]], [int(n) for n in arrays["best_iterations"]])
 
 
 @dataclass
@@ -134,20 +148,42 @@ class DaskTrainer:
             self.cluster.close()
 
 
+Unit = tuple[str, tuple[tuple[str, Any], ...], int, bool]    # (transform, parameters, step ahead, latest fold only)
+_WORKER: "Fitter | None" = None                              # the fitter of a worker process
+
+
+def _start_worker(frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, parallelism: "Parallelism") -> None:
+    global _WORKER
+    die_with_parent()
+    _WORKER = Fitter(frame, spec, config, lambda **_: None, parallelism)
+
+
+def _evaluate_in_worker(unit: Unit) -> "Evaluation":
+    assert _WORKER is not None
+    return _WORKER.evaluate_unit(unit)
+
+
 class Fitter:
-    def __init__(self, frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, emit: Callable[..., None]):
+    def __init__(self, frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, emit: Callable[..., None],
+                 parallelism: Parallelism | None = None, journal: Journal | None = None):
         self.frame, self.spec, self.config, self.emit = frame, spec, config, emit
+        self.parallelism = parallelism or Parallelism(1, 0, "LightGBM's default threads")
+        self.journal = journal
         self.trainer = DaskTrainer(spec.static, config.scheduler) if config.engine == "dask" \
             else LocalTrainer(spec.static, config.early_stopping_rounds)
         self.step = pd.Timedelta(spec.frequency)
         self.folds = make_folds(frame, spec.horizon, config.folds, config.window, self.step)
-        self.done, self.total = 0, 0
+        self.done, self.total, self.resumed = 0, 0, 0
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.matrices = {h: horizon_matrix(frame, spec, h) for h in range(1, spec.horizon + 1)}
 
     def run(self) -> FitResult:
         try:
             return self._run()
         finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)   # an interrupt waits only for the fits running now
+                self.pool = None
             self.trainer.close()
 
     def _run(self) -> FitResult:
@@ -159,16 +195,19 @@ class Fitter:
             + len(combos) * len(horizons) * len(self.folds) + len(horizons)
         scores: dict[str, float] = {}
         if len(transforms) > 1:
-            for kind in transforms:
-                scores[kind] = float(np.mean([self.evaluate(kind, combos[0], h, self.folds[-1:]).score for h in probes]))
+            probes_of = {kind: [(kind, _frozen(combos[0]), h, True) for h in probes] for kind in transforms}
+            probed = self._evaluate_all([unit for units in probes_of.values() for unit in units])
+            for kind, units in probes_of.items():
+                scores[kind] = float(np.mean([probed.pop(0).score for _ in units]))
             chosen = sorted(scores, key=scores.__getitem__, reverse=not LOWER_IS_BETTER[self.config.metric])[0]
         else:
             chosen = transforms[0]
+        evaluated = iter(self._evaluate_all([(chosen, _frozen(combo), h, False) for h in horizons for combo in combos]))
         params, evaluations = {}, {}
         for h in horizons:
             best: tuple[dict[str, Any], Evaluation] | None = None
             for combo in combos:
-                evaluation = self.evaluate(chosen, combo, h)
+                evaluation = next(evaluated)
                 if best is None or better(self.config.metric, evaluation.score, best[1].score):
                     best = (combo, evaluation)
             params[h], evaluations[h] = best
@@ -176,6 +215,43 @@ class Fitter:
         for h in horizons:
             result.boosters[h] = self.refit(chosen, params[h], h, evaluations[h].best_iterations)
         return result
+
+    def _evaluate_all(self, units: list[Unit]) -> list[Evaluation]:
+        """Every unit's evaluation, in order: from the journal when an earlier attempt finished it, else
+        computed (in parallel forked processes when the parallelism says so) and journalled when done."""
+        found: dict[int, Evaluation] = {}
+        for index, unit in enumerate(units):
+            stored = self.journal.load(unit) if self.journal else None
+            if stored is not None:
+                found[index] = Evaluation.from_arrays(stored)
+                self.resumed += 1
+                self._tick(len(found[index].best_iterations), h=unit[2])
+        todo = [(index, unit) for index, unit in enumerate(units) if index not in found]
+        for index, evaluation in self._compute(todo):
+            if self.journal:
+                self.journal.save(units[index], evaluation.arrays())
+            found[index] = evaluation
+            self._tick(len(evaluation.best_iterations), h=units[index][2])
+        return [found[index] for index in range(len(units))]
+
+    def _compute(self, todo: list[tuple[int, Unit]]) -> Iterator[tuple[int, Evaluation]]:
+        """Evaluations in worker processes when the parallelism asks for several. They are spawned, not
+        forked: a child forked after the parent ran OpenMP (LightGBM) can hang in libgomp."""
+        processes = min(self.parallelism.processes, len(todo))
+        if processes <= 1 or self.config.engine == "dask":
+            yield from ((index, self.evaluate_unit(unit)) for index, unit in todo)
+            return
+        if self.pool is None:
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                initargs=(self.frame, self.spec, self.config, self.parallelism))
+        futures = {self.pool.submit(_evaluate_in_worker, unit): index for index, unit in todo}
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], future.result()
+
+    def evaluate_unit(self, unit: Unit) -> Evaluation:
+        kind, combo, h, latest_only = unit
+        return self.evaluate(kind, dict(combo), h, self.folds[-1:] if latest_only else None)
 
     def _data(self, kind: str, h: int, mask: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
         frame = self.frame[mask]
@@ -185,8 +261,14 @@ class Fitter:
     def _labelled(self, h: int) -> np.ndarray:
         return self.frame[f"__y_h{h}"].notna().to_numpy()
 
-    def evaluate(self, kind: str, combo: dict[str, Any], h: int, folds: list[Fold] | None = None) -> Evaluation:
+    def _lgb_params(self, combo: dict[str, Any]) -> tuple[dict[str, Any], int]:
         params, rounds = lgb_params({**self.config.params, **combo}, self.config.seed)
+        if self.parallelism.threads and "num_threads" not in self.config.params:
+            params["num_threads"] = self.parallelism.threads
+        return params, rounds
+
+    def evaluate(self, kind: str, combo: dict[str, Any], h: int, folds: list[Fold] | None = None) -> Evaluation:
+        params, rounds = self._lgb_params(combo)
         labelled = self._labelled(h)
         predictions, rows, fold_rows, iterations = [], [], [], []
         for fold in folds or self.folds:
@@ -203,22 +285,25 @@ class Fitter:
             predictions.append(predicted)
             rows.append(np.flatnonzero(valid))
             fold_rows.append(int(valid.sum()))
-            self._tick(h=h)
         rows_all = np.concatenate(rows)
         actual = self.frame[f"__y_h{h}"].to_numpy()[rows_all]
         predicted_all = np.concatenate(predictions)
         return Evaluation(score(actual, predicted_all)[self.config.metric], predicted_all, rows_all, fold_rows, iterations)
 
     def refit(self, kind: str, combo: dict[str, Any], h: int, iterations: list[int]) -> lgb.Booster:
-        params, _ = lgb_params({**self.config.params, **combo}, self.config.seed)
+        params, _ = self._lgb_params(combo)
         x, y = self._data(kind, h, self._labelled(h))
         booster, _ = self.trainer.train(params, max(1, round(float(np.mean(iterations)))), x, y)
-        self._tick(h=h, refit=1)
+        self._tick(1, h=h, refit=1)
         return booster
 
-    def _tick(self, **info: Any) -> None:
-        self.done += 1
+    def _tick(self, fits: int, **info: Any) -> None:
+        self.done += fits
         self.emit(type="progress", done=self.done, total=self.total, unit="fits", **info)
+
+
+def _frozen(combo: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(combo.items()))
 
 
 def baselines(frame: pd.DataFrame, h: int, rows: np.ndarray, season: int | None) -> dict[str, np.ndarray]:

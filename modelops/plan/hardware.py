@@ -36,6 +36,7 @@ class ResolvedHardware:
     interconnect: str
     engine: str
     scheduler: str | None
+    threads: int | None
     main_process_ip: str | None
     main_process_port: int
 
@@ -60,7 +61,7 @@ def resolve_hardware(value: str | HardwareSpec) -> ResolvedHardware:
         name=name, gpu=gpu, label=info["label"], gpus_per_node=spec.gpus if info["cuda"] else 0,
         nodes=spec.nodes, processes_per_node=processes, memory_gb=float(spec.memory_gb or info["memory_gb"]),
         bf16=info["bf16"], fp16=info["fp16"], cuda=info["cuda"], tflops=float(info["tflops"]),
-        interconnect=info["interconnect"], engine=spec.engine, scheduler=spec.scheduler,
+        interconnect=info["interconnect"], engine=spec.engine, scheduler=spec.scheduler, threads=spec.threads,
         main_process_ip=spec.main_process_ip, main_process_port=spec.main_process_port,
     )
 

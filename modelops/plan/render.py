@@ -62,6 +62,10 @@ def plan_text(plan: Plan) -> str:
                                                        if r.model.get("params") else ""))
         if r.training:
             out += [f"  {line}" for line in _training_lines(r.training)]
+        if r.task == "regression" and r.hardware["engine"] == "local":
+            from modelops.forecast.parallel import describe_policy
+
+            out.append(f"  LightGBM threads: {describe_policy(r.hardware['threads'])}")
         out += [f"  note: {note}" for note in r.notes]
         for n, step in enumerate(r.steps, 1):
             out.append(f"  {n}. {step.short_id} [{step.kind}] {step.fingerprint[:12]} — {step.title}")

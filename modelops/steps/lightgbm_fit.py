@@ -11,6 +11,8 @@ import pandas as pd
 
 from modelops.forecast.features import FeatureSpec
 from modelops.forecast.fit import FitConfig, Fitter
+from modelops.forecast.journal import Journal
+from modelops.forecast.parallel import choose
 from modelops.forecast.summary import collect_metrics, importance, plots, tables, transform_reason
 from modelops.steps.runtime import Spec, main
 
@@ -21,10 +23,16 @@ def run(spec: Spec) -> None:
     feature_spec = FeatureSpec(**preprocessing["features"])
     config = FitConfig.from_params(p)
     frame = pd.read_parquet(spec.inputs["features.parquet"])
+    parallelism = choose(len(frame), len(feature_spec.model_columns() + feature_spec.horizon_columns()), p["threads"])
+    print(f"LightGBM: {parallelism.reason}")
+    journal = Journal(spec.out.parent / "evaluations")
     try:
-        result = Fitter(frame, feature_spec, config, spec.emit).run()
+        fitter = Fitter(frame, feature_spec, config, spec.emit, parallelism, journal)
+        result = fitter.run()
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    if fitter.resumed:
+        print(f"resumed: {fitter.resumed} evaluation(s) came from the interrupted attempt's journal")
     metrics = collect_metrics(frame, feature_spec, result, config.metrics)
     reason = transform_reason(result, config.metric, config.target_transform)
     metrics["target_transform_reason"] = reason
@@ -55,6 +63,7 @@ def run(spec: Spec) -> None:
     print(f"overall: mae {model['mae']:.4g} vs naive {naive['mae']:.4g}"
           + ("" if metrics["beats_naive"] else "  (does NOT beat the naive baseline)"))
     print("top features by gain: " + ", ".join(gains["feature"].head(10)), file=sys.stdout)
+    journal.remove()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""How LightGBM fits share the CPUs (usable CPUs, threads per fit, parallel processes) and how an interrupted
+search resumes from its journal — with the same result as a search that ran straight through."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "examples" / "forecast"))
+from generate import make_panel  # noqa: E402
+
+from modelops.cpus import UsableCpus, usable_cpus  # noqa: E402
+from modelops.forecast.features import FeatureSpec, build_features  # noqa: E402
+from modelops.forecast.fit import FitConfig, Fitter  # noqa: E402
+from modelops.forecast.frame import PanelSpec, load_panel  # noqa: E402
+from modelops.forecast.journal import Journal  # noqa: E402
+from modelops.forecast.parallel import SMALL_FIT_CELLS, Parallelism, choose  # noqa: E402
+
+
+@pytest.mark.parametrize("cpu_max, v1, expected", [
+    ("max 100000\n", None, 2),            # cgroup v2, no quota: the affinity mask decides
+    ("100000 100000\n", None, 1),         # --cpus 1
+    ("150000 100000\n", None, 1),         # --cpus 1.5: whole CPUs only
+    (None, ("50000", "100000"), 1),       # cgroup v1 quota of half a CPU: still one
+    (None, ("-1", "100000"), 2),          # cgroup v1 without quota
+])
+def test_usable_cpus_are_the_affinity_mask_capped_by_the_cgroup_quota(tmp_path, monkeypatch, cpu_max, v1, expected):
+    monkeypatch.setattr("os.sched_getaffinity", lambda _: {0, 1})
+    if cpu_max:
+        (tmp_path / "cpu.max").write_text(cpu_max)
+    if v1:
+        (tmp_path / "cpu").mkdir()
+        (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text(v1[0])
+        (tmp_path / "cpu" / "cpu.cfs_period_us").write_text(v1[1])
+    cpus = usable_cpus(tmp_path)
+    assert cpus.count == expected and "affinity 2" in cpus.reason
+
+
+def test_small_fits_get_one_thread_each_and_run_side_by_side_large_ones_get_every_thread():
+    four = UsableCpus(4, "4 usable CPU(s)")
+    small = choose(1_857, 12, None, four)
+    assert (small.processes, small.threads) == (4, 1) and "small" in small.reason
+    large = choose(SMALL_FIT_CELLS, 2, None, four)
+    assert (large.processes, large.threads) == (1, 4)
+    pinned = choose(1_857, 12, 1, four)
+    assert (pinned.processes, pinned.threads) == (1, 1) and "hardware.threads 1" in pinned.reason
+
+
+@pytest.fixture(scope="module")
+def frame_and_spec():
+    raw = make_panel(4, 24 * 6, 24 * 7, seed=5).rename(columns={})
+    panel_spec = PanelSpec("period", "%Y-%m-%d %H:%M", " - ", "h", "fill", "error", "activations", ["clicks"],
+                           ["user_id", "material_id"])
+    panel, report = load_panel(raw, panel_spec, 8, "panel")
+    spec = FeatureSpec("activations", ["clicks"], ["user_id", "material_id"], [1, 2, 3], 2, calendar=["hour"])
+    spec.frequency = report["frequency"]
+    return build_features(panel, spec), spec
+
+
+CONFIG = FitConfig({"n_estimators": 60}, 10, {"grid": {"num_leaves": [7, 15, 31]}, "method": "grid", "metric": "mae"},
+                   2, None, 0, ["mae"], "auto", 0)
+
+
+def _fit(frame_and_spec, parallelism, journal=None, emit=lambda **_: None):
+    frame, spec = frame_and_spec
+    return Fitter(frame, spec, CONFIG, emit, parallelism, journal)
+
+
+def _summary(result):
+    return (result.transform, result.params,
+            {h: (round(e.score, 12), e.best_iterations) for h, e in result.evaluations.items()},
+            {h: b.model_to_string() for h, b in result.boosters.items()})
+
+
+def test_parallel_processes_give_exactly_the_sequential_result(frame_and_spec):
+    sequential = _fit(frame_and_spec, Parallelism(1, 1, "")).run()
+    parallel = _fit(frame_and_spec, Parallelism(2, 1, "")).run()
+    assert _summary(parallel) == _summary(sequential)
+
+
+def test_an_interrupted_search_resumes_from_its_journal_with_the_same_result(frame_and_spec, tmp_path):
+    straight = _fit(frame_and_spec, Parallelism(1, 1, "")).run()
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_some(done, total, **_):
+        if done >= total // 2:
+            raise Interrupt
+    journal = Journal(tmp_path / "evaluations")
+    with pytest.raises(Interrupt):
+        _fit(frame_and_spec, Parallelism(1, 1, ""), journal, stop_after_some).run()
+    journalled = len(list((tmp_path / "evaluations").glob("*.npz")))
+    assert journalled >= 2
+    (tmp_path / "evaluations" / "garbage.npz").write_bytes(b"not a zip")       # ignored, not trusted
+    progress = []
+    resumed_fitter = _fit(frame_and_spec, Parallelism(2, 1, ""), journal, lambda **event: progress.append(event))
+    resumed = resumed_fitter.run()
+    assert resumed_fitter.resumed == journalled
+    assert _summary(resumed) == _summary(straight)
+    assert progress[-1]["done"] == progress[-1]["total"]
+    assert np.all(np.diff([event["done"] for event in progress]) > 0)
