@@ -1,4 +1,5 @@
-"""Jinja templates under the project's `templates/` folder."""
+"""Jinja templates: the project's `templates/` folder, which an installed wheel carries as
+`modelops/template_files/`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+_INSTALLED = Path(__file__).resolve().parent / "template_files"
+TEMPLATE_DIR = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().parent.parent / "templates"
 
 
 @lru_cache(maxsize=1)
