@@ -15,31 +15,9 @@ from modelops.steps.runtime import Spec
 def _trainer_config(kind: str, p: dict[str, Any], out: Path, has_validation: bool, cuda: bool):
     from trl import DPOConfig, SFTConfig
 
-    task, setup = p["task"], p["setup"]
-    precision = setup["precision"]
-    common = dict(
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=setup["per_device_batch"],
-        per_device_eval_batch_size=setup["per_device_batch"], gradient_accumulation_steps=setup["gradient_accumulation"],
-        learning_rate=task["learning_rate"], lr_scheduler_type=task["scheduler"], warmup_steps=task["warmup_ratio"],
-        weight_decay=task["weight_decay"], num_train_epochs=task["epochs"], max_steps=task["max_steps"] or -1,
-        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
-        gradient_checkpointing=setup["gradient_checkpointing"], save_strategy="steps",
-        save_steps=task["save"]["every_steps"], save_total_limit=task["save"]["keep"], logging_steps=1,
-        report_to="none", seed=p["seed"], data_seed=p["seed"], max_length=task["max_length"],
-        eval_strategy=("steps" if task["eval"]["every_steps"] else "epoch") if has_validation else "no",
-        eval_steps=task["eval"]["every_steps"], disable_tqdm=True, use_liger_kernel=bool(task.get("liger_kernels")))
-    if task["eval"]["early_stopping_patience"] and has_validation:
-        common |= dict(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-                       save_steps=task["eval"]["every_steps"] or task["save"]["every_steps"])
-    if kind == "dpo":
-        return DPOConfig(**common, beta=task["beta"], loss_type=[task["loss_type"]])
-    packing = task["packing"] if task["packing"] is not None else True
-    extra: dict[str, Any] = {"packing": packing}
-    if kind == "pretrain":
-        extra |= {"dataset_text_field": "text", "packing_strategy": "wrapped" if packing else "bfd"}
-    else:
-        extra |= {"assistant_only_loss": task.get("assistant_only_loss", True)}
-    return SFTConfig(**common, **extra)
+    from modelops.plan.launch import trainer_arguments
+
+    return (DPOConfig if kind == "dpo" else SFTConfig)(**trainer_arguments(kind, p, out, has_validation, cuda))
 
 
 def _peft_config(task: dict[str, Any]):
@@ -84,6 +62,23 @@ def _latest_checkpoint(folder: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
+COMPARED = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")     # reported before and after
+
+
+def _starting_point(trainer, out: Path) -> dict[str, float]:
+    """The validation metrics of the model before training, measured once (a resumed run reads them back),
+    so that the report can say whether the run made the model better on held-out data."""
+    import json
+
+    path = out / "starting_point.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    metrics = trainer.evaluate()
+    if trainer.is_world_process_zero():
+        path.write_text(json.dumps(metrics), encoding="utf-8")
+    return metrics
+
+
 def train(spec: Spec, kind: str) -> None:
     import torch
     from datasets import load_dataset
@@ -116,9 +111,13 @@ def train(spec: Spec, kind: str) -> None:
     resume = _latest_checkpoint(spec.out / "checkpoints")
     if resume and trainer.is_world_process_zero():
         print(f"resuming from {resume}")
+    before = _starting_point(trainer, spec.out) if has_validation else {}
     result = trainer.train(resume_from_checkpoint=resume)
     evaluation = trainer.evaluate() if has_validation else {}
+    evaluation |= {f"{name}_before": value for name, value in before.items() if name in COMPARED}
     target = spec.out / ("model" if p["task"]["adapter"]["type"] == "none" else "adapter")
+    if trainer.is_fsdp_enabled:      # checkpoints are sharded (fast to resume); the final model is saved whole
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(target))
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(target)
@@ -138,7 +137,7 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
                "processes": trainer.accelerator.num_processes, "resumed_from": Path(resumed).name if resumed else None}
     if "eval_loss" in evaluation:
         metrics |= {"eval_loss": evaluation["eval_loss"], "eval_perplexity": math.exp(min(evaluation["eval_loss"], 50))}
-    metrics |= {k: v for k, v in evaluation.items() if k.startswith("eval_rewards")}
+    metrics |= {k: v for k, v in evaluation.items() if k.startswith("eval_rewards") or k.endswith("_before")}
     spec.write_json("metrics.json", metrics)
     spec.write_json("log_history.json", history)
     _loss_plot(history, spec.out / "plots" / "loss.png")

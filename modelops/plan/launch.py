@@ -1,6 +1,12 @@
-"""How a training step is launched: the rendered accelerate (and DeepSpeed) configs and commands."""
+"""How a training step is launched, all from the planner's training setup in one place: the rendered
+accelerate (and DeepSpeed) configs, the commands, and the arguments of TRL's trainer config. They must agree:
+with FSDP, activation checkpointing is FSDP's (transformers' Trainer refuses it twice); checkpoints are
+sharded for a quick resume, the final model is saved whole (see `lm/train.py`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from modelops.plan.hardware import ResolvedHardware
 from modelops.plan.training import TrainingSetup
@@ -27,7 +33,7 @@ def launch_files(step_id: str, directory: str, setup: TrainingSetup, hw: Resolve
         mixed_precision="no" if setup.precision == "fp32" else setup.precision,
         num_machines=hw.nodes, num_processes=setup.devices, use_cpu=not hw.cuda,
         main_process_ip=hw.main_process_ip or MAIN_IP_PLACEHOLDER, main_process_port=hw.main_process_port,
-        gradient_checkpointing=setup.gradient_checkpointing, zero_stage=zero_stage,
+        fsdp_activation_checkpointing=setup.gradient_checkpointing, zero_stage=zero_stage,
         deepspeed_config_file=f"{directory}/deepspeed.json")
     return files
 
@@ -40,3 +46,30 @@ def launch_commands(directory: str, module: str, hw: ResolvedHardware) -> tuple[
         return base + tail, []
     nodes = [base + ["--machine_rank", str(rank)] + tail for rank in range(hw.nodes)]
     return nodes[0], nodes
+
+
+def trainer_arguments(kind: str, p: dict[str, Any], out: Path, has_validation: bool, cuda: bool) -> dict[str, Any]:
+    """Keyword arguments of TRL's `SFTConfig` (pretrain, sft) or `DPOConfig` (dpo) for a training step's params."""
+    task, setup = p["task"], p["setup"]
+    precision = setup["precision"]
+    arguments: dict[str, Any] = dict(
+        output_dir=str(out / "checkpoints"), per_device_train_batch_size=setup["per_device_batch"],
+        per_device_eval_batch_size=setup["per_device_batch"], gradient_accumulation_steps=setup["gradient_accumulation"],
+        learning_rate=task["learning_rate"], lr_scheduler_type=task["scheduler"], warmup_steps=task["warmup_ratio"],
+        weight_decay=task["weight_decay"], num_train_epochs=task["epochs"], max_steps=task["max_steps"] or -1,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
+        activation_checkpointing=setup["gradient_checkpointing"] and setup["distributed"] != "fsdp",
+        save_strategy="steps", save_steps=task["save"]["every_steps"], save_total_limit=task["save"]["keep"],
+        logging_steps=1, report_to="none", seed=p["seed"], data_seed=p["seed"], max_length=task["max_length"],
+        eval_strategy=("steps" if task["eval"]["every_steps"] else "epoch") if has_validation else "no",
+        eval_steps=task["eval"]["every_steps"], disable_tqdm=True, use_liger_kernel=bool(task.get("liger_kernels")))
+    if task["eval"]["early_stopping_patience"] and has_validation:
+        arguments |= dict(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+                          save_steps=task["eval"]["every_steps"] or task["save"]["every_steps"])
+    if kind == "dpo":
+        return arguments | dict(beta=task["beta"], loss_type=[task["loss_type"]])
+    packing = task["packing"] if task["packing"] is not None else True
+    arguments["packing"] = packing
+    if kind == "pretrain":
+        return arguments | {"dataset_text_field": "text", "packing_strategy": "wrapped" if packing else "bfd"}
+    return arguments | {"assistant_only_loss": task.get("assistant_only_loss", True)}
