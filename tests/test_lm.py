@@ -136,6 +136,7 @@ def test_sft_trains_a_lora_adapter_and_merges_it(chain):
     assert (adapter / "adapter_model.safetensors").exists() and not (adapter / "training_args.bin").exists()
     train = _metrics(chain, "sft", "train")
     assert train["last_loss"] < train["first_loss"]
+    assert train["eval_loss"] < train["eval_loss_before"] - 0.3      # the answers got likelier than before SFT
     merged = _out(chain, "sft", "merge") / "model"
     assert {"model.safetensors", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in merged.iterdir()}
 
@@ -143,12 +144,15 @@ def test_sft_trains_a_lora_adapter_and_merges_it(chain):
 def test_dpo_from_the_sft_reports_a_preference_win_rate(chain):
     train = _metrics(chain, "dpo", "train")
     assert train["steps"] == 15 and train["first_loss"] == pytest.approx(0.6931, abs=1e-3)   # log 2 at the start
+    assert train["eval_rewards/accuracies_before"] == 0 and train["eval_rewards/accuracies"] >= 0.75   # held out
+    assert train["eval_rewards/margins"] > 0 and train["eval_loss"] < train["eval_loss_before"]
     evaluation = _metrics(chain, "dpo", "evaluate")
-    assert 0 <= evaluation["preference_win_rate"] <= 1 and evaluation["preference_pairs"] == 8
+    assert evaluation["preference_win_rate"] >= 0.75 and evaluation["preference_pairs"] == 8
     samples = (_out(chain, "dpo", "evaluate") / "samples.jsonl").read_text().splitlines()
     assert len(samples) == 3 and "<|im_start|>assistant" in json.loads(samples[0])["prompt"]
     report = (chain / "runs" / "dpo" / "report.md").read_text()
-    assert "preference_win_rate" in report
+    assert "preference_win_rate" in report and "✓ held-out preference accuracy" in report
+    assert "**Warning**" not in report
 
 
 def test_model_fetch_takes_a_hub_model_from_the_cache_offline(chain, tmp_path, monkeypatch, run_cli):
@@ -204,6 +208,61 @@ def test_served_smoke_test_answers_well_formed_chats(chain, run_cli):
     assert all(isinstance(r["reply"], str) and "<|im_end|>" not in r["reply"] for r in smoke["requests"])
 
 
+DECODE = """
+import sys
+import numpy as np
+from llama_cpp import Llama
+from modelops.deploy.llama_runtime import configure
+decision = configure()
+llm = Llama(sys.argv[1], n_ctx=128, logits_all=True, verbose=False)
+assert llm.model_params.use_extra_bufts is decision.enabled
+ids = llm.tokenize("什么是过拟合？请用一句话简单解释一下。".encode(), add_bos=False)[:24]
+llm.eval(ids)
+assert len(ids) >= 4 and np.isfinite(np.array(llm.scores[: len(ids)])).all()
+llm.close()
+"""
+
+
+@pytest.mark.parametrize("quant", ["q8_0", "q4_k_m"])
+def test_quantised_ggufs_decode_a_batch_with_the_safe_repack_setting(chain, quant):
+    """A batch of 4+ tokens through a quantised GGUF — what segfaulted on CPUs with AMX (in a child process,
+    so that a crash fails this test instead of ending the run)."""
+    from modelops.processes import exit_description
+
+    gguf = _out(chain, "dpo", f"quantize-{quant}") / f"model-{quant}.gguf"
+    result = subprocess.run([sys.executable, "-c", DECODE, str(gguf)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, exit_description(result.returncode) + "\n" + result.stderr[-2000:]
+
+
+def test_serve_and_chat_answer_from_a_quantised_gguf(chain):
+    import httpx
+
+    from modelops.deploy.llama_server import free_port
+
+    gguf = _out(chain, "dpo", "quantize-q4_k_m") / "model-q4_k_m.gguf"
+    chat = subprocess.run([sys.executable, "-m", "modelops", "chat", str(gguf), "--max-tokens", "8"],
+                          input="什么是过拟合？\n", capture_output=True, text=True, timeout=300)
+    assert chat.returncode == 0 and "model> " in chat.stdout, chat.stderr[-2000:]
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "modelops", "serve", str(gguf), "--port", str(port),
+                               "--n-ctx", "256"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, json={
+                    "messages": [{"role": "user", "content": "什么是过拟合？"}], "max_tokens": 8})
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert server.poll() is None, server.stderr.read()[-2000:]
+        assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] is not None
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+    assert "llama.cpp weight repack:" in errors
+
+
 def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
     path = _variant(chain, "adapter", ("max_steps: 40", "max_steps: 10"),
                     ("hardware: cpu", "hardware: cpu\ndeploy: {target: llama-cpp, merge: false, serve: {n_ctx: 256, requests: 1}}"))
@@ -233,22 +292,27 @@ def test_max_tokens_drops_or_truncates_long_conversations(chain, run_cli, mode):
     assert stats[key] > 0 and stats["train"] + stats["validation"] + stats["dropped_over_max_tokens"] == 40
 
 
-def test_a_killed_conversion_leaves_no_gguf_and_the_next_apply_completes(chain, run_cli):
+def test_a_killed_forced_conversion_keeps_the_finished_gguf_and_the_next_apply_completes(chain, run_cli):
     recipe = chain / "dpo.yaml"
     [step] = (chain / "runs" / "dpo").glob("gguf-*")
+    finished = hashlib.sha256((step / "out" / "model-f16.gguf").read_bytes()).hexdigest()
     process = subprocess.Popen([sys.executable, "-m", "modelops", "apply", str(recipe), "--force", "tiny-dpo/gguf", "-q"],
                                cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
-        if (step / "out.partial").exists() and not (step / "out").exists():
+        if (step / "out.partial").exists():
             break
         time.sleep(0.05)
     time.sleep(1.5)                                    # the converter is importing or writing
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not (step / "out").exists()                 # nothing half-written is ever in place
-    code, out, err = run_cli("apply", recipe, "-q", cwd=chain)
+    # the finished GGUF stays in place, whole, until a new one replaces it; nothing half-written is in out/
+    assert hashlib.sha256((step / "out" / "model-f16.gguf").read_bytes()).hexdigest() == finished
+    code, out, err = run_cli("status", recipe, cwd=chain)
+    assert "tiny-dpo/gguf" in out and "up-to-date" in out.split("tiny-dpo/gguf", 1)[1].splitlines()[0]
+    code, out, err = run_cli("apply", recipe, "-q", "--force", "tiny-dpo/gguf", cwd=chain)
     assert code == 0, out + err
     assert (step / "out" / "model-f16.gguf").stat().st_size == _metrics(chain, "dpo", "gguf")["bytes"]
+    assert not (step / "out.partial").exists() and not (step / "out.replaced").exists()
 
 
 def test_two_gloo_processes_train_on_cpu(chain, run_cli):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from modelops.apply.changes import StepChange, classify
 from modelops.apply.events import EventTail
 from modelops.apply.lock import RunLock
 from modelops.apply.state import RunState
+from modelops.processes import crash_hint, die_with_parent, exit_description
 from modelops.hashing import hash_path
 from modelops.plan.model import Plan, Step
 
@@ -115,25 +114,36 @@ def _local_program(part: str) -> str:
     return str(beside) if part == "accelerate" and beside.exists() else part
 
 
-def _die_with_parent() -> None:
-    """Linux: the step gets SIGTERM if apply dies (even by kill -9), so no orphan keeps writing its folder."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _resolve_inputs(step: Step, directories: dict[str, Path]) -> dict[str, str]:
     return {i.name: str(directories[i.step] / "out" / i.output) if i.step else str(Path(i.path).resolve())
             for i in step.inputs}
+
+
+def _replace(final: Path, partial: Path) -> None:
+    """Put the new output in place of the old one; the old one stays until the new one is whole."""
+    old = final.with_name("out.replaced")
+    if final.exists():
+        final.rename(old)
+    partial.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _recover_replaced(final: Path) -> None:
+    """Undo a replacement that a crash cut between its two renames."""
+    old = final.with_name("out.replaced")
+    if old.exists():
+        if final.exists():
+            shutil.rmtree(old)
+        else:
+            old.rename(final)
 
 
 def _run_step(step: Step, state: RunState, directories: dict[str, Path],
               on_event: Callable[[str, Step, dict], None]) -> StepResult:
     directory = Path(step.directory)
     partial, final = directory / "out.partial", directory / "out"
-    if final.exists():
-        shutil.rmtree(final)                 # finished but never recorded: not trusted
+    _recover_replaced(final)
     if partial.exists() and step.kind not in RESUMABLE_KINDS:
         shutil.rmtree(partial)               # leftovers of an interrupted attempt
     partial.mkdir(parents=True, exist_ok=True)
@@ -152,7 +162,7 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    encoding="utf-8", errors="replace",
-                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                   preexec_fn=die_with_parent if sys.platform == "linux" else None)
         tail.start()
         try:
             for line in process.stdout:
@@ -167,13 +177,16 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
         finally:
             tail.stop()
     if code != 0:
+        state.record_failure(step.short_id, step.fingerprint, exit_description(code), log_path)
         tail = log_path.read_text(encoding="utf-8").splitlines()[-TAIL_LINES:]
-        raise StepFailed(f"step {step.id} failed (exit code {code}); last lines:\n" + "\n".join(tail) +
-                         f"\nwhole log: {log_path}")
+        hint = crash_hint(code)
+        raise StepFailed(f"step {step.id} failed ({exit_description(code)}); last lines:\n" + "\n".join(tail) +
+                         f"\nwhole log: {log_path}" + (f"\nhint: {hint}" if hint else ""))
     missing = [name for name in step.outputs if not (partial / name).exists()]
     if missing:
+        state.record_failure(step.short_id, step.fingerprint, f"missing outputs: {', '.join(missing)}", log_path)
         raise StepFailed(f"step {step.id} finished without writing {', '.join(missing)} (log: {log_path})")
-    partial.rename(final)
+    _replace(final, partial)
     metrics_file = final / "metrics.json"
     metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
     ended = time.time()

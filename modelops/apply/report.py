@@ -10,6 +10,7 @@ from typing import Any
 
 from modelops.apply.changes import flatten
 from modelops.apply.state import RunState
+from modelops.apply.verdicts import verdicts
 from modelops.fsutil import write_atomically
 from modelops.plan.model import RecipePlan
 from modelops.templates import render
@@ -22,16 +23,25 @@ def _scalars(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
             if isinstance(value, (int, float, str)) and not isinstance(value, bool)]
 
 
-def _step_section(step, entry: dict[str, Any] | None, workdir: Path) -> dict[str, Any]:
+def _when(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp).isoformat(timespec="seconds")
+
+
+def _step_section(step, state: RunState, workdir: Path) -> dict[str, Any]:
     out = Path(step.directory) / "out"
+    entry = state.steps.get(step.short_id)
     section: dict[str, Any] = {"id": step.short_id, "kind": step.kind, "title": step.title,
                                "fingerprint": step.fingerprint[:12], "done": bool(entry) and out.is_dir()
                                and entry["fingerprint"] == step.fingerprint, "metrics": [], "tables": {}, "plots": []}
     if not section["done"]:
+        failure = state.failure(step.short_id, step.fingerprint)
+        section["status"] = f"failed {_when(failure['at'])} ({failure['how']}; log {failure['log']})" if failure \
+            else "pending"
         return section
     section["seconds"] = round(entry["ended"] - entry["started"], 1)
-    section["ended"] = datetime.datetime.fromtimestamp(entry["ended"]).isoformat(timespec="seconds")
+    section["status"] = f"done {_when(entry['ended'])}"
     section["metrics"] = _scalars(entry.get("metrics", {}))[:MAX_METRICS]
+    section["checks"] = verdicts(entry.get("metrics", {}))
     tables = out / "tables.json"
     if tables.is_file():
         section["tables"] = json.loads(tables.read_text(encoding="utf-8"))
@@ -44,8 +54,9 @@ def write_report(recipe: RecipePlan) -> list[Path]:
     """Write report.md and report.html for one recipe's run directory; returns their paths."""
     workdir = Path(recipe.workdir)
     state = RunState.load(workdir)
-    sections = [_step_section(step, state.steps.get(step.short_id), workdir) for step in recipe.steps]
-    context = {"recipe": recipe, "steps": sections,
+    sections = [_step_section(step, state, workdir) for step in recipe.steps]
+    warnings = [(s["id"], check.text) for s in sections for check in s.get("checks", []) if not check.ok]
+    context = {"recipe": recipe, "steps": sections, "warnings": warnings,
                "generated": datetime.datetime.now().isoformat(timespec="seconds")}
     paths = []
     for name in ("report.md", "report.html"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ STATE_FILE = "state.json"
 class RunState:
     workdir: Path
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)   # the last failed attempt of a step
 
     @classmethod
     def load(cls, workdir: Path) -> "RunState":
@@ -26,14 +28,29 @@ class RunState:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON ({exc}); move it aside to start the run afresh") from None
-        return cls(workdir, data.get("steps", {}))
+        return cls(workdir, data.get("steps", {}), data.get("failures", {}))
 
     def record(self, step_id: str, entry: dict[str, Any]) -> None:
         """Record a finished step and replace the state file atomically."""
         from modelops import __version__
 
         self.steps[step_id] = entry | {"modelops": __version__}
-        body = json.dumps({"steps": self.steps}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        self.failures.pop(step_id, None)
+        self._write()
+
+    def record_failure(self, step_id: str, fingerprint: str, how: str, log: Path) -> None:
+        """Remember that the step failed (when, how, its log) so that `status` and the report can say so."""
+        self.failures[step_id] = {"fingerprint": fingerprint, "at": round(time.time(), 3), "how": how, "log": str(log)}
+        self._write()
+
+    def failure(self, step_id: str, fingerprint: str) -> dict[str, Any] | None:
+        """The step's last failure, if it was of this very step (same fingerprint) and nothing finished since."""
+        failure = self.failures.get(step_id)
+        return failure if failure and failure["fingerprint"] == fingerprint else None
+
+    def _write(self) -> None:
+        body = json.dumps({"steps": self.steps, "failures": self.failures}, indent=2, sort_keys=True,
+                          ensure_ascii=False) + "\n"
         write_atomically(self.workdir / STATE_FILE, body)
 
     def is_done(self, step_id: str, fingerprint: str, directory: Path) -> bool:
