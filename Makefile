@@ -20,10 +20,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/modelops validate recipes/*.yaml examples/tiny-zh/*.yaml
 	@for recipe in recipes/*.yaml; do echo "== $$recipe"; $(BIN)/modelops plan "$$recipe" || exit $$?; done
-	$(BIN)/modelops apply recipes/activations-forecast.yaml --quiet
+	$(BIN)/modelops apply recipes/activations-forecast.yaml
 	$(BIN)/modelops predict recipes/activations-forecast.yaml --output runs/activations-forecast/forecasts.csv
 	@head -4 runs/activations-forecast/forecasts.csv
-	$(BIN)/modelops apply examples/tiny-zh/dpo.yaml --quiet
+	$(BIN)/modelops apply examples/tiny-zh/dpo.yaml
 	@echo "什么是过拟合？" | $(BIN)/modelops chat examples/tiny-zh/dpo.yaml --max-tokens 24
 
 test: setup

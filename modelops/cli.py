@@ -18,9 +18,21 @@ app = typer.Typer(
 EXIT_INVALID = 2
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from modelops import __version__
+
+        print(f"modelops {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _options(no_color: bool = typer.Option(False, "--no-color", help="Plain output without colours (also NO_COLOR=1; "
-                                           "output that is not a terminal is always plain).")) -> None:
+def _options(
+    no_color: bool = typer.Option(False, "--no-color", help="Plain output without colours (also NO_COLOR=1; output "
+                                  "that is not a terminal is always plain). Accepted before or after the command."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     if no_color:
         import os
 
@@ -90,7 +102,7 @@ def plan(
     from modelops.fsutil import write_atomically
     from modelops.plan.render import plan_json, plan_markdown, plan_text
 
-    result = _plan_or_exit(file)
+    result = _plan_or_exit(file, 1 if detailed_exitcode else EXIT_INVALID)     # 2 means "pending" there
     if out is not None:
         write_atomically(out, plan_json(result))
     render = {PlanFormat.text: plan_text, PlanFormat.json: plan_json, PlanFormat.markdown: plan_markdown}[format]
@@ -141,7 +153,9 @@ def apply(
     force: List[str] = typer.Option([], "--force", help="Rerun this step (`recipe/step` or `step`) and everything downstream."),
     until: Optional[str] = typer.Option(None, "--until", help="Stop after this step."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would run (same as `plan`)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show progress and the summary, not the steps' output."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show the steps' output (it is always in each "
+                                 "step's log.txt: `modelops logs FILE STEP`)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress: only the summary, warnings and errors."),
 ) -> None:
     """Run the plan: skip finished steps, run the rest in order, record each in the run directory's state,
     and write report.md / report.html there.
@@ -156,14 +170,12 @@ def apply(
     from modelops.apply.lock import LockedError
     from modelops.apply.progress import ConsoleProgress, summary_table
     from modelops.apply.report import write_report
+    from modelops.apply.verdicts import verdicts
 
     result = _saved_plan_or_exit(file) if file.suffix == ".json" else _plan_or_exit(file)
     _emit_problems(result.warnings, "text")
-    forced = {_step_id(name, result) for name in force}
-    until_id = _step_id(until, result) if until else None
-    if None in forced or (until and until_id is None):
-        print(f"unknown step; steps are: {', '.join(sorted(s.id for s in result.steps))}", file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+    forced = {_step_or_exit(name, result) for name in force}
+    until_id = _step_or_exit(until, result) if until else None
     changes = _changes_or_exit(result, downstream_of(result, forced))
     _print_changes(changes)
     pending = [c for c in through(changes, until_id) if c.status != "up-to-date"]
@@ -175,7 +187,7 @@ def apply(
     signal.signal(signal.SIGTERM, signal.default_int_handler)      # SIGTERM stops as cleanly as Ctrl-C
     console = Console(highlight=False)
     try:
-        with ConsoleProgress(console, quiet) as progress:
+        with ConsoleProgress(console, verbose, quiet) as progress:
             results = run_plan(result, changes, until_id, progress)
         reports = [write_report(recipe) for recipe in result.recipes]
     except LockedError as exc:
@@ -185,6 +197,10 @@ def apply(
         print(f"cannot write the run directory: {exc}", file=sys.stderr)
         raise typer.Exit(1)
     console.print(summary_table(results))
+    for step_result in results:
+        for check in verdicts(step_result.metrics):
+            if not check.ok:
+                print(f"warning: {step_result.step.id}: {check.text}", file=sys.stderr)
     print(f"report: {reports[-1][0]} and {reports[-1][1].name}")
     last = results[-1]
     if last.status == "interrupted":
@@ -263,8 +279,8 @@ def _changes_or_exit(result, rerun: set[str]) -> list:
         raise typer.Exit(1)
 
 
-def _plan_or_exit(file: Path):
-    """The plan of a recipe, or its problems printed and exit code 2."""
+def _plan_or_exit(file: Path, invalid_code: int = EXIT_INVALID):
+    """The plan of a recipe, or its problems printed and exit code 2 (`invalid_code`)."""
     from modelops.plan.planner import plan_recipe
     from modelops.problems import RecipeError
 
@@ -272,7 +288,21 @@ def _plan_or_exit(file: Path):
         return plan_recipe(file)
     except RecipeError as exc:
         _emit_problems(exc.problems, "text")
+        raise typer.Exit(invalid_code)
+
+
+def _step_or_exit(name: str, plan) -> str:
+    """The full id of a step named `recipe/step` or `step`; unknown names exit 2 with the closest ones."""
+    import difflib
+
+    found = _step_id(name, plan)
+    if found is None:
+        names = [s.id for s in plan.steps] + [s.short_id for s in plan.steps]
+        close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+        hint = f"did you mean {' or '.join(f'`{c}`' for c in close)}? " if close else ""
+        print(f"unknown step `{name}`; {hint}steps are: {', '.join(s.id for s in plan.steps)}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
+    return found
 
 
 def _step_id(name: str, plan) -> str | None:
@@ -310,11 +340,59 @@ def status(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
         recipe, short = change.step.id.split("/", 1)
         entry = states[recipe].steps.get(short, {})
         when = datetime.datetime.fromtimestamp(entry["ended"]).isoformat(timespec="seconds") if entry else "-"
+        failure = states[recipe].failure(short, change.step.fingerprint) if change.status != "up-to-date" else None
+        if failure:
+            failed_at = datetime.datetime.fromtimestamp(failure["at"]).isoformat(timespec="seconds")
+            print(f"{change.step.id:32} {'failed':10} {failed_at} ({failure['how']}); log: {failure['log']}")
+            continue
         print(f"{change.step.id:32} {change.status:10} {when}")
         if entry and change.status == "up-to-date":
             print(f"    outputs: {', '.join(entry['outputs'])} in {entry['directory']}/out")
             if entry.get("metrics"):
                 print(f"    metrics: {scalar_metrics(entry['metrics'], limit=8)}")
+
+
+@app.command()
+def logs(
+    file: Path = typer.Argument(..., help="Recipe file."),
+    step: str = typer.Argument(..., help="Step name (`fit`, `train`, or `recipe/step`)."),
+    lines: Optional[int] = typer.Option(None, "--tail", "-n", help="Only the last N lines."),
+) -> None:
+    """A step's log: everything it printed, library progress bars and warnings included.
+
+    Example: modelops logs recipes/activations-forecast.yaml fit --tail 40
+    """
+    result = _plan_or_exit(file)
+    step_id = _step_or_exit(step, result)
+    directory = Path(next(s.directory for s in result.steps if s.id == step_id))
+    log = directory / "log.txt"
+    if not log.is_file():
+        print(f"step {step_id} has not run for the recipe as it is now (no {log})", file=sys.stderr)
+        raise typer.Exit(1)
+    text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    print("\n".join(text[-lines:] if lines else text))
+
+
+@app.command()
+def gc(
+    root: Path = typer.Argument(Path("runs"), help="Folder holding run directories."),
+    yes: bool = typer.Option(False, "--yes", help="Remove them (without it, only list what would go)."),
+) -> None:
+    """Step folders that no run's state references (outputs of earlier versions of a step), with their
+    sizes; `--yes` removes them. Runs being applied are skipped.
+
+    Example: modelops gc runs --yes
+    """
+    from modelops.apply.gc import collect
+
+    found, skipped = collect(root, remove=yes)
+    for item in found:
+        print(f"{'removed' if yes else 'would remove'} {item.path}  ({item.bytes / 2**20:.1f} MiB)")
+    for reason in skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    total = sum(item.bytes for item in found) / 2**20
+    print(f"{len(found)} unreferenced step folder(s), {total:.1f} MiB" + ("" if yes or not found else
+                                                                          "; run again with --yes to remove them"))
 
 
 @app.command()
@@ -408,7 +486,7 @@ def _serve_api(result, host: str, port: int) -> None:
 
     from modelops.forecast.server import create_app
 
-    print(f"serving {bundle} on http://{host}:{port} (POST /predict, GET /health, GET /metadata, docs at /docs)",
+    print(f"serving {bundle} on http://{host}:{port} (POST /predict, GET /health, GET /metadata, OpenAPI schema at /openapi.json)",
           file=sys.stderr)
     uvicorn.run(create_app(bundle), host=host, port=port, log_level="info")
 
@@ -466,8 +544,14 @@ def chat(
             if not sys.stdin.isatty():
                 print(f"you> {line}")
             messages.append({"role": "user", "content": line})
-            reply = httpx.post(f"{base}/v1/chat/completions", timeout=300, json={
-                "messages": messages, "max_tokens": max_tokens}).json()["choices"][0]["message"]["content"]
+            try:
+                response = httpx.post(f"{base}/v1/chat/completions", timeout=300, json={
+                    "messages": messages, "max_tokens": max_tokens})
+                reply = response.json()["choices"][0]["message"]["content"]
+            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+                died = server.ended() if isinstance(server, BackgroundLlamaServer) else None
+                print(f"the llama.cpp server {died}" if died else f"no answer from {base}: {exc}", file=sys.stderr)
+                raise typer.Exit(1)
             messages.append({"role": "assistant", "content": reply})
             print(f"model> {reply}")
 
@@ -487,6 +571,8 @@ def init(
     base: Optional[str] = typer.Option(None, "--base", help="Base model: hub id, local folder or modelscope://org/name."),
     data: Optional[str] = typer.Option(None, "--data", help="Training data path, relative to the recipe."),
     hardware: str = typer.Option("cpu", "--hardware", help="Hardware profile (`modelops hardware` lists them)."),
+    from_scratch: bool = typer.Option(False, "--from-scratch", help="pretrain: a new small model and tokenizer "
+                                      "trained on your text instead of a hub base (no download; works offline)."),
 ) -> None:
     """Write a commented starter recipe that validates and plans as written; sample data is written beside
     it when the data file does not exist yet.
@@ -497,7 +583,7 @@ def init(
 
     target = out or Path(f"{kind.value}.yaml")
     try:
-        written = write_starter(kind.value, target, name or f"my-{kind.value}", base, data, hardware)
+        written = write_starter(kind.value, target, name or f"my-{kind.value}", base, data, hardware, from_scratch)
     except FileExistsError as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
@@ -590,6 +676,9 @@ def _yes(flag: bool) -> str:
 
 
 def main() -> None:
+    if "--no-color" in sys.argv[2:]:        # after the command too, as users type it
+        sys.argv.remove("--no-color")
+        sys.argv.insert(1, "--no-color")
     app()
 
 

@@ -92,14 +92,15 @@ def with_sleeping_data_step(*args, **kwargs):
     return plan
 
 planner.plan_recipe = with_sleeping_data_step
-sys.argv = ["modelops", "apply", sys.argv[1], "--until", "data"]
+sys.argv = ["modelops", "apply", sys.argv[1], "--until", "data", *sys.argv[2:]]
 cli.main()
 """
 
 
-def _start_sleeping_apply(workspace, recipe):
+def _start_sleeping_apply(workspace, recipe, *options):
     driver = write(workspace, "driver.py", DRIVER)
-    process = subprocess.Popen([sys.executable, str(driver), str(recipe)], cwd=workspace,
+    (workspace / "sleeping").unlink(missing_ok=True)
+    process = subprocess.Popen([sys.executable, str(driver), str(recipe), *options], cwd=workspace,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     marker = workspace / "sleeping"
     for _ in range(300):
@@ -208,3 +209,99 @@ def test_a_full_disk_while_recording_leaves_nothing_marked_done(run_cli, workspa
     assert code == 1 and "No space left on device" in err
     code, out, err = run_cli("apply", recipe, "--until", "data")
     assert code == 0 and "+ demo/data: new" in out, err
+
+
+def test_a_step_killed_by_a_signal_says_so_and_is_recorded_as_failed(run_cli, workspace):
+    _rows(workspace)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    process, step_pid = _start_sleeping_apply(workspace, recipe)
+    os.kill(step_pid, signal.SIGSEGV)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "failed (killed by signal 11 (SIGSEGV, segmentation fault))" in err and "log.txt" in err
+    assert "hint: a native library crashed" in err and "MODELOPS_LLAMA_REPACK" in err
+    code, out, _ = run_cli("status", recipe)
+    assert code == 0 and "demo/data" in out and "failed" in out and "killed by signal 11" in out
+    report = (workspace / "runs" / "demo" / "report.md").read_text()
+    assert "failed " in report and "SIGSEGV" in report
+
+
+def test_force_keeps_the_finished_output_until_the_new_one_replaces_it(run_cli, workspace):
+    _rows(workspace)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    assert run_cli("apply", recipe, "--until", "data")[0] == 0
+    [out] = (workspace / "runs" / "demo").glob("data-*/out")
+    before = (out / "train.jsonl").read_text()
+    process, _ = _start_sleeping_apply(workspace, recipe, "--force", "data")
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert (out / "train.jsonl").read_text() == before        # the interrupted rerun left the good output
+    code, out_text, _ = run_cli("status", recipe)
+    assert "demo/data" in out_text and "up-to-date" in out_text.split("demo/data", 1)[1].splitlines()[0]
+    code, _, err = run_cli("apply", recipe, "--until", "data", "--force", "data")
+    assert code == 0, err
+    assert not list((workspace / "runs" / "demo").glob("data-*/out.replaced"))
+
+
+def test_unknown_steps_get_a_suggestion_and_logs_shows_a_step_log(run_cli, workspace):
+    _rows(workspace)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    code, _, err = run_cli("apply", recipe, "--until", "dta")
+    assert code == 2 and "did you mean `data`" in err
+    code, _, err = run_cli("logs", recipe, "data")
+    assert code == 1 and "has not run" in err
+    run_cli("apply", recipe, "--until", "data")
+    code, out, _ = run_cli("logs", recipe, "data", "--tail", "1")
+    assert code == 0 and len(out.strip().splitlines()) == 1
+
+
+def test_files_modelops_writes_respect_the_umask(run_cli, workspace):
+    _rows(workspace)
+    old = os.umask(0o022)
+    try:
+        recipe = write(workspace, "r.yaml", RECIPE)
+        run_cli("apply", recipe, "--until", "data")
+        run_cli("plan", recipe, "--out", "plan.json")
+    finally:
+        os.umask(old)
+    for path in (workspace / "runs" / "demo" / "state.json", workspace / "runs" / "demo" / "report.html",
+                 workspace / "plan.json"):
+        assert oct(path.stat().st_mode & 0o777) == oct(0o644), path
+
+
+def test_detailed_exitcode_is_1_for_an_invalid_recipe_and_version_and_late_no_color_work(run_cli, workspace):
+    recipe = write(workspace, "bad.yaml", RECIPE.replace("kind: sft", "kind: sfft"))
+    assert run_cli("plan", recipe, "--detailed-exitcode")[0] == 1
+    assert run_cli("plan", recipe)[0] == 2
+    code, out, _ = run_cli("--version")
+    assert code == 0 and out.startswith("modelops ")
+    result = subprocess.run([sys.executable, "-m", "modelops", "hardware", "--no-color"], capture_output=True, text=True)
+    assert result.returncode == 0 and "a10-24g" in result.stdout
+
+
+def test_gc_lists_then_removes_step_folders_no_state_references(run_cli, workspace):
+    _rows(workspace)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    run_cli("apply", recipe, "--until", "data")
+    [first] = (workspace / "runs" / "demo").glob("data-*")
+    write(workspace, "r.yaml", RECIPE.replace("fraction: 0.5", "fraction: 0.25"))
+    run_cli("apply", recipe, "--until", "data")
+    [current] = [p for p in (workspace / "runs" / "demo").glob("data-*") if p != first]
+    code, out, _ = run_cli("gc", workspace / "runs")
+    assert code == 0 and f"would remove {first}" in out and str(current) not in out and first.exists()
+    code, out, _ = run_cli("gc", workspace / "runs", "--yes")
+    assert code == 0 and not first.exists() and (current / "out" / "train.jsonl").exists()
+    assert run_cli("plan", recipe, "--detailed-exitcode")[1].count("up-to-date") == 1
+
+
+def test_verdicts_warn_when_a_run_made_things_worse():
+    from modelops.apply.verdicts import verdicts
+
+    worse = verdicts({"eval_loss_before": 2.0, "eval_loss": 2.4, "eval_rewards/accuracies": 0.25,
+                      "beats_naive": False, "mae": 3.0, "naive_mae": 2.5})
+    assert [v.ok for v in worse] == [False, False, False]
+    assert "ROSE" in worse[0].text and "not above chance" in worse[1].text and "WORSE than a naive" in worse[2].text
+    better = verdicts({"eval_loss_before": 2.0, "eval_loss": 1.5, "preference_win_rate": 0.9, "beats_naive": True})
+    assert all(v.ok for v in better) and len(better) == 3
+    assert verdicts({"rows": 10}) == []

@@ -44,3 +44,27 @@ def test_every_command_has_help_with_an_example(run_cli):
     for name in names:
         code, out, _ = run_cli(name, "--help")
         assert code == 0 and "Example" in out, name
+
+
+@pytest.mark.parametrize("kind", ["sft", "dpo"])
+def test_starter_sample_data_survives_the_default_cleaning_and_the_schema_it_names_exists(kind, tmp_path, run_cli):
+    import json
+
+    recipe = tmp_path / f"{kind}.yaml"
+    assert run_cli("init", kind, "--out", recipe)[0] == 0
+    schema = recipe.read_text().splitlines()[0].split("$schema=")[1]
+    assert json.loads((tmp_path / schema).read_text())["title"]
+    code, _, err = run_cli("apply", recipe, "--until", "data", cwd=tmp_path)
+    assert code == 0, err
+    [stats] = (tmp_path / "runs").glob("*/data-*/out/stats.json")
+    counts = json.loads(stats.read_text())
+    assert counts["train"] >= 10 and counts["validation"] >= 1
+
+
+def test_from_scratch_pretrain_starter_needs_no_hub(tmp_path, run_cli):
+    recipe = tmp_path / "pretrain.yaml"
+    assert run_cli("init", "pretrain", "--from-scratch", "--out", recipe)[0] == 0
+    assert "init:" in recipe.read_text() and "base:" not in recipe.read_text()
+    code, out, err = run_cli("plan", recipe, cwd=tmp_path)
+    assert code == 0, err
+    assert "model_fetch" not in out and "tokenizer_train" in out

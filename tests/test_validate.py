@@ -76,3 +76,14 @@ def test_python_dash_m_matches_console_script(workspace):
     path = write(workspace, "r.yaml", SFT.replace("kind: sft", "kind: sftt"))
     result = subprocess.run([sys.executable, "-m", "modelops", "validate", str(path)], capture_output=True, text=True)
     assert result.returncode == 2 and "unknown task kind `sftt`" in result.stderr
+
+
+def test_names_other_tools_use_point_at_the_allowed_value_and_indentation_errors_get_a_hint(run_cli, workspace):
+    from conftest import REGRESSION
+
+    path = write(workspace, "r.yaml", REGRESSION.replace("horizon: 2", "horizon: 2\n  calendar: [hour, weekday]"))
+    code, _, err = run_cli("validate", path)
+    assert code == 2 and "task.calendar[1]: `weekday`" in err and "did you mean `dayofweek`?" in err
+    path = write(workspace, "r.yaml", REGRESSION.replace("  time: {", "   time: {"))
+    code, _, err = run_cli("validate", path)
+    assert code == 2 and "r.yaml:5:4" in err and "check the indentation" in err

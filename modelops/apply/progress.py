@@ -1,5 +1,7 @@
-"""What `apply` shows while it works: one live line per step with elapsed time, the step's output, and a
-summary table at the end. Steps' JSON-lines events (`done`/`total` counters, metrics) feed the live line."""
+"""What `apply` shows while it works: one live line per step with done/total, elapsed time and time left,
+and a summary table at the end. Steps' JSON-lines events (`done`/`total` counters, metrics) feed the live
+line. The steps' own output (library progress bars and warnings included) goes to each step's log.txt,
+and to the screen too with `-v`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
 from modelops.plan.model import Step
@@ -29,11 +32,12 @@ def scalar_metrics(metrics: dict[str, Any], limit: int = 4) -> str:
 class ConsoleProgress:
     """Callable `on_event` for `run_plan`, rendering with rich (live when a terminal, plain lines otherwise)."""
 
-    def __init__(self, console: Console, quiet: bool = False):
-        self.console, self.quiet = console, quiet
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
-                                 transient=False)
+    def __init__(self, console: Console, verbose: bool = False, quiet: bool = False):
+        self.console, self.verbose = console, verbose
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                 TextColumn("left"), TimeRemainingColumn(), console=console, transient=False,
+                                 disable=quiet)
         self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> "ConsoleProgress":
@@ -46,7 +50,7 @@ class ConsoleProgress:
     def __call__(self, event: str, step: Step, data: dict[str, Any]) -> None:
         if event == "start":
             self.tasks[step.id] = self.progress.add_task(escape(f"{step.id}: {step.title}"), total=None, info="")
-        elif event == "output" and not self.quiet:
+        elif event == "output" and self.verbose:
             self.console.print(f"[dim]{escape(step.short_id)} │[/dim] {escape(data['line'])}", highlight=False)
         elif event == "event":
             self._update(step, data)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -28,7 +29,8 @@ def create_app(bundle: Path) -> FastAPI:
         model_config = ConfigDict(extra="forbid")
         rows: list[Row] = Field(min_length=1, description="Recent observations of one or more series.")  # type: ignore[valid-type]
 
-    app = FastAPI(title=f"{metadata['name']} forecasts", version=metadata["version"])
+    # no /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN, which an offline server cannot reach
+    app = FastAPI(title=f"{metadata['name']} forecasts", version=metadata["version"], docs_url=None, redoc_url=None)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -54,7 +56,7 @@ def create_app(bundle: Path) -> FastAPI:
 def bundle_metadata(name: str, version: str, forecaster: Forecaster, metrics: dict[str, Any]) -> dict[str, Any]:
     spec = forecaster.feature_spec
     return {"name": name, "version": version, "target": spec.target, "horizon": spec.horizon,
-            "frequency": spec.frequency, "history_needed": spec.history, "input_columns": forecaster.input_columns,
+            "frequency": to_offset(pd.Timedelta(spec.frequency)).freqstr, "history_needed": spec.history, "input_columns": forecaster.input_columns,
             "features": forecaster.config["feature_names"], "target_transform": forecaster.transform,
             "validation": {k: metrics[k] for k in ("mae", "naive_mae", "beats_naive") if k in metrics}}
 

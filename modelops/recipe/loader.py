@@ -192,9 +192,15 @@ def _field_doc(model: type[BaseModel] | None, key: str) -> str:
     return f"{key}: {field.description}" if field and field.description else ""
 
 
+SYNONYMS = {   # names other tools use for an allowed value
+    "weekday": "dayofweek", "day_of_week": "dayofweek", "dow": "dayofweek", "week": "weekofyear",
+    "week_of_year": "weekofyear", "day_of_year": "dayofyear", "doy": "dayofyear", "hour_of_day": "hour"}
+
+
 def _did_you_mean(word: str, choices: typing.Sequence[str], label: str) -> str:
     choices = [c for c in choices if c]
-    close = difflib.get_close_matches(word, choices, n=2, cutoff=0.6)
+    close = [SYNONYMS[word.lower()]] if SYNONYMS.get(word.lower()) in choices else \
+        difflib.get_close_matches(word, choices, n=2, cutoff=0.6)
     if close:
         return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
     return f"{label}: {', '.join(choices)}" if choices else ""

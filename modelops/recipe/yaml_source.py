@@ -66,6 +66,12 @@ def dotted(path: KeyPath) -> str:
     return out
 
 
+INDENTATION_SIGNS = ("mapping values are not allowed here", "expected <block end>", "did not find expected key",
+                     "could not find expected ':'")
+INDENTATION_HINT = ("check the indentation around this line: keys of one section start in the same column, "
+                    "a section's keys are indented more than the section, and values follow `key: ` on the same line")
+
+
 def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Source:
     """Parse recipe text; raise RecipeError listing every problem found while reading it."""
     env = os.environ if env is None else env
@@ -76,7 +82,8 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> So
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = _yaml_message(exc)
-        hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in message else ""
+        hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in message else \
+            INDENTATION_HINT if any(sign in message for sign in INDENTATION_SIGNS) else ""
         raise RecipeError([Problem(file, line, col, "", message, hint)]) from None
     reader = _NodeReader(file, yaml, env)
     data = reader.read(root, ()) if root is not None else None
