@@ -51,6 +51,21 @@ class PlanFormat(str, Enum):
     markdown = "markdown"
 
 
+def _recipe_files(paths: List[Path]) -> List[Path]:
+    """Files as given, and the *.yaml / *.yml recipes inside folders (sorted); a folder without recipes exits 2."""
+    found: List[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not inside:
+                print(f"{path}: no *.yaml recipes in this folder", file=sys.stderr)
+                raise typer.Exit(EXIT_INVALID)
+            found += inside
+        else:
+            found.append(path)
+    return found
+
+
 def _emit_problems(problems: list, fmt: str) -> None:
     from modelops.problems import render_problems
 
@@ -60,16 +75,17 @@ def _emit_problems(problems: list, fmt: str) -> None:
 
 @app.command()
 def validate(
-    files: List[Path] = typer.Argument(..., help="Recipe files to check."),
+    files: List[Path] = typer.Argument(..., help="Recipe files, or folders of recipes."),
     format: ProblemFormat = typer.Option(ProblemFormat.text, "--format", "-f", help="text, json, or github annotations."),
 ) -> None:
     """Check recipes and report every problem with file:line:col, key and a hint.
 
-    Example: modelops validate recipes/*.yaml --format github
+    Example: modelops validate recipes/ examples/tiny-zh/dpo.yaml --format github
     """
     from modelops.plan.planner import plan_recipe
     from modelops.problems import RecipeError, errors_only
 
+    files = _recipe_files(files)
     problems: list = []
     for file in files:
         try:
@@ -85,7 +101,7 @@ def validate(
 
 @app.command()
 def plan(
-    file: Path = typer.Argument(..., help="Recipe file."),
+    files: List[Path] = typer.Argument(..., help="Recipe files, or folders of recipes."),
     format: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="text, json (stable, diffable) or markdown."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also save the plan as JSON for a later `apply`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
@@ -99,6 +115,22 @@ def plan(
 
     Example: modelops plan recipes/qwen-sft.yaml --format markdown --against origin/main
     """
+    files = _recipe_files(files)
+    if len(files) > 1 and (format == PlanFormat.json or out is not None):
+        print("--format json and --out take one recipe (a plan is one JSON document)", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    pending = False
+    for file in files:
+        if len(files) > 1 and format == PlanFormat.text:
+            print(f"== {file}")
+        pending |= _plan_one(file, format, out, detailed_exitcode, against)
+    if detailed_exitcode and pending:
+        raise typer.Exit(2)
+
+
+def _plan_one(file: Path, format: PlanFormat, out: Optional[Path], detailed_exitcode: bool,
+              against: Optional[str]) -> bool:
+    """Print one recipe's plan; whether steps are pending."""
     from modelops.fsutil import write_atomically
     from modelops.plan.render import plan_json, plan_markdown, plan_text
 
@@ -115,8 +147,7 @@ def plan(
     if format == PlanFormat.text:
         print("\nchanges against the run directory:")
         _print_changes(changes)
-    if detailed_exitcode and any(c.status != "up-to-date" for c in changes):
-        raise typer.Exit(2)
+    return any(c.status != "up-to-date" for c in changes)
 
 
 def _plan_diff(file: Path, result, against: str, format: "PlanFormat") -> str:
@@ -149,7 +180,8 @@ def _plan_diff(file: Path, result, against: str, format: "PlanFormat") -> str:
 
 @app.command()
 def apply(
-    file: Path = typer.Argument(..., help="Recipe file, or a plan saved with `plan --out plan.json`."),
+    files: List[Path] = typer.Argument(..., help="Recipe files, folders of recipes, or a plan saved with "
+                                       "`plan --out plan.json`; applied in order, stopping at the first failure."),
     force: List[str] = typer.Option([], "--force", help="Rerun this step (`recipe/step` or `step`) and everything downstream."),
     until: Optional[str] = typer.Option(None, "--until", help="Stop after this step."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would run (same as `plan`)."),
@@ -162,6 +194,11 @@ def apply(
 
     Example: modelops apply recipes/activations-forecast.yaml --force fit
     """
+    for file in _recipe_files(files):
+        _apply_one(file, force, until, dry_run, verbose, quiet)
+
+
+def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool) -> None:
     import signal
 
     from rich.console import Console

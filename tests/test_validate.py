@@ -87,3 +87,15 @@ def test_names_other_tools_use_point_at_the_allowed_value_and_indentation_errors
     path = write(workspace, "r.yaml", REGRESSION.replace("  time: {", "   time: {"))
     code, _, err = run_cli("validate", path)
     assert code == 2 and "r.yaml:5:4" in err and "check the indentation" in err
+
+
+def test_folders_of_recipes_validate_and_several_recipes_plan(run_cli, workspace):
+    from conftest import ROOT
+
+    code, _, err = run_cli("validate", ROOT / "recipes", ROOT / "examples" / "tiny-zh")
+    assert code == 0 and "recipe(s) valid" in err
+    first, second = write(workspace, "a.yaml", SFT), write(workspace, "b.yaml", SFT.replace("name: demo", "name: other"))
+    code, out, _ = run_cli("plan", first, second)
+    assert code == 0 and f"== {first}" in out and "recipe other" in out
+    assert run_cli("plan", first, second, "--format", "json")[0] == 2
+    assert run_cli("validate", workspace / "empty-folder-that-is-missing")[0] == 2
