@@ -469,8 +469,11 @@ def predict(
     forecaster = Forecaster(models)
     source = input or features / "recent.csv"
     try:
-        forecasts, refused = forecaster.predict(read_table(source))
-    except (PanelError, KeyError, OSError) as exc:
+        forecasts, refused = forecaster.predict(read_table(source), str(source))
+    except PanelError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    except (KeyError, OSError) as exc:
         print(f"{source}: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
     for item in refused:

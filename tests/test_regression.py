@@ -66,7 +66,7 @@ def applied(tmp_path_factory):
     folder = tmp_path_factory.mktemp("forecast")
     _panel_csv(folder)
     recipe = write(folder, "fc.yaml", RECIPE + "workdir: " + str(folder / "runs") + "\n")
-    result = CliRunner().invoke(app, ["apply", str(recipe)])
+    result = CliRunner().invoke(app, ["apply", str(recipe), "-v"])
     assert result.exit_code == 0, result.stdout + result.stderr
     return folder, recipe, result.stdout
 
@@ -148,6 +148,11 @@ def test_the_api_answers_over_real_http(applied):
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "rows", 0, "clicks"]
         missing = client.post("/predict", json={"rows": [{"user_id": "u"}]})
         assert missing.status_code == 422 and {"period", "material_id"} <= {e["loc"][-1] for e in missing.json()["detail"]}
+        assert meta["frequency"] == "h"
+        assert client.get("/docs").status_code == 404                 # no Swagger page that needs a CDN
+        when = client.post("/predict", json={"rows": [{**payload[0], "period": "yesterday"}, payload[1]]})
+        message = when.json()["detail"][0]["msg"]
+        assert when.status_code == 422 and "rows[0]" in message and "line" not in message and "data." not in message
 
 
 def test_a_second_apply_does_nothing(applied, run_cli):
@@ -262,3 +267,12 @@ def test_per_fold_scores_are_logged_and_tabled(applied):
     folds = json.loads((fit / "tables.json").read_text())["Validation folds"]
     assert folds[0][:6] == ["fold", "validation origins", "rows h1", "mae h1", "rmse h1", "r2 h1"] and len(folds) == 3
     assert "fold 1: h1 mae" in stdout
+
+
+def test_every_kind_of_bad_row_is_reported_in_one_run():
+    rows = [("a", "2025-03-01 00:00", "1", "1"), ("a", "yesterday", "1", "1"), ("a", "2025-03-01 01:00", "lots", "1"),
+            ("b", "2025-03-01 00:00", "1", "1"), ("b", "2025-03-01 00:00", "2", "1")]
+    with pytest.raises(PanelError) as error:
+        load_panel(_frame(rows), SPEC, 1, "data.csv")
+    text = str(error.value)
+    assert "unparseable `period`" in text and "non-numeric values at line(s) 4" in text and "duplicate" in text

@@ -53,10 +53,16 @@ def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.read_csv(path, sep=sep, usecols=columns, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
-def _lines(frame: pd.DataFrame, mask: pd.Series) -> str:
+REQUEST = "request"      # `source` of rows sent to the API: named `rows[i]`, and hints name no recipe key
+
+
+def _lines(frame: pd.DataFrame, mask: pd.Series, source: str) -> str:
     rows = frame.index[mask.to_numpy()]
+    more = f" and {len(rows) - SAMPLE} more" if len(rows) > SAMPLE else ""
+    if source == REQUEST:
+        return ", ".join(f"rows[{r}]" for r in rows[:SAMPLE]) + more
     shown = ", ".join(str(r + 2) for r in rows[:SAMPLE])      # +2: header line and 1-based lines
-    return f"line(s) {shown}" + (f" and {len(rows) - SAMPLE} more" if len(rows) > SAMPLE else "")
+    return f"line(s) {shown}" + more
 
 
 def parse_times(values: pd.Series, spec: PanelSpec) -> pd.Series:
@@ -69,12 +75,12 @@ def parse_times(values: pd.Series, spec: PanelSpec) -> pd.Series:
 def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: str) -> tuple[pd.DataFrame, dict]:
     """`frame` as read from `source`; returns the clean panel (groups, __group, __time, values) and the
     counts of what was dropped or filled (for the metrics and the report)."""
-    report = {"rows_read": len(frame)}
+    report: dict = {"rows_read": len(frame), "errors": []}
     frame = frame.reset_index(drop=True)
     times = parse_times(frame[spec.time_column], spec)
     if times.isna().any():
         _policy(times.isna(), spec, f"{source}: unparseable `{spec.time_column}` values (format "
-                f"{spec.time_format!r}) at " + _lines(frame, times.isna()), report, "rows_bad_time")
+                f"{spec.time_format!r}) at " + _lines(frame, times.isna(), source), report, "rows_bad_time")
     values = {}
     bad = pd.Series(False, index=frame.index)
     for column in spec.numeric:
@@ -83,8 +89,8 @@ def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: st
         blank = raw.isna() | (raw.astype(str).str.strip() == "") if raw.dtype == object else raw.isna()
         not_numeric = number.isna() & ~blank
         if not_numeric.any():
-            _policy(not_numeric, spec, f"{source}: column `{column}` has non-numeric values at " + _lines(frame, not_numeric),
-                    report, f"rows_non_numeric_{column}")
+            _policy(not_numeric, spec, f"{source}: column `{column}` has non-numeric values at "
+                    + _lines(frame, not_numeric, source), report, f"rows_non_numeric_{column}")
         bad |= not_numeric
         values[column] = number.astype("float64")
     keep = ~(times.isna() | bad) if spec.on_bad_rows == "skip" else pd.Series(True, index=frame.index)
@@ -92,6 +98,10 @@ def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: st
                           **{s: frame[s].astype(str) for s in spec.static if s not in spec.groups},
                           TIME: times, **values})[keep.to_numpy()]
     panel = _dedupe(panel, frame, spec, source, report)
+    errors = report.pop("errors")
+    if errors:             # every kind of bad row at once, not one kind per run
+        raise PanelError("; ".join(errors) + ("; fix those rows" if source == REQUEST else
+                                              "; fix them, or set `data.on_bad_rows: skip` to drop them"))
     panel[GROUP] = panel.groupby(spec.groups, sort=True, observed=True).ngroup() if spec.groups else 0
     panel = panel.sort_values([GROUP, TIME], kind="stable").reset_index(drop=True)
     panel = _regular(panel, spec, source, report)
@@ -104,7 +114,8 @@ def _policy(mask: pd.Series, spec: PanelSpec, message: str, report: dict, counte
     if not mask.any():
         return
     if spec.on_bad_rows == "error":
-        raise PanelError(message + "; fix them, or set `data.on_bad_rows: skip` to drop them")
+        report["errors"].append(message)
+        return
     report[counter] = int(mask.sum())
     report.setdefault("samples", []).append(message)
 
@@ -118,9 +129,11 @@ def _dedupe(panel: pd.DataFrame, frame: pd.DataFrame, spec: PanelSpec, source: s
     dropped = panel.duplicated(keys, keep="last")
     if spec.on_bad_rows == "error":
         _policy(involved, spec, f"{source}: duplicate ({', '.join([*spec.groups, spec.time_column])}) rows at "
-                + _lines(frame, involved), report, "rows_duplicate")
+                + _lines(frame, involved, source), report, "rows_duplicate")
+        return panel
     report["rows_duplicate"] = int(dropped.sum())
-    report.setdefault("samples", []).append(f"{source}: duplicates at {_lines(frame, involved)}; the last of each kept")
+    report.setdefault("samples", []).append(f"{source}: duplicates at {_lines(frame, involved, source)}; "
+                                            "the last of each kept")
     return panel[~dropped.to_numpy()]
 
 
@@ -146,8 +159,8 @@ def _regular(panel: pd.DataFrame, spec: PanelSpec, source: str, report: dict) ->
     if spec.missing == "error":
         where = panel[gaps].head(SAMPLE)
         shown = "; ".join(f"{_group_name(panel, i, spec)} before {t}" for i, t in zip(where.index, where[TIME]))
-        raise PanelError(f"{source}: {int(gaps.sum())} gap(s) in the {freq} time grid: {shown}; set "
-                         "`data.time.missing: fill` (with `frequency`) or `skip`")
+        raise PanelError(f"{source}: {int(gaps.sum())} gap(s) in the {freq} time grid: {shown}; " + (
+            "send every time step" if source == REQUEST else "set `data.time.missing: fill` (with `frequency`) or `skip`"))
     # fill: build the full grid per series, vectorised (repeat each series' start, add offsets)
     bounds = panel.groupby(GROUP)[TIME].agg(["min", "max"])
     counts = ((bounds["max"] - bounds["min"]) // freq + 1).astype(int)

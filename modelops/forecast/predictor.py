@@ -32,10 +32,11 @@ class Forecaster:
         columns |= {s: "category" for s in p.static if s not in p.groups}
         return columns | {n: "number" for n in p.numeric}
 
-    def predict(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
-        """(forecasts in long form: groups, origin, time, step_ahead, forecast) and the refused series."""
+    def predict(self, raw: pd.DataFrame, source: str = "input") -> tuple[pd.DataFrame, list[dict[str, str]]]:
+        """(forecasts in long form: groups, origin, time, step_ahead, forecast) and the refused series.
+        `source` names the rows in errors: a file, or `frame.REQUEST` for the API's request rows."""
         spec = self.feature_spec
-        panel, _ = load_panel(raw, PanelSpec(**{**vars(self.panel_spec), "on_bad_rows": "error"}), 1, "input")
+        panel, _ = load_panel(raw, PanelSpec(**{**vars(self.panel_spec), "on_bad_rows": "error"}), 1, source)
         panel = panel[panel[spec.target].notna().groupby(panel[GROUP]).cumsum() > 0]   # drop leading blank targets
         observed = panel[spec.target].notna()
         counts = observed.groupby(panel[GROUP]).sum()
@@ -47,7 +48,7 @@ class Forecaster:
             return pd.DataFrame(), refused
         frame = build_features(panel, spec, with_targets=False)
         latest = frame[frame[LAST].notna()].groupby(GROUP).tail(1).reset_index(drop=True)
-        missing_known = [f"__known_{k}_h{h}" for k in spec.known for h in self.boosters
+        missing_known = [f"`{k}` {h} step(s) ahead" for k in spec.known for h in self.boosters
                          if latest[f"__known_{k}_h{h}"].isna().any()]
         if missing_known:
             raise PanelError("known-in-advance features need values for the next "

@@ -12,7 +12,7 @@ from pandas.tseries.frequencies import to_offset
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from modelops.forecast.frame import PanelError
+from modelops.forecast.frame import REQUEST, PanelError
 from modelops.forecast.predictor import Forecaster
 
 FIELD_TYPES = {"group": (str, ...), "time": (str, ...), "category": (str, ...), "number": (Optional[float], None)}
@@ -44,7 +44,7 @@ def create_app(bundle: Path) -> FastAPI:
     def predict(request: PredictRequest) -> dict[str, Any]:
         frame = pd.DataFrame([row.model_dump() for row in request.rows], columns=list(columns))
         try:
-            forecasts, refused = forecaster.predict(frame)
+            forecasts, refused = forecaster.predict(frame, REQUEST)
         except PanelError as exc:
             raise HTTPException(status_code=422, detail=[{"loc": ["body", "rows"], "msg": str(exc)}]) from None
         return {"model_version": metadata["version"], "forecasts": forecasts.to_dict(orient="records"),
