@@ -305,3 +305,4 @@ def test_verdicts_warn_when_a_run_made_things_worse():
     better = verdicts({"eval_loss_before": 2.0, "eval_loss": 1.5, "preference_win_rate": 0.9, "beats_naive": True})
     assert all(v.ok for v in better) and len(better) == 3
     assert verdicts({"rows": 10}) == []
+    assert "unchanged" in verdicts({"eval_loss_before": 2.0, "eval_loss": 2.0})[0].text

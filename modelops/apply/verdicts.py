@@ -22,7 +22,9 @@ def verdicts(metrics: dict[str, Any]) -> list[Verdict]:
     if isinstance(before, (int, float)) and isinstance(after, (int, float)):
         ok = after < before
         found.append(Verdict(ok, f"validation loss {before:.4g} → {after:.4g}: " + (
-            "the model got better on held-out data" if ok else "ROSE — the run made the model worse on held-out data")))
+            "the model got better on held-out data" if ok else
+            "ROSE — the run made the model worse on held-out data" if after > before else
+            "unchanged — the run did not make the model better on held-out data")))
     for key, what in (("eval_rewards/accuracies", "held-out preference accuracy"),
                       ("preference_win_rate", "held-out preference win rate")):
         value = metrics.get(key)
