@@ -244,3 +244,20 @@ task:
   kind: pretrain
 hardware: cpu
 """
+
+
+def test_training_plans_estimate_steps_and_wall_time(workspace, run_cli):
+    import json as _json
+
+    rows = [_json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]})
+            for i in range(100)]
+    (workspace / "sft.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    text = SFT.replace("format: messages}", "format: messages}\n  validation: {fraction: 0.2}").replace(
+        "kind: sft", "kind: sft\n  epochs: 3\n  packing: false")
+    training = plan_recipe(write(workspace, "r.yaml", text)).recipes[-1].training
+    assert training["steps_estimate"] == 30 and "3 epoch(s) × 80 rows ÷ batch 8" == training["steps_basis"]
+    assert training["wall_seconds_estimate"] > 30 * training["seconds_per_step_estimate"]
+    code, out, _ = run_cli("plan", workspace / "r.yaml")
+    assert "steps: 30 (3 epoch(s) × 80 rows ÷ batch 8), wall time ≈" in out
+    capped = plan_recipe(write(workspace, "r.yaml", text.replace("epochs: 3", "epochs: 3\n  max_steps: 7")))
+    assert capped.recipes[-1].training["steps_estimate"] == 7

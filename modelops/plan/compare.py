@@ -14,6 +14,7 @@ from typing import Any, Callable
 from modelops.apply.changes import flatten
 
 COSTS = {"memory_gib": "peak memory per device (GiB)", "seconds_per_step_estimate": "seconds per step (estimate)",
+         "steps_estimate": "optimizer steps (estimate)", "wall_seconds_estimate": "wall time in seconds (estimate)",
          "trainable_params": "trainable parameters", "global_batch": "global batch", "devices": "devices"}
 
 

@@ -14,8 +14,8 @@ from modelops.plan.hardware import HardwareError, ResolvedHardware, resolve_hard
 from modelops.plan.launch import launch_commands, launch_files
 from modelops.plan.model import Plan, RecipePlan, Step, StepInput
 from modelops.plan.shapes import ModelShape, shape_from_catalog, shape_from_config, shape_from_init
-from modelops.plan.sources import locate, relative
-from modelops.plan.training import SetupError, TrainingSetup, choose_setup, estimate_step_seconds
+from modelops.plan.sources import count_rows, locate, relative
+from modelops.plan.training import SetupError, TrainingSetup, choose_setup, estimate_run, estimate_step_seconds
 from modelops.problems import Problem, RecipeError, errors_only
 from modelops.recipe.loader import LoadedRecipe, load_recipe
 from modelops.recipe.model import FromRecipe
@@ -104,10 +104,21 @@ def _plan_one(loaded: LoadedRecipe, upstream: dict[Path, _Upstream],
         seconds = estimate_step_seconds(setup, hw, recipe.task.max_length)
         if seconds is not None:
             training["seconds_per_step_estimate"] = round(seconds, 3)
+        training |= estimate_run(recipe.task, setup, seconds, _train_rows(loaded))
     _finish_steps(steps, workdir, hw, setup, fingerprints)
     return RecipePlan(name=recipe.name, file=relative(loaded.path), task=recipe.task.kind, workdir=workdir,
                       hardware=hardware_info, model=model_info, training=training, steps=steps,
                       notes=sorted(set(notes))), problems
+
+
+def _train_rows(loaded: LoadedRecipe) -> int | None:
+    """Training rows after the validation fraction is held out, when the training file is local."""
+    location = locate(loaded.recipe.data.train.path, loaded.root)
+    rows = count_rows(location.path) if location.is_local and location.path else None
+    validation = loaded.recipe.data.validation
+    if rows is None or validation is None or validation.fraction is None:
+        return rows
+    return rows - round(rows * validation.fraction)
 
 
 def _plan_language_model(loaded: LoadedRecipe, hw: ResolvedHardware, upstream: dict[Path, _Upstream],

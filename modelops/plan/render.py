@@ -44,8 +44,18 @@ def _training_lines(t: dict[str, Any]) -> list[str]:
         lines.append("peak memory estimate: unknown (model not in the catalog)")
     if "seconds_per_step_estimate" in t:
         lines.append(f"time estimate: ~{t['seconds_per_step_estimate']:g} s per optimizer step "
-                     "(6·N FLOPs per token at 35% of peak throughput)")
+                     "(6·N FLOPs per token at 35% of peak throughput, + 0.03 s per step)")
+    if "steps_estimate" in t:
+        wall = t.get("wall_seconds_estimate")
+        lines.append(f"steps: {t['steps_estimate']:,} ({t['steps_basis']})"
+                     + (f", wall time ≈ {_duration(wall)} with start-up" if wall is not None else ""))
     return lines + [f"why: {reason}" for reason in t["reasons"]]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _inputs(step: Step) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,9 @@ from modelops.recipe.tasks import DpoTask, TrainingTask
 TIGHT_FRACTION = 0.9     # warn above this share of device memory
 MAX_MICRO_BATCH = 32
 ASSUMED_MFU = 0.35       # model-FLOPs utilisation assumed for time estimates
+STEP_OVERHEAD_S = 0.03   # per optimizer step beyond the FLOPs (tiny-zh chain on 2 CPU cores: 0.03-0.05 s)
+STARTUP_S = 9.0          # launcher, imports, evaluation before training (tiny-zh chain: 8-9 s)
+READ_GB_PER_S = 1.0      # reading 16-bit weights from local disk
 
 
 class SetupError(ValueError):
@@ -216,9 +220,31 @@ def _fit_warnings(setup: TrainingSetup, task: TrainingTask) -> None:
 
 
 def estimate_step_seconds(setup: TrainingSetup, hw: ResolvedHardware, seq_len: int) -> float | None:
-    """Seconds per optimizer step: 6·N FLOPs per token (8·N with recomputation) at an assumed MFU."""
+    """Seconds per optimizer step: 6·N FLOPs per token (8·N with recomputation) at an assumed MFU, plus the
+    per-step work that does not scale with the model (optimizer call, data loading, logging), which is
+    what small models on CPU spend their time on."""
     if setup.total_params is None:
         return None
     flops_per_token = (8 if setup.gradient_checkpointing else 6) * setup.total_params
     tokens = setup.global_batch * seq_len
-    return flops_per_token * tokens / (hw.tflops * 1e12 * ASSUMED_MFU * setup.devices)
+    return flops_per_token * tokens / (hw.tflops * 1e12 * ASSUMED_MFU * setup.devices) + STEP_OVERHEAD_S
+
+
+def estimate_run(task: TrainingTask, setup: TrainingSetup, step_seconds: float | None,
+                 train_rows: int | None) -> dict[str, Any]:
+    """Optimizer steps (`max_steps`, or epochs × rows ÷ global batch — packing can only lower that) and the
+    wall time: start-up (launcher, imports, reading the weights, the evaluation before training) + steps."""
+    if task.max_steps:
+        steps, basis = task.max_steps, "max_steps"
+    elif train_rows:
+        steps = math.ceil(task.epochs * train_rows / setup.global_batch)
+        basis = f"{task.epochs:g} epoch(s) × {train_rows:,} rows ÷ batch {setup.global_batch}" + (
+            " (packing may need fewer)" if getattr(task, "packing", False) is not False else "")
+    else:
+        return {}
+    estimate: dict[str, Any] = {"steps_estimate": steps, "steps_basis": basis}
+    if step_seconds is not None:
+        weights_gb = (setup.total_params or 0) * 2 / 1e9
+        startup = STARTUP_S + weights_gb / READ_GB_PER_S
+        estimate["wall_seconds_estimate"] = round(startup + steps * step_seconds, 1)
+    return estimate
