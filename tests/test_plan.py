@@ -90,6 +90,10 @@ def test_does_not_fit_is_an_error_at_hardware(workspace):
         .replace("kind: sft", "kind: sft\n  adapter: {type: none}\n  precision: fp16")
     error = only_error(write(workspace, "r.yaml", text))
     assert error.key == "hardware" and "exceeds" in error.message and error.line == 12
+    assert "qlora" in error.hint and "fsdp" not in error.hint            # one T4: nothing to shard over
+    on_cpu = only_error(write(workspace, "r.yaml", text.replace("hardware: t4x1", "hardware: cpu").replace(
+        "  precision: fp16\n", "")))
+    assert "qlora" not in on_cpu.hint and "fsdp" not in on_cpu.hint and "memory_gb" in on_cpu.hint
 
 
 def test_regression_plan(workspace):

@@ -92,7 +92,7 @@ def choose_setup(task: TrainingTask, hw: ResolvedHardware, shape: ModelShape | N
         gradient_checkpointing=checkpointing, attn_implementation=attn, memory=memory,
         capacity_gb=hw.memory_gb, trainable_params=trainable, total_params=total, reasons=reasons,
     )
-    _fit_warnings(setup, task)
+    _fit_warnings(setup, task, hw)
     return setup
 
 
@@ -207,13 +207,28 @@ def _explain(task: TrainingTask, strategy: str, micro: int, checkpointing: bool,
                        if estimate is not None else f"per-device batch {micro}: no memory estimate, kept the full share")
 
 
-def _fit_warnings(setup: TrainingSetup, task: TrainingTask) -> None:
+def _too_big_hint(setup: TrainingSetup, task: TrainingTask, hw: ResolvedHardware) -> str:
+    """Only what this hardware can do: QLoRA and sharding need CUDA, sharding needs several devices."""
+    options = []
+    if task.adapter.type == "none":
+        options.append("an adapter (`lora`" + ("/`qlora`)" if hw.cuda else ")"))
+    elif task.adapter.type in ("lora", "dora") and hw.cuda:
+        options.append("`qlora`")
+    options.append("a shorter `max_length`")
+    if hw.cuda and setup.devices > 1 and setup.distributed not in ("fsdp", "deepspeed_zero3"):
+        options.append("`distributed: fsdp`")
+    options.append("more or larger GPUs" if hw.cuda else "a GPU profile, or `hardware: {gpu: cpu, memory_gb: N}` "
+                   "if this machine has more RAM")
+    return "use " + ", ".join(options[:-1]) + f" or {options[-1]}"
+
+
+def _fit_warnings(setup: TrainingSetup, task: TrainingTask, hw: ResolvedHardware) -> None:
     if setup.memory is None:
         return
     need, have = setup.memory.total / GIB, setup.capacity_gb
     if need > have:
         setup.errors.append((("hardware",), f"estimated peak memory {need:.1f} GiB per device exceeds {have:g} GiB",
-                               "use an adapter (`lora`/`qlora`), more or larger GPUs, a shorter `max_length`, or `distributed: fsdp`"))
+                             _too_big_hint(setup, task, hw)))
     elif need > have * TIGHT_FRACTION:
         setup.warnings.append((("hardware",), f"estimated peak memory {need:.1f} GiB is over {TIGHT_FRACTION:.0%} of {have:g} GiB",
                                "the run may hit out-of-memory; consider gradient checkpointing or a smaller per-device batch"))
