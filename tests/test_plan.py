@@ -265,3 +265,9 @@ def test_training_plans_estimate_steps_and_wall_time(workspace, run_cli):
     assert "steps: 30 (3 epoch(s) × 80 rows ÷ batch 8), wall time ≈" in out
     capped = plan_recipe(write(workspace, "r.yaml", text.replace("epochs: 3", "epochs: 3\n  max_steps: 7")))
     assert capped.recipes[-1].training["steps_estimate"] == 7
+
+
+def test_regression_plans_count_fits_and_estimate_their_time(workspace):
+    fit = next(s for s in plan_recipe(write(workspace, "r.yaml", REGRESSION)).steps if s.kind == "lightgbm_fit")
+    # 1 parameter set × 2 steps ahead × 2 folds + 2 refits + 4 transforms probed at the nearest and farthest step
+    assert fit.summary["fits"] == "14" and fit.summary["time on one CPU"].startswith("≲ ")
