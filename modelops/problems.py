@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -38,8 +38,10 @@ class Problem:
 class RecipeError(Exception):
     """Raised with every problem found, so that all of them reach the user at once."""
 
-    def __init__(self, problems: Iterable[Problem]):
+    def __init__(self, problems: Iterable[Problem], partial: Any = None, left_out: Iterable[str] = ()):
         self.problems = sorted(set(problems), key=_order)
+        self.partial = partial                  # the recipe without the invalid keys, when that is valid
+        self.left_out = tuple(left_out)         # the dotted keys left out of it
         super().__init__("\n".join(p.text() for p in self.problems))
 
 

@@ -99,3 +99,14 @@ def test_folders_of_recipes_validate_and_several_recipes_plan(run_cli, workspace
     assert code == 0 and f"== {first}" in out and "recipe other" in out
     assert run_cli("plan", first, second, "--format", "json")[0] == 2
     assert run_cli("validate", workspace / "empty-folder-that-is-missing")[0] == 2
+
+
+def test_a_typo_does_not_hide_the_semantic_problems_of_the_rest(run_cli, workspace):
+    from conftest import REGRESSION
+
+    text = REGRESSION.replace("path: table.csv", "path: missing.csv").replace("horizon: 2", "horizn: 2")
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", text))
+    assert code == 2 and "unknown key `horizn`" in err and "data file not found: missing.csv" in err
+    text = REGRESSION.replace("target: activations", "target: nope").replace("folds: 2", "folds: 0")
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", text))
+    assert code == 2 and "task.validation.folds" in err and "nope" in err

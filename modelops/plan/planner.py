@@ -35,7 +35,10 @@ def plan_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> Plan:
     """Plan a recipe and every recipe it builds on (upstream first).
 
     Raises RecipeError carrying every error (and warning) when any recipe is invalid."""
-    chain = load_chain(Path(path), env)
+    try:
+        chain = load_chain(Path(path), env)
+    except RecipeError as exc:
+        raise RecipeError(exc.problems + _checks_of_the_rest(exc)) from None
     problems: list[Problem] = []
     recipes: list[RecipePlan] = []
     upstream: dict[Path, _Upstream] = {}
@@ -49,6 +52,16 @@ def plan_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> Plan:
     if errors_only(problems):
         raise RecipeError(problems)
     return Plan(modelops=__version__, recipes=recipes, warnings=sorted(set(problems), key=lambda p: (p.file, p.line)))
+
+
+def _checks_of_the_rest(exc: RecipeError) -> list[Problem]:
+    """The semantic problems of a recipe whose invalid keys were left out (a typo must not hide the rest),
+    except those about the keys left out."""
+    if exc.partial is None:
+        return []
+    found, _ = check_recipe(exc.partial)
+    return [p for p in found if not any(p.key == key or p.key.startswith((key + ".", key + "["))
+                                        for key in exc.left_out)]
 
 
 def load_chain(path: Path, env: Mapping[str, str] | None = None) -> list[LoadedRecipe]:

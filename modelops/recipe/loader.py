@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import typing
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from modelops.problems import Problem, RecipeError, display_path
 from modelops.recipe.schema import Recipe
 from modelops.recipe.tasks import TASK_KINDS
-from modelops.recipe.yaml_source import KeyPath, Source, parse_yaml
+from modelops.recipe.yaml_source import KeyPath, Source, dotted, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,33 @@ def load_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
     try:
         recipe = Recipe.model_validate(source.data)
     except ValidationError as exc:
-        raise RecipeError([_problem(source, error) for error in exc.errors()]) from None
+        problems = [_problem(source, error) for error in exc.errors()]
+        partial, left_out = _without_invalid_keys(source, path, exc)
+        raise RecipeError(problems, partial, left_out) from None
     return LoadedRecipe(recipe, path, source)
+
+
+def _without_invalid_keys(source: Source, path: Path, exc: ValidationError) -> tuple[LoadedRecipe | None, list[str]]:
+    """The recipe with every key that failed validation left out, when that is a valid recipe (a misspelt
+    key, a bad value where a default exists), so that the semantic checks can still run on the rest."""
+    data = copy.deepcopy(source.data)
+    left_out = []
+    for error in exc.errors():
+        walk = _walk(source.data, tuple(error["loc"]))
+        if not walk.present or not walk.path:
+            return None, []
+        parent = data
+        for part in walk.path[:-1]:
+            parent = parent[part]
+        if isinstance(parent, dict):
+            parent.pop(walk.path[-1], None)
+        elif isinstance(parent, list):
+            return None, []
+        left_out.append(dotted(walk.path))
+    try:
+        return LoadedRecipe(Recipe.model_validate(data), path, Source(source.file, data, source.positions)), left_out
+    except ValidationError:
+        return None, []
 
 
 # ------------------------------------------------------------------ error mapping
