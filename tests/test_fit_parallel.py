@@ -13,7 +13,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "examples" / "forecast"))
 from generate import make_panel  # noqa: E402
 
-from modelops.cpus import UsableCpus, usable_cpus  # noqa: E402
+from modelops.machine import UsableCpus, usable_cpus  # noqa: E402
 from modelops.forecast.features import FeatureSpec, build_features  # noqa: E402
 from modelops.forecast.fit import FitConfig, Fitter  # noqa: E402
 from modelops.forecast.frame import PanelSpec, load_panel  # noqa: E402
@@ -104,3 +104,14 @@ def test_an_interrupted_search_resumes_from_its_journal_with_the_same_result(fra
     assert _summary(resumed) == _summary(straight)
     assert progress[-1]["done"] == progress[-1]["total"]
     assert np.all(np.diff([event["done"] for event in progress]) > 0)
+
+
+def test_usable_memory_is_ram_capped_by_the_cgroup_limit(tmp_path):
+    from modelops.machine import usable_memory_gib
+
+    (tmp_path / "meminfo").write_text("MemTotal:       24683584 kB\nMemFree: 1 kB\n")
+    (tmp_path / "memory.max").write_text("max\n")
+    assert usable_memory_gib(tmp_path / "meminfo", tmp_path) == pytest.approx(23.54, abs=0.01)
+    (tmp_path / "memory.max").write_text(str(8 * 2**30) + "\n")
+    assert usable_memory_gib(tmp_path / "meminfo", tmp_path) == 8
+    assert usable_memory_gib(tmp_path / "missing", tmp_path) is None

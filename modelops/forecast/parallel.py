@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelops.cpus import UsableCpus, usable_cpus
+from modelops.machine import UsableCpus, usable_cpus
 
 SMALL_FIT_CELLS = 2_000_000      # rows × features up to which one thread per fit beats OpenMP's overhead
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelops.machine import usable_memory_gib
 from modelops.plan.hardware import ResolvedHardware
 from modelops.plan.memory import GIB, MemoryEstimate, MemoryInputs, estimate_memory
 from modelops.plan.shapes import ModelShape
@@ -217,8 +218,13 @@ def _too_big_hint(setup: TrainingSetup, task: TrainingTask, hw: ResolvedHardware
     options.append("a shorter `max_length`")
     if hw.cuda and setup.devices > 1 and setup.distributed not in ("fsdp", "deepspeed_zero3"):
         options.append("`distributed: fsdp`")
-    options.append("more or larger GPUs" if hw.cuda else "a GPU profile, or `hardware: {gpu: cpu, memory_gb: N}` "
-                   "if this machine has more RAM")
+    if hw.cuda:
+        options.append("more or larger GPUs")
+    else:
+        ram = usable_memory_gib()
+        more = f"`hardware: {{gpu: cpu, memory_gb: {ram:.0f}}}` (this machine's RAM)" \
+            if ram and ram > setup.capacity_gb else "`hardware: {gpu: cpu, memory_gb: N}` on a machine with more RAM"
+        options.append(f"a GPU profile, or {more}")
     return "use " + ", ".join(options[:-1]) + f" or {options[-1]}"
 
 
@@ -229,6 +235,10 @@ def _fit_warnings(setup: TrainingSetup, task: TrainingTask, hw: ResolvedHardware
     if need > have:
         setup.errors.append((("hardware",), f"estimated peak memory {need:.1f} GiB per device exceeds {have:g} GiB",
                              _too_big_hint(setup, task, hw)))
+    elif not hw.cuda and (ram := usable_memory_gib()) and need > ram:
+        setup.warnings.append((("hardware",), f"estimated peak memory {need:.1f} GiB is more than this machine's "
+                               f"{ram:.1f} GiB of RAM", "run it on a machine with more memory, or lower the batch, "
+                               "`max_length` or the model size"))
     elif need > have * TIGHT_FRACTION:
         setup.warnings.append((("hardware",), f"estimated peak memory {need:.1f} GiB is over {TIGHT_FRACTION:.0%} of {have:g} GiB",
                                "the run may hit out-of-memory; consider gradient checkpointing or a smaller per-device batch"))

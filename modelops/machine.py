@@ -1,6 +1,7 @@
-"""How many CPUs this process may really use: the affinity mask (taskset, a container's cpuset) capped by a
-cgroup CPU quota (Docker's `--cpus`, Kubernetes limits). `os.cpu_count()` counts the machine's cores,
-which oversubscribes a container or a shared machine."""
+"""What this machine really gives this process. CPUs: the affinity mask (taskset, a container's cpuset)
+capped by a cgroup CPU quota (Docker's `--cpus`, Kubernetes limits) — `os.cpu_count()` counts the
+machine's cores, which oversubscribes a container or a shared machine. Memory: RAM capped by a cgroup
+memory limit."""
 
 from __future__ import annotations
 
@@ -37,3 +38,22 @@ def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> UsableCpus:
     count = max(1, min(affinity, math.floor(quota) if quota else affinity))
     limit = f"cgroup quota {quota:g}" if quota else "no cgroup quota"
     return UsableCpus(count, f"{count} usable CPU(s): affinity {affinity}, {limit}")
+
+
+def usable_memory_gib(meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """RAM (MemTotal) capped by the cgroup memory limit (v2 `memory.max`, v1 `memory.limit_in_bytes`);
+    None where Linux does not say."""
+    try:
+        total = next(int(line.split()[1]) * 1024 for line in meminfo.read_text().splitlines()
+                     if line.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    for limit_file in (cgroup / "memory.max", cgroup / "memory" / "memory.limit_in_bytes"):
+        try:
+            limit = limit_file.read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            total = min(total, int(limit))
+        break
+    return total / 2**30
