@@ -21,6 +21,12 @@ def test_the_wheel_installed_into_a_fresh_virtualenv_inits_validates_plans_and_a
     _run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist",
          cwd=tmp_path)
     [wheel] = (tmp_path / "dist").glob("modelops-*.whl")
+    import zipfile
+
+    carried = set(zipfile.ZipFile(wheel).namelist())
+    templates = {f"modelops/template_files/{p.relative_to(ROOT / 'templates').as_posix()}"
+                 for p in (ROOT / "templates").rglob("*") if p.is_file()}
+    assert templates <= carried, f"not in the wheel (list the folder in pyproject's packages): {templates - carried}"
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     python = venv / "bin" / "python"
