@@ -149,16 +149,16 @@ class DaskTrainer:
 
 
 Unit = tuple[str, tuple[tuple[str, Any], ...], int, bool]    # (transform, parameters, step ahead, latest fold only)
-_WORKER: "Fitter | None" = None                              # the fitter of a worker process
+_WORKER: Fitter | None = None                              # the fitter of a worker process
 
 
-def _start_worker(frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, parallelism: "Parallelism") -> None:
+def _start_worker(frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, parallelism: Parallelism) -> None:
     global _WORKER
     die_with_parent()
     _WORKER = Fitter(frame, spec, config, lambda **_: None, parallelism)
 
 
-def _evaluate_in_worker(unit: Unit) -> "Evaluation":
+def _evaluate_in_worker(unit: Unit) -> Evaluation:
     assert _WORKER is not None
     return _WORKER.evaluate_unit(unit)
 
@@ -196,9 +196,9 @@ class Fitter:
         scores: dict[str, float] = {}
         if len(transforms) > 1:
             probes_of = {kind: [(kind, _frozen(combos[0]), h, True) for h in probes] for kind in transforms}
-            probed = self._evaluate_all([unit for units in probes_of.values() for unit in units])
+            probed = iter(self._evaluate_all([unit for units in probes_of.values() for unit in units]))
             for kind, units in probes_of.items():
-                scores[kind] = float(np.mean([probed.pop(0).score for _ in units]))
+                scores[kind] = float(np.mean([next(probed).score for _ in units]))
             chosen = sorted(scores, key=scores.__getitem__, reverse=not LOWER_IS_BETTER[self.config.metric])[0]
         else:
             chosen = transforms[0]
@@ -218,7 +218,7 @@ class Fitter:
 
     def _evaluate_all(self, units: list[Unit]) -> list[Evaluation]:
         """Every unit's evaluation, in order: from the journal when an earlier attempt finished it, else
-        computed (in parallel forked processes when the parallelism says so) and journalled when done."""
+        computed (in worker processes when the parallelism says so) and journalled as soon as it is done."""
         found: dict[int, Evaluation] = {}
         for index, unit in enumerate(units):
             stored = self.journal.load(unit) if self.journal else None
