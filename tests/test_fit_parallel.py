@@ -115,3 +115,32 @@ def test_usable_memory_is_ram_capped_by_the_cgroup_limit(tmp_path):
     (tmp_path / "memory.max").write_text(str(8 * 2**30) + "\n")
     assert usable_memory_gib(tmp_path / "meminfo", tmp_path) == 8
     assert usable_memory_gib(tmp_path / "missing", tmp_path) is None
+
+
+def test_apply_interrupted_mid_search_resumes_from_the_journal(workspace):
+    import signal
+    import subprocess
+    import time
+
+    from conftest import REGRESSION, write
+
+    recipe = write(workspace, "r.yaml", REGRESSION.replace("validation: {folds: 2}", "validation: {folds: 2}\n  search: "
+                   "{grid: {num_leaves: [3, 5, 7, 9, 11, 13, 15, 17], learning_rate: [0.05, 0.1, 0.2, 0.3]}}"))
+    process = subprocess.Popen([sys.executable, "-m", "modelops", "apply", str(recipe), "-q"], cwd=workspace,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    journalled: list = []
+    for _ in range(600):
+        journalled = list(workspace.glob("runs/forecast/fit-*/evaluations/*.npz"))
+        if len(journalled) >= 3 or process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and len(journalled) >= 3, err[-2000:]
+    rerun = subprocess.run([sys.executable, "-m", "modelops", "apply", str(recipe), "-q"], cwd=workspace,
+                           capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    [log] = workspace.glob("runs/forecast/fit-*/log.txt")
+    resumed = int(log.read_text().split("resumed: ")[1].split()[0])
+    assert resumed >= len(journalled)
+    assert not list(workspace.glob("runs/forecast/fit-*/evaluations"))          # removed once the step finished
