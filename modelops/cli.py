@@ -421,8 +421,13 @@ def gc(
     Example: modelops gc runs --yes
     """
     from modelops.apply.gc import collect
+    from modelops.apply.state import StateError
 
-    found, skipped = collect(root, remove=yes)
+    try:
+        found, skipped = collect(root, remove=yes)
+    except StateError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
     for item in found:
         print(f"{'removed' if yes else 'would remove'} {item.path}  ({item.bytes / 2**20:.1f} MiB)")
     for reason in skipped:
@@ -438,14 +443,16 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
 
     Example: modelops runs
     """
-    from modelops.apply.state import RunState
+    from modelops.apply.state import RunState, StateError
 
     found = sorted(p.parent for p in root.glob("*/state.json"))
     if not found:
         print(f"no runs under {root}/")
     for workdir in found:
-        state = RunState.load(workdir)
-        print(f"{workdir}  {len(state.steps)} finished step(s)")
+        try:
+            print(f"{workdir}  {len(RunState.load(workdir).steps)} finished step(s)")
+        except StateError as exc:
+            print(f"{workdir}  unreadable: {exc}")
 
 
 @app.command()

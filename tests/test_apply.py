@@ -306,3 +306,22 @@ def test_verdicts_warn_when_a_run_made_things_worse():
     assert all(v.ok for v in better) and len(better) == 3
     assert verdicts({"rows": 10}) == []
     assert "unchanged" in verdicts({"eval_loss_before": 2.0, "eval_loss": 2.0})[0].text
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("content", [b"[]", b"null", b'{"steps": {"data": {"fingerprint": "x"', b"\xff\xfe\x00binary",
+                                     b'{"steps": {"data": {}}}', b'{"steps": [], "failures": {}}'])
+def test_a_broken_state_file_is_one_clear_error_in_every_command(run_cli, workspace, content):
+    _rows(workspace)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    (workspace / "runs" / "demo").mkdir(parents=True)
+    state = workspace / "runs" / "demo" / "state.json"
+    state.write_bytes(content)
+    for command in (["status", recipe], ["plan", recipe], ["apply", recipe, "--until", "data"],
+                    ["gc", workspace / "runs"]):
+        code, out, err = run_cli(*command)
+        assert code == 1 and "runs/demo/state.json" in err and "Traceback" not in out + err, (command, out, err)
+    code, out, _ = run_cli("runs", workspace / "runs")
+    assert code == 0 and "unreadable" in out

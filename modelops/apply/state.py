@@ -11,6 +11,12 @@ from typing import Any
 from modelops.fsutil import write_atomically
 
 STATE_FILE = "state.json"
+ENTRY_KEYS = ("fingerprint", "kind", "directory", "outputs", "started", "ended")
+FAILURE_KEYS = ("fingerprint", "at", "how", "log")
+
+
+class StateError(ValueError):
+    """A state file that cannot be used."""
 
 
 @dataclass
@@ -21,14 +27,27 @@ class RunState:
 
     @classmethod
     def load(cls, workdir: Path) -> "RunState":
+        """The run directory's state; a file that is not what `apply` writes raises StateError, which says
+        what is wrong and the way out (every command shows it instead of a traceback)."""
         path = workdir / STATE_FILE
         if not path.exists():
             return cls(workdir)
+        way_out = f"move {path} aside to start the run afresh (finished steps will run again)"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON ({exc}); move it aside to start the run afresh") from None
-        return cls(workdir, data.get("steps", {}), data.get("failures", {}))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StateError(f"{path} is not valid JSON ({exc}); {way_out}") from None
+        except OSError as exc:
+            raise StateError(f"cannot read {path} ({exc.strerror})") from None
+        steps, failures = (data.get("steps", {}), data.get("failures", {})) if isinstance(data, dict) else (None, None)
+        if not isinstance(steps, dict) or not isinstance(failures, dict):
+            raise StateError(f"{path} is not a modelops state file (expected an object with `steps`); {way_out}")
+        for group, required in ((steps, ENTRY_KEYS), (failures, FAILURE_KEYS)):
+            for name, entry in group.items():
+                missing = [key for key in required if not isinstance(entry, dict) or key not in entry]
+                if missing:
+                    raise StateError(f"{path}: step `{name}` lacks {', '.join(missing)}; {way_out}")
+        return cls(workdir, steps, failures)
 
     def record(self, step_id: str, entry: dict[str, Any]) -> None:
         """Record a finished step and replace the state file atomically."""
