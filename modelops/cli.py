@@ -206,7 +206,7 @@ def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool
     from modelops.apply.executor import downstream_of, run_plan, through
     from modelops.apply.lock import LockedError
     from modelops.apply.progress import ConsoleProgress, summary_table
-    from modelops.apply.report import write_report
+    from modelops.apply.report import report_is_current, write_report
     from modelops.apply.verdicts import verdicts
 
     result = _saved_plan_or_exit(file) if file.suffix == ".json" else _plan_or_exit(file)
@@ -220,6 +220,9 @@ def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool
         return
     if not pending:
         print("nothing to do: every step is up to date")
+        for recipe in result.recipes:
+            if not report_is_current(recipe):
+                print(f"report: rebuilt {write_report(recipe)[0]} and report.html (missing or older than the state)")
         return
     signal.signal(signal.SIGTERM, signal.default_int_handler)      # SIGTERM stops as cleanly as Ctrl-C
     console = Console(highlight=False)

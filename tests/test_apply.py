@@ -325,3 +325,19 @@ def test_a_broken_state_file_is_one_clear_error_in_every_command(run_cli, worksp
         assert code == 1 and "runs/demo/state.json" in err and "Traceback" not in out + err, (command, out, err)
     code, out, _ = run_cli("runs", workspace / "runs")
     assert code == 0 and "unreadable" in out
+
+
+def test_a_missing_or_stale_report_is_rebuilt_even_when_nothing_runs(run_cli, workspace):
+    _rows(workspace)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    run_cli("apply", recipe, "--until", "data")
+    workdir = workspace / "runs" / "demo"
+    (workdir / "report.html").unlink()
+    (workdir / ".report.html.abc123").write_text("half")           # a write killed midway
+    code, out, _ = run_cli("apply", recipe, "--until", "data")
+    assert code == 0 and "nothing to do" in out and "rebuilt" in out
+    assert (workdir / "report.html").is_file() and not list(workdir.glob(".report.*"))
+    code, out, _ = run_cli("apply", recipe, "--until", "data")
+    assert "rebuilt" not in out
+    os.utime(workdir / "report.md", (1, 1))                          # older than state.json
+    assert "rebuilt" in run_cli("apply", recipe, "--until", "data")[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops.apply.changes import flatten
-from modelops.apply.state import RunState
+from modelops.apply.state import STATE_FILE, RunState
 from modelops.apply.verdicts import verdicts
 from modelops.fsutil import write_atomically
 from modelops.plan.model import RecipePlan
@@ -50,6 +50,20 @@ def _step_section(step, state: RunState, workdir: Path) -> dict[str, Any]:
     return section
 
 
+REPORTS = ("report.md", "report.html")
+
+
+def report_is_current(recipe: RecipePlan) -> bool:
+    """Both reports exist and are no older than the state file (a kill between writing them, or a state
+    recorded after them, makes them stale)."""
+    workdir = Path(recipe.workdir)
+    state = workdir / STATE_FILE
+    reports = [workdir / name for name in REPORTS]
+    if not all(path.is_file() for path in reports):
+        return False
+    return not state.exists() or min(path.stat().st_mtime for path in reports) >= state.stat().st_mtime
+
+
 def write_report(recipe: RecipePlan) -> list[Path]:
     """Write report.md and report.html for one recipe's run directory; returns their paths."""
     workdir = Path(recipe.workdir)
@@ -59,7 +73,9 @@ def write_report(recipe: RecipePlan) -> list[Path]:
     context = {"recipe": recipe, "steps": sections, "warnings": warnings,
                "generated": datetime.datetime.now().isoformat(timespec="seconds")}
     paths = []
-    for name in ("report.md", "report.html"):
+    for name in REPORTS:
+        for leftover in workdir.glob(f".{name}.*"):          # temporary files of a write that was killed
+            leftover.unlink(missing_ok=True)
         path = workdir / name
         write_atomically(path, render(f"report/{name}.j2", **context))
         paths.append(path)
