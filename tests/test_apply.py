@@ -54,17 +54,60 @@ def test_bad_rows_fail_with_file_and_line(run_cli, workspace):
     assert not list((workspace / "runs" / "demo").glob("data-*/out"))
 
 
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from modelops.apply.lock import RunLock
+with RunLock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
 def test_a_live_lock_refuses_and_a_stale_lock_is_taken_over(run_cli, workspace):
     _rows(workspace)
     path = write(workspace, "r.yaml", RECIPE)
-    lock = workspace / "runs" / "demo" / "apply.lock"
-    lock.parent.mkdir(parents=True)
-    lock.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname()}))
+    workdir = workspace / "runs" / "demo"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(workdir)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
     code, _, err = run_cli("apply", path, "--until", "data")
-    assert code == 1 and "is being applied by pid" in err
-    lock.write_text(json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname()}))
+    assert code == 1 and f"is being applied by pid {holder.pid}" in err
+    holder.kill()                                          # dies holding it: the kernel releases the lock
+    holder.wait()
+    assert (workdir / "apply.lock").exists()
     code, _, err = run_cli("apply", path, "--until", "data")
-    assert code == 0, err and not lock.exists()
+    assert code == 0, err
+    assert not (workdir / "apply.lock").exists()
+
+
+RACE = """
+import sys, time
+from pathlib import Path
+from modelops.apply.lock import LockedError, RunLock
+workdir, log = Path(sys.argv[1]), Path(sys.argv[2])
+for _ in range(100):
+    try:
+        with RunLock(workdir):
+            start = time.monotonic()
+            time.sleep(0.002)
+            with log.open("a") as handle:
+                handle.write(f"{start} {time.monotonic()}\\n")
+    except LockedError:
+        pass
+"""
+
+
+def test_two_processes_racing_for_a_stale_lock_never_both_hold_it(workspace):
+    workdir = workspace / "race"
+    workdir.mkdir()
+    (workdir / "apply.lock").write_text(json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname()}))
+    log = workspace / "held.txt"
+    racers = [subprocess.Popen([sys.executable, "-c", RACE, str(workdir), str(log)]) for _ in range(2)]
+    for racer in racers:
+        assert racer.wait(timeout=120) == 0
+    spans = sorted(tuple(map(float, line.split())) for line in log.read_text().splitlines())
+    assert len(spans) >= 10
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), "two holders at once"
 
 
 def test_every_planned_step_kind_has_a_runner():
