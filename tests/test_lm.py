@@ -345,10 +345,29 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert checkpoints, "no checkpoint was written before the kill"
+    # what a kill while TRL writes a checkpoint leaves: an empty folder, a 0-byte optimizer, no trainer_state.json
+    folder = checkpoints[0].parent.parent
+    (folder / "checkpoint-9998").mkdir()
+    (folder / "checkpoint-9999").mkdir()
+    (folder / "checkpoint-9999" / "optimizer.pt").write_bytes(b"")
+    (folder / "checkpoint-9999" / "trainer_state.json").write_text("{}")
     code, out, err = run_cli("apply", recipe, "--until", "tiny-resume/train", "-q", cwd=chain)
     assert code == 0, out + err
     metrics = _metrics(chain, "resume", "train")
     assert metrics["resumed_from"].startswith("checkpoint-") and metrics["steps"] == 150
+    assert metrics["resumed_from"] not in ("checkpoint-9998", "checkpoint-9999")
+    [step] = (chain / "runs" / "resume").glob("train-*")
+    log = (step / "log.txt").read_text()
+    assert "checkpoint-9999 is incomplete" in log and "checkpoint-9998 is incomplete" in log
+
+
+def test_force_starts_a_training_step_over_without_its_checkpoints(chain, run_cli):
+    recipe = chain / "resume.yaml"
+    [step] = (chain / "runs" / "resume").glob("train-*")
+    (step / "out.partial" / "checkpoints" / "checkpoint-5").mkdir(parents=True)       # a wedged leftover
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-resume/train", "--force", "train", "-q", cwd=chain)
+    assert code == 0, out + err
+    assert _metrics(chain, "resume", "train")["resumed_from"] is None
 
 
 def _chromium() -> str:

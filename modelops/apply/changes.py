@@ -38,8 +38,8 @@ def _param_diffs(old: dict, new: dict) -> list[str]:
 
 def classify(step: Step, state: RunState, rerun: set[str]) -> StepChange:
     entry = state.steps.get(step.short_id)
-    if step.id in rerun and entry:
-        return StepChange(step, "changed", ["~ forced"])
+    if step.id in rerun:
+        return StepChange(step, "changed" if entry else "new", ["~ forced"])
     if state.is_done(step.short_id, step.fingerprint, Path(step.directory)):
         return StepChange(step, "up-to-date")
     if not entry:

@@ -88,17 +88,18 @@ def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
                     results.append(StepResult(step, "skipped", entry.get("ended", 0) - entry.get("started", 0),
                                               entry.get("metrics", {})))
                 else:
-                    results.append(_attempt(step, state, directories, on_event))
+                    fresh = "~ forced" in pending[step.id].reasons       # --force starts over, checkpoints too
+                    results.append(_attempt(step, state, directories, on_event, fresh))
                 if not results[-1].ok or (until and step.id == until):
                     return results
     return results
 
 
 def _attempt(step: Step, state: RunState, directories: dict[str, Path],
-             on_event: Callable[[str, Step, dict], None]) -> StepResult:
+             on_event: Callable[[str, Step, dict], None], fresh: bool = False) -> StepResult:
     started = time.time()
     try:
-        return _run_step(step, state, directories, on_event)
+        return _run_step(step, state, directories, on_event, fresh)
     except StepFailed as exc:
         return StepResult(step, "failed", time.time() - started, message=str(exc))
     except KeyboardInterrupt:
@@ -140,12 +141,12 @@ def _recover_replaced(final: Path) -> None:
 
 
 def _run_step(step: Step, state: RunState, directories: dict[str, Path],
-              on_event: Callable[[str, Step, dict], None]) -> StepResult:
+              on_event: Callable[[str, Step, dict], None], fresh: bool = False) -> StepResult:
     directory = Path(step.directory)
     partial, final = directory / "out.partial", directory / "out"
     _recover_replaced(final)
-    if partial.exists() and step.kind not in RESUMABLE_KINDS:
-        shutil.rmtree(partial)               # leftovers of an interrupted attempt
+    if partial.exists() and (fresh or step.kind not in RESUMABLE_KINDS):
+        shutil.rmtree(partial)               # leftovers of an interrupted attempt (kept for a resume unless forced)
     partial.mkdir(parents=True, exist_ok=True)
     events = directory / "events.jsonl"
     events.unlink(missing_ok=True)

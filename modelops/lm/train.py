@@ -5,7 +5,9 @@ Runs under `accelerate launch`, so one process on CPU, DDP/FSDP/DeepSpeed on GPU
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +59,29 @@ def _progress_callback(spec: Spec):
     return Progress()
 
 
-def _latest_checkpoint(folder: Path) -> str | None:
+def _complete(checkpoint: Path) -> bool:
+    """A checkpoint a resume can load: the Trainer writes trainer_state.json after the weights, optimizer,
+    scheduler and RNG states, so it must parse; and no file may be empty (a kill before data reached disk)."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    files = [p for p in checkpoint.rglob("*") if p.is_file()]
+    return len(files) > 1 and all(p.stat().st_size > 0 for p in files)
+
+
+def _resumable_checkpoint(folder: Path, main_process: bool) -> str | None:
+    """The newest complete checkpoint; newer incomplete ones (a kill or Ctrl-C while one was written) are
+    set aside as `incomplete-checkpoint-N` by the main process, so that neither the resume nor the Trainer's
+    rotation picks them."""
     found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if folder.is_dir() else []
+    while found and not _complete(found[-1]):
+        broken = found.pop()
+        if main_process:
+            aside = broken.with_name(f"incomplete-{broken.name}")
+            shutil.rmtree(aside, ignore_errors=True)
+            broken.rename(aside)
+            print(f"{broken.name} is incomplete (interrupted while it was written); set aside as {aside.name}")
     return str(found[-1]) if found else None
 
 
@@ -68,8 +91,6 @@ COMPARED = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")     
 def _starting_point(trainer, out: Path) -> dict[str, float]:
     """The validation metrics of the model before training, measured once (a resumed run reads them back),
     so that the report can say whether the run made the model better on held-out data."""
-    import json
-
     path = out / "starting_point.json"
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
@@ -108,7 +129,8 @@ def train(spec: Spec, kind: str) -> None:
     trainer = trainer_class(model=model, args=config, train_dataset=data["train"],
                             eval_dataset=data["validation"] if has_validation else None, processing_class=tokenizer,
                             peft_config=_peft_config(p["task"]), callbacks=callbacks)
-    resume = _latest_checkpoint(spec.out / "checkpoints")
+    resume = _resumable_checkpoint(spec.out / "checkpoints", trainer.is_world_process_zero())
+    trainer.accelerator.wait_for_everyone()
     if resume and trainer.is_world_process_zero():
         print(f"resuming from {resume}")
     before = _starting_point(trainer, spec.out) if has_validation else {}
