@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import stat
 from pathlib import Path
 
 from modelops.plan.sources import Location, locate
@@ -50,12 +51,35 @@ def data_locations(loaded: LoadedRecipe) -> dict[tuple, Location]:
     return out
 
 
+SYSTEM_FOLDERS = {"proc", "sys", "dev", "run", "etc", "usr", "bin", "sbin", "lib", "lib32", "lib64", "boot", "snap"}
+TEXT_SUFFIXES = (".txt", ".md", ".jsonl", ".json")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+MAX_LISTED = 40
+
+
+def _not_data(path: Path) -> str | None:
+    """Why a local path cannot be a data source (system files, devices, FIFOs, the filesystem's own folders),
+    or None. Recipes come from strangers: reading `/proc/self/environ` or hashing `/usr` must not happen."""
+    resolved = path.resolve()
+    parts = resolved.parts
+    if len(parts) < 2 or parts[1] in SYSTEM_FOLDERS:
+        return "is a system path, not a data file"
+    mode = resolved.stat().st_mode
+    if stat.S_ISDIR(mode):
+        if not any(p.suffix in TEXT_SUFFIXES for p in resolved.iterdir()):
+            return "is a folder without text data files (.txt, .md, .jsonl, .json) at its top"
+        return None
+    return None if stat.S_ISREG(mode) else "is not a regular file (a device, FIFO or socket)"
+
+
 def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:
     problems = []
     for key, location in data_locations(loaded).items():
         if location.is_local and not location.path.exists():
             problems.append(loaded.problem(key, f"data file not found: {location.raw}",
                                            f"paths are relative to the recipe's folder ({loaded.root})"))
+        elif location.is_local and (why := _not_data(location.path)):
+            problems.append(loaded.problem(key, f"{location.raw} {why}", "point at a data file (or a folder of text files)"))
         elif not location.is_local:
             notes.append(f"{'.'.join(key)} `{location.raw}` is remote ({location.kind}); it is fetched when applied")
     kind = loaded.recipe.task.kind
@@ -81,8 +105,11 @@ def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
         return problems + [loaded.problem(("data",), "regression needs `data.time` (the time column)",
                                           "add `time: {column: period, format: '%Y-%m-%d'}`", at="key")]
     location = locate(recipe.data.train.path, loaded.root)
-    if not (location.is_local and location.path.is_file()):
+    if not (location.is_local and location.path.is_file()) or _not_data(location.path):
         return problems
+    if location.path.suffix.lower() not in TABLE_SUFFIXES:
+        return problems + [loaded.problem(("data", "train", "path"), f"{location.raw} is not a table file",
+                                          f"regression reads {', '.join(TABLE_SUFFIXES)} files")]
     try:
         facts = table_facts(location.path, recipe.data.time.column, recipe.data.time.range_separator)
     except ValueError as exc:
@@ -110,9 +137,16 @@ def _check_columns(loaded: LoadedRecipe, columns: list[str]) -> list[Problem]:
     for key, name in _column_keys(loaded, task):
         if name not in columns:
             close = difflib.get_close_matches(name, columns, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "columns: " + ", ".join(columns)
+            hint = f"did you mean `{close[0]}`?" if close else _listed(columns)
             problems.append(loaded.problem(key, f"column `{name}` is not in {Path(loaded.recipe.data.train.path).name}", hint))
     return problems
+
+
+def _listed(columns: list[str]) -> str:
+    """The header's names for a hint — only when they look like column names (short, printable)."""
+    if len(columns) > MAX_LISTED or any(len(c) > 64 or not c.isprintable() for c in columns):
+        return f"the file has {len(columns)} column(s); check its header"
+    return "columns: " + ", ".join(columns)
 
 
 def _check_lengths(loaded: LoadedRecipe, task: RegressionTask, time_points: int) -> list[Problem]:
