@@ -44,3 +44,51 @@ def test_a_header_that_does_not_look_like_column_names_is_not_listed(run_cli, wo
     code, _, err = run_cli("validate", recipe)
     assert code == 2 and "column `activations` is not in odd.csv" in err
     assert "PATH=" not in err and "xxxx" not in err and "check its header" in err
+
+
+OLLAMA = """
+deploy:
+  target: ollama
+  ollama:
+"""
+
+
+@pytest.mark.parametrize("ollama, key, words", [
+    ("    name: 'x; touch pwned; echo '", "deploy.ollama.name", "not an Ollama model name"),
+    ('    name: "ok\\nSYSTEM evil"', "deploy.ollama.name", "not an Ollama model name"),
+    ('    parameters: {stop: ["###\\nADAPTER ./evil.gguf"]}', "deploy.ollama.parameters.stop", "newline"),
+    ('    parameters: {stop: \'a" evil\'}', "deploy.ollama.parameters.stop", "double quote"),
+    ("    license: 'MIT\"'", "deploy.ollama.license", 'starts or ends with `"`'),
+    ('    messages: [{role: user, content: \'hi""\'}]', "deploy.ollama.messages[0].content", 'starts or ends with `"`'),
+    ("    system: 'a\"\"\"b'", "deploy.ollama.system", '`"""`'),
+])
+def test_nothing_can_break_out_of_the_modelfile_or_the_create_script(run_cli, workspace, ollama, key, words):
+    from conftest import SFT
+
+    recipe = write(workspace, "r.yaml", SFT + OLLAMA + ollama + "\n")
+    code, _, err = run_cli("validate", recipe)
+    assert code == 2 and f"{key}:" in err and words in err, err
+
+
+def test_generated_create_script_quotes_the_model_name(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    bundle_inputs = tmp_path / "in"
+    bundle_inputs.mkdir()
+    (bundle_inputs / "model-q8_0.gguf").write_bytes(b"GGUF")
+    (bundle_inputs / "Modelfile").write_text("FROM ./model-q8_0.gguf\n")
+    (bundle_inputs / "modelfile.json").write_text(json.dumps({"name": "team/model:1.0 $(touch pwned)"}))
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = {"id": "r/ollama", "fingerprint": "f", "params": {"host": None, "require": False}, "inputs": {"gguf": str(bundle_inputs / "model-q8_0.gguf"),
+            "Modelfile": str(bundle_inputs / "Modelfile"), "modelfile.json": str(bundle_inputs / "modelfile.json")},
+            "outputs": [], "out": str(out),
+            "events": str(tmp_path / "events.jsonl")}
+    (tmp_path / "step.json").write_text(json.dumps(spec))
+    result = subprocess.run([sys.executable, "-m", "modelops.steps.ollama_create", str(tmp_path / "step.json")],
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    script = (out / "bundle" / "create.sh").read_text()
+    assert "ollama create 'team/model:1.0 $(touch pwned)' -f Modelfile" in script

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import stat
 from pathlib import Path
 
@@ -55,6 +56,8 @@ SYSTEM_FOLDERS = {"proc", "sys", "dev", "run", "etc", "usr", "bin", "sbin", "lib
 TEXT_SUFFIXES = (".txt", ".md", ".jsonl", ".json")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 MAX_LISTED = 40
+OLLAMA_NAME = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,79}/){0,2}[A-Za-z0-9][A-Za-z0-9._-]{0,79}"
+                         r"(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,79})?")     # Ollama's [host/][namespace/]model[:tag]
 
 
 def _not_data(path: Path) -> str | None:
@@ -242,13 +245,26 @@ def _check_ollama(loaded: LoadedRecipe) -> list[Problem]:
         elif not _fits_type(value, expected, name):
             problems.append(loaded.problem(key, f"`{name}` must be {expected.__name__}" +
                                            (" or a list of strings" if name == "stop" else ""), f"got `{value}`"))
+    model_name = ollama.name or loaded.recipe.name
+    if not OLLAMA_NAME.fullmatch(model_name):
+        problems.append(loaded.problem(("deploy", "ollama", "name") if ollama.name else ("name",),
+                                       f"`{model_name}` is not an Ollama model name",
+                                       "letters, digits, `.`, `_` and `-`, as `[namespace/]model[:tag]` "
+                                       "(e.g. `zh-assistant:0.1`)"))
+    for name, value in ollama.parameters.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and ('"' in item or not item.isprintable()):
+                problems.append(loaded.problem(("deploy", "ollama", "parameters", name),
+                                               "contains a double quote, a newline or another control character, "
+                                               "which would end the PARAMETER line", "remove them from the value"))
     texts = [(("deploy", "ollama", "system"), ollama.system), (("deploy", "ollama", "template"), ollama.template),
              (("deploy", "ollama", "license"), ollama.license)]
     texts += [(("deploy", "ollama", "messages", i, "content"), m.content) for i, m in enumerate(ollama.messages)]
     for key, text in texts:
-        if text and '"""' in text:
-            problems.append(loaded.problem(key, 'contains `"""`, which ends a Modelfile value and cannot be escaped',
-                                           "rephrase without three double quotes in a row"))
+        if text and ('"""' in text or text.startswith('"') or text.endswith('"')):
+            problems.append(loaded.problem(key, 'contains `"""` or starts or ends with `"`, which would end its '
+                                           'Modelfile value (`"""…"""`) early; it cannot be escaped',
+                                           "rephrase, or keep double quotes away from the ends"))
     choices = list(deploy.quantize) + [deploy.gguf.outtype]
     if ollama.quantization and ollama.quantization not in choices:
         problems.append(loaded.problem(("deploy", "ollama", "quantization"), f"`{ollama.quantization}` is not produced",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def _bundle(spec: Spec, fields: dict[str, Any]) -> Path:
     sums = [f"{hash_file(bundle / f.name)}  {f.name}" for f in files]
     (bundle / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
     (bundle / "create.sh").write_text(f"#!/bin/sh\nset -e\ncd \"$(dirname \"$0\")\"\nsha256sum -c SHA256SUMS\n"
-                                      f"ollama create {fields['name']} -f Modelfile\n", encoding="utf-8")
+                                      f"ollama create {shlex.quote(fields['name'])} -f Modelfile\n", encoding="utf-8")
     (bundle / "create.sh").chmod(0o755)
     return bundle
 
@@ -72,7 +73,8 @@ def run(spec: Spec) -> None:
     elif spec.params["require"]:
         raise SystemExit(f"no Ollama server at {host or 'OLLAMA_HOST (unset)'} and deploy.ollama.require is true")
     else:
-        result = {"created": False, "host": host, "command": f"cd {bundle} && ollama create {fields['name']} -f Modelfile"}
+        command = f"cd {shlex.quote(str(bundle))} && ollama create {shlex.quote(fields['name'])} -f Modelfile"
+        result = {"created": False, "host": host, "command": command}
         print(f"no Ollama server {'at ' + host if host else '(OLLAMA_HOST is unset)'}: wrote a bundle instead.\n"
               f"create the model with: {result['command']}   (or run {bundle}/create.sh)")
     spec.write_json("create.json", result | {"name": fields["name"], "bundle": str(bundle)})
