@@ -92,3 +92,24 @@ def test_generated_create_script_quotes_the_model_name(tmp_path):
     assert result.returncode == 0, result.stderr
     script = (out / "bundle" / "create.sh").read_text()
     assert "ollama create 'team/model:1.0 $(touch pwned)' -f Modelfile" in script
+
+
+LAUGHS = "version: 1\nname: x\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.parametrize("text, words", [
+    (LAUGHS, "expands to more than 100,000 values"),
+    ("version: 1\nname: x\nself: &s\n  - *s\n", "refers to itself"),
+    ("version: 1\nname: x\nbase: &b\n  <<: *b\n  k: 1\n", "merges a mapping into itself"),
+    ("version: 1\nname: x\ndeep: " + "[" * 200 + "]" * 200 + "\n", "nests deeper than 64"),
+    ("version: 1\nname: x\ndeep: " + "[" * 5000 + "]" * 5000 + "\n", "nests deeper than YAML can be read"),
+    ('version: 1\nname: x\nseed: !!int "abc"\n', "not a valid !!int value"),
+    ("version: 1\nname: x\nseed: " + "9" * 5000 + "\n", "a number of 5,000 characters"),
+])
+def test_hostile_yaml_is_a_positioned_error_in_well_under_a_second(run_cli, workspace, text, words):
+    recipe = write(workspace, "r.yaml", text)
+    started = time.monotonic()
+    code, out, err = run_cli("validate", recipe)
+    assert time.monotonic() - started < 2
+    assert code == 2 and words in err and "r.yaml:" in err and "Traceback" not in out + err, err

@@ -78,6 +78,10 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> So
     yaml = YAML(typ="safe")
     try:
         root = yaml.compose(text)
+    except RecursionError:
+        line = next((i for i, text in enumerate(text.splitlines(), 1) if text.count("[") + text.count("{") > 50), 1)
+        raise RecipeError([Problem(file, line, 1, "", "the recipe nests deeper than YAML can be read here",
+                                   f"a recipe needs no more than {MAX_DEPTH} levels")]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -86,7 +90,12 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> So
             INDENTATION_HINT if any(sign in message for sign in INDENTATION_SIGNS) else ""
         raise RecipeError([Problem(file, line, col, "", message, hint)]) from None
     reader = _NodeReader(file, yaml, env)
-    data = reader.read(root, ()) if root is not None else None
+    try:
+        data = reader.read(root, ()) if root is not None else None
+    except _TooBig as exc:
+        mark = exc.node.start_mark
+        raise RecipeError([Problem(file, mark.line + 1, mark.column + 1, dotted(exc.path), exc.message,
+                                   "write the values out, without aliases that expand or refer to themselves")]) from None
     if reader.problems:
         raise RecipeError(reader.problems)
     if not isinstance(data, dict):
@@ -100,25 +109,49 @@ def _yaml_message(exc: MarkedYAMLError) -> str:
     return "YAML syntax error: " + "; ".join(parts) if parts else "YAML syntax error"
 
 
+MAX_VALUES = 100_000          # values a recipe may expand to through aliases
+MAX_DEPTH = 64                # nesting levels
+MAX_SCALAR_DIGITS = 100       # characters of one number
+
+
+class _TooBig(Exception):
+    def __init__(self, node: Node, path: KeyPath, message: str):
+        self.node, self.path, self.message = node, path, message
+
+
 class _NodeReader:
     def __init__(self, file: str, yaml: YAML, env: Mapping[str, str]):
         self.file, self.yaml, self.env = file, yaml, env
         self.positions = Positions()
         self.problems: list[Problem] = []
+        self.count = 0
+        self.open: set[int] = set()          # the nodes being read: one met again is a cycle
 
     def _error(self, node: Node, path: KeyPath, message: str, hint: str = "") -> None:
         mark = node.start_mark
         self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, dotted(path), message, hint))
 
     def read(self, node: Node, path: KeyPath) -> Any:
+        """The node as plain data. Aliases are followed, within limits: a recipe that expands past MAX_VALUES
+        (a "billion laughs"), nests deeper than MAX_DEPTH, or refers to itself is refused at that point."""
+        self.count += 1
+        if self.count > MAX_VALUES or len(path) > MAX_DEPTH or id(node) in self.open:
+            why = "refers to itself through an alias" if id(node) in self.open else \
+                f"nests deeper than {MAX_DEPTH} levels" if len(path) > MAX_DEPTH else \
+                f"expands to more than {MAX_VALUES:,} values (aliases of aliases?)"
+            raise _TooBig(node, path, f"the recipe {why}")
         self.positions.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            if node.tag != _CORE + "seq":
-                return self._bad_tag(node, path)
-            return [self.read(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, SequenceNode):
+                if node.tag != _CORE + "seq":
+                    return self._bad_tag(node, path)
+                return [self.read(item, path + (i,)) for i, item in enumerate(node.value)]
+            return self._scalar(node, path)
+        finally:
+            self.open.discard(id(node))
 
     def _bad_tag(self, node: Node, path: KeyPath) -> None:
         tag = node.tag.replace(_CORE, "!!")
@@ -146,8 +179,12 @@ class _NodeReader:
             out[key] = self.read(value_node, path + (key,))
         return out
 
-    def _pairs(self, node: MappingNode) -> list[tuple[Node, Node]]:
-        """The mapping's pairs, with YAML merge keys (`<<: *base`) expanded; own keys win."""
+    def _pairs(self, node: MappingNode, merging: frozenset[int] = frozenset()) -> list[tuple[Node, Node]]:
+        """The mapping's pairs, with YAML merge keys (`<<: *base`) expanded; own keys win. A merge that comes
+        back to a mapping it is merging is refused."""
+        if id(node) in merging:
+            raise _TooBig(node, (), "the recipe merges a mapping into itself (`<<:` loop)")
+        merging = merging | {id(node)}
         own = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
         names = {k.value for k, _ in own}
         merged: list[tuple[Node, Node]] = []
@@ -157,7 +194,7 @@ class _NodeReader:
             sources = value.value if isinstance(value, SequenceNode) else [value]
             for source in sources:
                 if isinstance(source, MappingNode):
-                    for k, v in self._pairs(source):
+                    for k, v in self._pairs(source, merging):
                         if k.value not in names:
                             names.add(k.value)
                             merged.append((k, v))
@@ -168,7 +205,15 @@ class _NodeReader:
             return self._bad_tag(node, path)
         if node.tag in (_CORE + "str", _CORE + "timestamp"):
             return self._interpolate(node, path)
-        return self.yaml.constructor.construct_object(node, deep=True)
+        if len(str(node.value)) > MAX_SCALAR_DIGITS and node.tag in (_CORE + "int", _CORE + "float"):
+            self._error(node, path, f"a number of {len(str(node.value)):,} characters", "write a smaller number")
+            return None
+        try:
+            return self.yaml.constructor.construct_object(node, deep=True)
+        except (ValueError, TypeError, MarkedYAMLError) as exc:
+            tag = node.tag.replace(_CORE, "!!")
+            self._error(node, path, f"not a valid {tag} value", str(exc).splitlines()[0][:120])
+            return None
 
     def _interpolate(self, node: ScalarNode, path: KeyPath) -> str:
         def replace(match: re.Match) -> str:
