@@ -45,3 +45,36 @@ def test_plan_against_a_saved_plan_and_an_added_step(workspace, run_cli):
     code, out, _ = run_cli("plan", recipe, "--against", workspace / "old.json", "--format", "json", cwd=workspace)
     diff = json.loads(out.strip().splitlines()[-1])
     assert {"id": "demo/model-card", "status": "added", "reasons": []} in diff["steps"]
+
+
+def test_the_ci_workflow_runs_no_file_name_from_the_pull_request_as_code(workspace):
+    """The example workflow's own shell steps, run here on a pull request that adds a recipe whose name is
+    a command: the recipe is validated and planned, and the command never runs."""
+    import os
+    import sys
+
+    import yaml
+
+    from conftest import ROOT
+
+    workflow = yaml.safe_load((ROOT / "examples" / "ci" / "modelops-recipes.yml").read_text())
+    steps = {step.get("name"): step for step in workflow["jobs"]["review"]["steps"]}
+    _git(workspace, "init", "-q", "-b", "main")
+    write(workspace, "README.md", "base\n")
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-q", "-m", "base")
+    _git(workspace, "update-ref", "refs/remotes/origin/main", "HEAD")
+    (workspace / "recipes").mkdir()
+    hostile = workspace / "recipes" / "x$(touch${IFS}pwned_ci).yaml"
+    hostile.write_text(SFT)
+    (workspace / "recipes" / "sft.jsonl").write_text((workspace / "sft.jsonl").read_text())
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-q", "-m", "pr")
+    env = {**os.environ, "BASE_REF": "main", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    for name in ("Changed recipes", "Validate (annotations on the changed lines)", "Plan against the base branch"):
+        result = subprocess.run(["bash", "-e", "-c", steps[name]["run"]], cwd=workspace, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, (name, result.stderr[-2000:])
+    assert (workspace / "recipes.bin").read_bytes() == b"recipes/x$(touch${IFS}pwned_ci).yaml\0"
+    assert "## modelops plan" in (workspace / "plan-comment.md").read_text()
+    assert not list(workspace.rglob("pwned_ci"))
