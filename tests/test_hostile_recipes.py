@@ -15,6 +15,7 @@ SECRET = "FAKE_SECRET_TOKEN_3f9a"
 
 @pytest.mark.parametrize("path, words", [
     ("/proc/self/environ", "is a system path"),
+    ("/proc/1/cwd/x.csv", "is a system path"),
     ("/usr", "is a system path"),
     ("/", "is a system path"),
     ("/dev/zero", "is a system path"),

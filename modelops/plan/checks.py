@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import stat
 from pathlib import Path
@@ -63,11 +64,19 @@ OLLAMA_NAME = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,79}/){0,2}[A-Za-z0-9][
 def _not_data(path: Path) -> str | None:
     """Why a local path cannot be a data source (system files, devices, FIFOs, the filesystem's own folders),
     or None. Recipes come from strangers: reading `/proc/self/environ` or hashing `/usr` must not happen."""
-    resolved = path.resolve()
-    parts = resolved.parts
+    parts = Path(os.path.abspath(path)).parts
     if len(parts) < 2 or parts[1] in SYSTEM_FOLDERS:
         return "is a system path, not a data file"
-    mode = resolved.stat().st_mode
+    try:
+        resolved = path.resolve()
+        parts = resolved.parts
+        if len(parts) < 2 or parts[1] in SYSTEM_FOLDERS:
+            return "is a system path, not a data file"
+        mode = resolved.stat().st_mode
+    except FileNotFoundError:
+        return None                       # reported as not found
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
     if stat.S_ISDIR(mode):
         if not any(p.suffix in TEXT_SUFFIXES for p in resolved.iterdir()):
             return "is a folder without text data files (.txt, .md, .jsonl, .json) at its top"
@@ -78,11 +87,11 @@ def _not_data(path: Path) -> str | None:
 def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:
     problems = []
     for key, location in data_locations(loaded).items():
-        if location.is_local and not location.path.exists():
+        if location.is_local and (why := _not_data(location.path)):
+            problems.append(loaded.problem(key, f"{location.raw} {why}", "point at a data file (or a folder of text files)"))
+        elif location.is_local and not location.path.exists():
             problems.append(loaded.problem(key, f"data file not found: {location.raw}",
                                            f"paths are relative to the recipe's folder ({loaded.root})"))
-        elif location.is_local and (why := _not_data(location.path)):
-            problems.append(loaded.problem(key, f"{location.raw} {why}", "point at a data file (or a folder of text files)"))
         elif not location.is_local:
             notes.append(f"{'.'.join(key)} `{location.raw}` is remote ({location.kind}); it is fetched when applied")
     kind = loaded.recipe.task.kind
@@ -108,7 +117,7 @@ def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
         return problems + [loaded.problem(("data",), "regression needs `data.time` (the time column)",
                                           "add `time: {column: period, format: '%Y-%m-%d'}`", at="key")]
     location = locate(recipe.data.train.path, loaded.root)
-    if not (location.is_local and location.path.is_file()) or _not_data(location.path):
+    if not location.is_local or _not_data(location.path) or not location.path.is_file():
         return problems
     if location.path.suffix.lower() not in TABLE_SUFFIXES:
         return problems + [loaded.problem(("data", "train", "path"), f"{location.raw} is not a table file",

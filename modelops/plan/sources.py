@@ -26,6 +26,17 @@ def _looks_local(raw: str) -> bool:
     return raw.startswith(("/", "./", "../", "~")) or raw.lower().endswith(_DATA_SUFFIXES)
 
 
+def _exists(path: Path) -> bool:
+    """Whether the path exists; one that cannot even be looked at (permission denied) counts as local too."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def locate(raw: str, root: Path) -> Location:
     """Classify a recipe path: an existing or path-like local file, else a hub id or URL."""
     if raw.startswith(("http://", "https://")):
@@ -33,7 +44,7 @@ def locate(raw: str, root: Path) -> Location:
     if raw.startswith(MODELSCOPE):
         return Location("modelscope", raw, None)
     path = (root / Path(raw).expanduser()).resolve() if not Path(raw).expanduser().is_absolute() else Path(raw).expanduser()
-    if path.exists() or _looks_local(raw) or not _HUB_ID.match(raw):
+    if _exists(path) or _looks_local(raw) or not _HUB_ID.match(raw):
         return Location("local", raw, path)
     return Location("hub", raw)
 
