@@ -168,10 +168,17 @@ def _plan_diff(file: Path, result, against: str, format: "PlanFormat") -> str:
     except subprocess.CalledProcessError as exc:
         print(f"cannot check out {against}: {(exc.stderr or '').strip()}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
+    except compare.RevisionError as exc:
+        print(f"cannot check out {against}: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
     except (RecipeError, ValueError, OSError) as exc:
         print(f"cannot plan the recipe at {against}: {exc}", file=sys.stderr)
         raise typer.Exit(1)
-    diff = compare.compare(old or {"recipes": []}, current, against)
+    try:
+        diff = compare.compare(old or {"recipes": []}, current, against)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        print(f"{against}: not a plan saved by `modelops plan --out` (no {exc})", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
     if format == PlanFormat.json:
         return json.dumps({"against": against, "steps": [vars(s) for s in diff.steps], "costs": diff.costs},
                           sort_keys=True, ensure_ascii=False) + "\n"

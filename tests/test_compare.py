@@ -78,3 +78,18 @@ def test_the_ci_workflow_runs_no_file_name_from_the_pull_request_as_code(workspa
     assert (workspace / "recipes.bin").read_bytes() == b"recipes/x$(touch${IFS}pwned_ci).yaml\0"
     assert "## modelops plan" in (workspace / "plan-comment.md").read_text()
     assert not list(workspace.rglob("pwned_ci"))
+
+
+def test_against_refuses_options_and_non_commits_and_leaves_no_worktree(workspace, run_cli):
+    recipe = write(workspace, "r.yaml", SFT)
+    _git(workspace, "init", "-q")
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-q", "-m", "base")
+    for revision in ("--lock", "-f", "--no-checkout", "nonexistent-branch", "HEAD:r.yaml"):
+        code, _, err = run_cli("plan", recipe, f"--against={revision}", cwd=workspace)
+        assert code == 2 and "cannot check out" in err and "Traceback" not in err, (revision, err)
+    listed = subprocess.run(["git", "worktree", "list"], cwd=workspace, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
+    (workspace / "old.json").write_text('{"recipes": [{"name": 1}]}')
+    code, _, err = run_cli("plan", recipe, "--against", str(workspace / "old.json"), cwd=workspace)
+    assert code == 2 and "not a plan saved by" in err

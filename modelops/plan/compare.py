@@ -95,16 +95,34 @@ def plan_at_revision(recipe: Path, revision: str, plan: Callable[[Path], dict[st
     top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=recipe.resolve().parent, check=True,
                               capture_output=True, text=True).stdout.strip())
     relative = recipe.resolve().relative_to(top)
+    commit = _commit(top, revision)
     scratch = Path(tempfile.mkdtemp(prefix="modelops-against-"))
     tree = scratch / "tree"
     try:
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), revision], cwd=top, check=True,
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), commit], cwd=top, check=True,
                        capture_output=True, text=True)
         old_recipe = tree / relative
         return plan(old_recipe) if old_recipe.exists() else None
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=top, capture_output=True)
+        subprocess.run(["git", "worktree", "remove", "--force", "--force", str(tree)], cwd=top, capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
+        subprocess.run(["git", "worktree", "prune"], cwd=top, capture_output=True)
+
+
+class RevisionError(ValueError):
+    """`--against` names no commit."""
+
+
+def _commit(top: Path, revision: str) -> str:
+    """The commit a revision names; anything else — an option such as `--lock`, a path, a typo — is refused
+    before git sees it as part of a command."""
+    if not revision or revision.startswith("-"):
+        raise RevisionError(f"`{revision}` is not a git revision")
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+                           cwd=top, capture_output=True, text=True)
+    if found.returncode != 0:
+        raise RevisionError(f"`{revision}` names no commit in {top}")
+    return found.stdout.strip()
 
 
 def load_saved(path: Path) -> dict[str, Any]:
