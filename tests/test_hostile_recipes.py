@@ -104,7 +104,7 @@ LAUGHS = "version: 1\nname: x\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lo
     ("version: 1\nname: x\nself: &s\n  - *s\n", "refers to itself"),
     ("version: 1\nname: x\nbase: &b\n  <<: *b\n  k: 1\n", "merges a mapping into itself"),
     ("version: 1\nname: x\ndeep: " + "[" * 200 + "]" * 200 + "\n", "nests deeper than 64"),
-    ("version: 1\nname: x\ndeep: " + "[" * 5000 + "]" * 5000 + "\n", "nests deeper than YAML can be read"),
+    ("version: 1\nname: x\ndeep: " + "[" * 5000 + "]" * 5000 + "\n", "nests deeper than 64 levels"),
     ('version: 1\nname: x\nseed: !!int "abc"\n', "not a valid !!int value"),
     ("version: 1\nname: x\nseed: " + "9" * 5000 + "\n", "a number of 5,000 characters"),
 ])
@@ -114,3 +114,12 @@ def test_hostile_yaml_is_a_positioned_error_in_well_under_a_second(run_cli, work
     code, out, err = run_cli("validate", recipe)
     assert time.monotonic() - started < 2
     assert code == 2 and words in err and "r.yaml:" in err and "Traceback" not in out + err, err
+
+
+@pytest.mark.parametrize("workdir, ok", [("../../../escaped-run", False), ("runs/../../x", False), ("runs/mine", True),
+                                         ("/tmp/explicit-runs", True)])
+def test_a_relative_workdir_cannot_leave_the_working_directory(run_cli, workspace, workdir, ok):
+    from conftest import SFT
+
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", SFT + f"workdir: {workdir}\n"))
+    assert (code == 0) == ok and (ok or "r.yaml:11:10: workdir: " in err and "leaves the working directory" in err), err

@@ -29,6 +29,7 @@ def check_recipe(loaded: LoadedRecipe) -> tuple[list[Problem], list[str]]:
     problems: list[Problem] = []
     notes: list[str] = []
     problems += _check_data(loaded, notes)
+    problems += _check_workdir(loaded)
     if isinstance(loaded.recipe.task, RegressionTask):
         problems += _check_regression(loaded)
     else:
@@ -82,6 +83,18 @@ def _not_data(path: Path) -> str | None:
             return "is a folder without text data files (.txt, .md, .jsonl, .json) at its top"
         return None
     return None if stat.S_ISREG(mode) else "is not a regular file (a device, FIFO or socket)"
+
+
+def _check_workdir(loaded: LoadedRecipe) -> list[Problem]:
+    """A relative run directory stays inside the working directory (a recipe from a pull request must not
+    write elsewhere by `../`); an absolute one is the author's explicit choice, and the plan shows it."""
+    workdir = loaded.recipe.workdir
+    if workdir is None or os.path.isabs(workdir):
+        return []
+    if os.path.normpath(workdir).split(os.sep)[0] == os.pardir:
+        return [loaded.problem(("workdir",), f"`{workdir}` leaves the working directory",
+                               "use a path inside it, or an absolute path if the runs must live elsewhere")]
+    return []
 
 
 def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:

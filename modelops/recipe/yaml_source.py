@@ -15,6 +15,8 @@ from typing import Any, Mapping
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.tokens import (BlockEndToken, BlockMappingStartToken, BlockSequenceStartToken, FlowMappingEndToken,
+                                FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken)
 
 from modelops.problems import Problem, RecipeError
 
@@ -77,6 +79,7 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> So
     env = os.environ if env is None else env
     yaml = YAML(typ="safe")
     try:
+        _refuse_deep_nesting(yaml, text, file)
         root = yaml.compose(text)
     except RecursionError:
         line = next((i for i, text in enumerate(text.splitlines(), 1) if text.count("[") + text.count("{") > 50), 1)
@@ -112,6 +115,27 @@ def _yaml_message(exc: MarkedYAMLError) -> str:
 MAX_VALUES = 100_000          # values a recipe may expand to through aliases
 MAX_DEPTH = 64                # nesting levels
 MAX_SCALAR_DIGITS = 100       # characters of one number
+_OPENING = (BlockMappingStartToken, BlockSequenceStartToken, FlowMappingStartToken, FlowSequenceStartToken)
+_CLOSING = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
+
+
+def _refuse_deep_nesting(yaml: YAML, text: str, file: str) -> None:
+    """Nesting past MAX_DEPTH, found from the tokens before the (recursive) composer meets it. Only text with
+    many brackets or deep indentation is scanned; the composer's own recursion limit is the last guard."""
+    indents = (len(line) - len(line.lstrip(" ")) for line in text.splitlines())
+    if text.count("[") + text.count("{") <= 2 * MAX_DEPTH and max(indents, default=0) <= 2 * MAX_DEPTH:
+        return
+    depth = 0
+    for token in yaml.scan(text):
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = token.start_mark
+                raise RecipeError([Problem(file, mark.line + 1, mark.column + 1, "",
+                                           f"the recipe nests deeper than {MAX_DEPTH} levels",
+                                           "write it flatter; a recipe needs only a few levels")])
+        elif isinstance(token, _CLOSING):
+            depth -= 1
 
 
 class _TooBig(Exception):
