@@ -15,6 +15,7 @@ class StepChange:
     step: Step
     status: str                      # up-to-date | new | changed
     reasons: list[str] = field(default_factory=list)
+    forced: bool = False             # --force: start over, without what an interrupted attempt kept
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -39,7 +40,7 @@ def _param_diffs(old: dict, new: dict) -> list[str]:
 def classify(step: Step, state: RunState, rerun: set[str]) -> StepChange:
     entry = state.steps.get(step.short_id)
     if step.id in rerun:
-        return StepChange(step, "changed" if entry else "new", ["~ forced"])
+        return StepChange(step, "changed" if entry else "new", ["~ forced"], forced=True)
     if state.is_done(step.short_id, step.fingerprint, Path(step.directory)):
         return StepChange(step, "up-to-date")
     if not entry:

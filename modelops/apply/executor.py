@@ -88,8 +88,7 @@ def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
                     results.append(StepResult(step, "skipped", entry.get("ended", 0) - entry.get("started", 0),
                                               entry.get("metrics", {})))
                 else:
-                    fresh = "~ forced" in pending[step.id].reasons       # --force starts over, checkpoints too
-                    results.append(_attempt(step, state, directories, on_event, fresh))
+                    results.append(_attempt(step, state, directories, on_event, pending[step.id].forced))
                 if not results[-1].ok or (until and step.id == until):
                     return results
     return results

@@ -1,7 +1,7 @@
 """How the LightGBM fits of one step share the CPUs. LightGBM's OpenMP threads spin at barriers: on a
 loaded machine a small fit with all threads took 167 s instead of 1.1 s with one. So small fits get one
 thread each and the independent fits (parameter sets × steps ahead, each over its folds) run side by side
-in forked processes; large fits, where threads pay, get every usable CPU one at a time."""
+in worker processes; large fits, where threads pay, get every usable CPU one at a time."""
 
 from __future__ import annotations
 

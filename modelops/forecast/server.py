@@ -56,7 +56,8 @@ def create_app(bundle: Path) -> FastAPI:
 def bundle_metadata(name: str, version: str, forecaster: Forecaster, metrics: dict[str, Any]) -> dict[str, Any]:
     spec = forecaster.feature_spec
     return {"name": name, "version": version, "target": spec.target, "horizon": spec.horizon,
-            "frequency": to_offset(pd.Timedelta(spec.frequency)).freqstr, "history_needed": spec.history, "input_columns": forecaster.input_columns,
+            "frequency": to_offset(pd.Timedelta(spec.frequency)).freqstr, "history_needed": spec.history,
+            "input_columns": forecaster.input_columns,
             "features": forecaster.config["feature_names"], "target_transform": forecaster.transform,
             "validation": {k: metrics[k] for k in ("mae", "naive_mae", "beats_naive") if k in metrics}}
 

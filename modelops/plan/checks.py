@@ -65,13 +65,14 @@ OLLAMA_NAME = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,79}/){0,2}[A-Za-z0-9][
 def _not_data(path: Path) -> str | None:
     """Why a local path cannot be a data source (system files, devices, FIFOs, the filesystem's own folders),
     or None. Recipes come from strangers: reading `/proc/self/environ` or hashing `/usr` must not happen."""
-    parts = Path(os.path.abspath(path)).parts
-    if len(parts) < 2 or parts[1] in SYSTEM_FOLDERS:
+    def system(candidate: Path) -> bool:
+        return len(candidate.parts) < 2 or candidate.parts[1] in SYSTEM_FOLDERS
+
+    if system(Path(os.path.abspath(path))):           # before anything stats it
         return "is a system path, not a data file"
     try:
         resolved = path.resolve()
-        parts = resolved.parts
-        if len(parts) < 2 or parts[1] in SYSTEM_FOLDERS:
+        if system(resolved):                          # a link into one
             return "is a system path, not a data file"
         mode = resolved.stat().st_mode
     except FileNotFoundError:

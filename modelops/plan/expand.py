@@ -93,30 +93,37 @@ def _span(values: list[int]) -> str:
         else ", ".join(map(str, values))
 
 
+def _combinations(task: RegressionTask) -> int:
+    """Parameter sets the search tries: the grid's size, the random trials, or 1 without a search."""
+    if task.search is None:
+        return 1
+    return task.search.trials if task.search.method == "random" else math.prod(len(v) for v in task.search.grid.values())
+
+
 def _search_size(task: RegressionTask) -> str:
     if task.search is None:
         return "none"
     if task.search.method == "random":
         return f"random, {task.search.trials} trials"
-    combos = 1
-    for values in task.search.grid.values():
-        combos *= len(values)
-    return f"grid, {combos} combinations × {task.horizon} horizons × {task.validation.folds} folds"
+    return f"grid, {_combinations(task)} combinations × {task.horizon} horizons × {task.validation.folds} folds"
+
+
+def train_file_rows(loaded: LoadedRecipe) -> int | None:
+    """Rows of the local training file (counted cheaply), or None when it is remote or not a text table."""
+    location = locate(loaded.recipe.data.train.path, loaded.root)
+    return count_rows(location.path) if location.is_local and location.path else None
 
 
 SECONDS_PER_CELL_ROUND = 2.7e-8     # one LightGBM thread; the demo forecast: 416 fits of 1,857 rows × 11 in 113 s
+TRANSFORM_PROBES = 4                # target transforms `auto` tries (forecast.transforms.TRANSFORMS)
 
 
 def _fit_estimate(loaded: LoadedRecipe, task: RegressionTask) -> dict[str, str]:
     """The number of LightGBM fits and a rough time on one CPU (rows × features × rounds, an upper bound:
     early stopping usually ends sooner); parallel fits divide it among the CPUs."""
-    combos = 1
-    if task.search is not None:
-        combos = task.search.trials if task.search.method == "random" else math.prod(len(v) for v in task.search.grid.values())
-    probes = 0 if task.target_transform != "auto" else 4 * len({1, task.horizon})
-    fits = combos * task.horizon * task.validation.folds + task.horizon + probes
-    location = locate(loaded.recipe.data.train.path, loaded.root)
-    rows = count_rows(location.path) if location.is_local and location.path else None
+    probes = 0 if task.target_transform != "auto" else TRANSFORM_PROBES * len({1, task.horizon})
+    fits = _combinations(task) * task.horizon * task.validation.folds + task.horizon + probes
+    rows = train_file_rows(loaded)
     if not rows:
         return {"fits": f"{fits:,}"}
     columns = len(task.lag_list) * (1 + len(task.features)) + len(task.lag_transforms) + len(task.calendar) \

@@ -9,12 +9,12 @@ from typing import Mapping
 from modelops import __version__
 from modelops.hashing import fingerprint, hash_path
 from modelops.plan.checks import check_recipe
-from modelops.plan.expand import ModelRef, expand_language_model, expand_regression
+from modelops.plan.expand import ModelRef, expand_language_model, expand_regression, train_file_rows
 from modelops.plan.hardware import HardwareError, ResolvedHardware, resolve_hardware
 from modelops.plan.launch import launch_commands, launch_files
 from modelops.plan.model import Plan, RecipePlan, Step, StepInput
 from modelops.plan.shapes import ModelShape, shape_from_catalog, shape_from_config, shape_from_init
-from modelops.plan.sources import count_rows, locate, relative
+from modelops.plan.sources import locate, relative
 from modelops.plan.training import SetupError, TrainingSetup, choose_setup, estimate_run, estimate_step_seconds
 from modelops.problems import Problem, RecipeError, errors_only
 from modelops.recipe.loader import LoadedRecipe, load_recipe
@@ -126,8 +126,7 @@ def _plan_one(loaded: LoadedRecipe, upstream: dict[Path, _Upstream],
 
 def _train_rows(loaded: LoadedRecipe) -> int | None:
     """Training rows after the validation fraction is held out, when the training file is local."""
-    location = locate(loaded.recipe.data.train.path, loaded.root)
-    rows = count_rows(location.path) if location.is_local and location.path else None
+    rows = train_file_rows(loaded)
     validation = loaded.recipe.data.validation
     if rows is None or validation is None or validation.fraction is None:
         return rows

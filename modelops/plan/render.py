@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from modelops.plan.model import Plan, RecipePlan, Step
+from modelops.plan.training import ASSUMED_MFU, STEP_OVERHEAD_S
 
 
 def plan_json(plan: Plan) -> str:
@@ -44,7 +45,7 @@ def _training_lines(t: dict[str, Any]) -> list[str]:
         lines.append("peak memory estimate: unknown (model not in the catalog)")
     if "seconds_per_step_estimate" in t:
         lines.append(f"time estimate: ~{t['seconds_per_step_estimate']:g} s per optimizer step "
-                     "(6·N FLOPs per token at 35% of peak throughput, + 0.03 s per step)")
+                     f"(6·N FLOPs per token at {ASSUMED_MFU:.0%} of peak throughput, + {STEP_OVERHEAD_S:g} s per step)")
     if "steps_estimate" in t:
         wall = t.get("wall_seconds_estimate")
         lines.append(f"steps: {t['steps_estimate']:,} ({t['steps_basis']})"

@@ -81,9 +81,8 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> So
     try:
         _refuse_deep_nesting(yaml, text, file)
         root = yaml.compose(text)
-    except RecursionError:
-        line = next((i for i, text in enumerate(text.splitlines(), 1) if text.count("[") + text.count("{") > 50), 1)
-        raise RecipeError([Problem(file, line, 1, "", "the recipe nests deeper than YAML can be read here",
+    except RecursionError:                # the last guard, behind _refuse_deep_nesting
+        raise RecipeError([Problem(file, 1, 1, "", "the recipe nests deeper than YAML can be read here",
                                    f"a recipe needs no more than {MAX_DEPTH} levels")]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
