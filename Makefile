@@ -34,8 +34,10 @@ bench: setup
 	$(BIN)/python benchmarks/feature_building.py
 	$(BIN)/python benchmarks/forecast_vs_mlforecast.py
 	$(BIN)/python benchmarks/second_apply.py
+	$(BIN)/python benchmarks/forecast_demo_load.py
 	$(BIN)/python benchmarks/forecast_scale.py
 	$(BIN)/python benchmarks/lm_training.py
+	$(BIN)/python benchmarks/llama_repack.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from modelops.fsutil import write_atomically
 from modelops.steps.runtime import Spec
 
 
@@ -92,11 +93,13 @@ def _starting_point(trainer, out: Path) -> dict[str, float]:
     """The validation metrics of the model before training, measured once (a resumed run reads them back),
     so that the report can say whether the run made the model better on held-out data."""
     path = out / "starting_point.json"
-    if path.exists():
+    try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass                                  # not measured yet (or cut short: measured again)
     metrics = trainer.evaluate()
     if trainer.is_world_process_zero():
-        path.write_text(json.dumps(metrics), encoding="utf-8")
+        write_atomically(path, json.dumps(metrics))
     return metrics
 
 
