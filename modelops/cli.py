@@ -195,6 +195,8 @@ def apply(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show the steps' output (it is always in each "
                                  "step's log.txt: `modelops logs FILE STEP`)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress: only the summary, warnings and errors."),
+    verify: bool = typer.Option(False, "--verify", help="Re-hash every finished output in full before trusting it "
+                                "(by default only outputs whose size or mtime moved are re-hashed)."),
 ) -> None:
     """Run the plan: skip finished steps, run the rest in order, record each in the run directory's state,
     and write report.md / report.html there.
@@ -202,10 +204,11 @@ def apply(
     Example: modelops apply recipes/activations-forecast.yaml --force fit
     """
     for file in _recipe_files(files):
-        _apply_one(file, force, until, dry_run, verbose, quiet)
+        _apply_one(file, force, until, dry_run, verbose, quiet, verify)
 
 
-def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool) -> None:
+def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool,
+               verify: bool) -> None:
     import signal
 
     from rich.console import Console
@@ -220,7 +223,7 @@ def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool
     _emit_problems(result.warnings, "text")
     forced = {_step_or_exit(name, result) for name in force}
     until_id = _step_or_exit(until, result) if until else None
-    changes = _changes_or_exit(result, downstream_of(result, forced))
+    changes = _changes_or_exit(result, downstream_of(result, forced), verify)
     _print_changes(changes)
     pending = [c for c in through(changes, until_id) if c.status != "up-to-date"]
     if dry_run:
@@ -316,11 +319,11 @@ def _finished_or_exit(result, kind: str) -> Path:
         raise typer.Exit(1)
 
 
-def _changes_or_exit(result, rerun: set[str]) -> list:
+def _changes_or_exit(result, rerun: set[str], complete: bool = False) -> list:
     from modelops.apply.executor import changes_for
 
     try:
-        return changes_for(result, rerun)
+        return changes_for(result, rerun, complete)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(1)
@@ -393,10 +396,45 @@ def status(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
             print(f"{change.step.id:32} {'failed':10} {failed_at} ({failure['how']}); log: {failure['log']}")
             continue
         print(f"{change.step.id:32} {change.status:10} {when}")
+        for reason in change.reasons:
+            if reason.startswith("!"):
+                print(f"    {reason}")
         if entry and change.status == "up-to-date":
             print(f"    outputs: {', '.join(entry['outputs'])} in {entry['directory']}/out")
             if entry.get("metrics"):
                 print(f"    metrics: {scalar_metrics(entry['metrics'], limit=8)}")
+
+
+@app.command()
+def verify(files: List[Path] = typer.Argument(..., help="Recipe files, or folders of recipes.")) -> None:
+    """Re-hash every finished step's outputs in full and compare them with what the step wrote; exit 1 when
+    any changed (`apply` then runs those steps again).
+
+    Example: modelops verify recipes/
+    """
+    moved = False
+    for file in _recipe_files(files):
+        result = _plan_or_exit(file)
+        for recipe in result.recipes:
+            state = _state_or_exit(Path(recipe.workdir))
+            for short, entry in sorted(state.steps.items()):
+                changed = state.changed_outputs(short, Path(entry["directory"]), complete=True)
+                moved |= bool(changed)
+                print(f"! {recipe.name}/{short}: " + ", ".join(map(str, changed)) if changed
+                      else f"= {recipe.name}/{short}: {len(entry['outputs'])} output(s) as written")
+    if moved:
+        print("outputs changed since their steps ran; `modelops apply` runs those steps again", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _state_or_exit(workdir: Path):
+    from modelops.apply.state import RunState, StateError
+
+    try:
+        return RunState.load(workdir)
+    except StateError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command()

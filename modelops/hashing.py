@@ -26,8 +26,9 @@ def _stream_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def hash_file(path: Path) -> str:
-    """sha256 of a file; large files are cached by path + size + mtime so an unchanged one is not reread."""
+def hash_file(path: Path, trust_cache: bool = True) -> str:
+    """sha256 of a file; large files are cached by path + size + mtime so an unchanged one is not reread
+    (`trust_cache=False` rereads it all and refreshes the cache)."""
     stat = path.stat()
     if stat.st_size < CACHED_FROM_BYTES:
         return _stream_hash(path)
@@ -38,7 +39,7 @@ def hash_file(path: Path) -> str:
     except (OSError, ValueError):
         known = {}
     entry = known.get(key)
-    if entry and entry[:2] == stamp:
+    if trust_cache and entry and entry[:2] == stamp:
         return entry[2]
     digest = _stream_hash(path)
     known[key] = stamp + [digest]
@@ -49,13 +50,13 @@ def hash_file(path: Path) -> str:
     return digest
 
 
-def hash_path(path: Path) -> str:
+def hash_path(path: Path, trust_cache: bool = True) -> str:
     """sha256 of a file, or of a folder's relative names and file hashes."""
     if path.is_file():
-        return hash_file(path)
+        return hash_file(path, trust_cache)
     digest = hashlib.sha256()
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(child.relative_to(path).as_posix().encode() + b"\0" + hash_file(child).encode() + b"\n")
+        digest.update(child.relative_to(path).as_posix().encode() + b"\0" + hash_file(child, trust_cache).encode() + b"\n")
     return digest.hexdigest()
 
 

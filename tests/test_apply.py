@@ -384,3 +384,28 @@ def test_a_missing_or_stale_report_is_rebuilt_even_when_nothing_runs(run_cli, wo
     assert "rebuilt" not in out
     os.utime(workdir / "report.md", (1, 1))                          # older than state.json
     assert "rebuilt" in run_cli("apply", recipe, "--until", "data")[1]
+
+
+def test_outputs_changed_in_place_are_found_cheaply_or_by_verify_and_rerun(run_cli, workspace):
+    _rows(workspace)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    assert run_cli("apply", recipe, "--until", "data")[0] == 0
+    [train] = (workspace / "runs" / "demo").glob("data-*/out/train.jsonl")
+    written = train.read_bytes()
+    train.write_bytes(written.replace(b"q0", b"q9"))                # same size, new mtime: the cheap check sees it
+    relative = train.relative_to(workspace)
+    code, out, _ = run_cli("plan", recipe)
+    assert "demo/data: changed" in out and f"! outputs changed since the step ran: {relative}" in out
+    code, out, _ = run_cli("apply", recipe, "--until", "data")
+    assert code == 0 and "! outputs changed" in out and train.read_bytes() == written
+
+    stamp = train.stat()
+    train.write_bytes(written.replace(b"q0", b"q9"))
+    os.utime(train, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))      # size and mtime as recorded: only a hash sees it
+    assert "nothing to do" in run_cli("apply", recipe, "--until", "data")[1]
+    code, out, err = run_cli("verify", recipe)
+    assert code == 1 and f"! demo/data: {relative}" in out and "apply" in err
+    code, out, _ = run_cli("apply", recipe, "--until", "data", "--verify")
+    assert code == 0 and "! outputs changed" in out and train.read_bytes() == written
+    code, out, _ = run_cli("verify", recipe)
+    assert code == 0 and "= demo/data: 3 output(s) as written" in out

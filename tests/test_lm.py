@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -261,6 +262,20 @@ def test_serve_and_chat_answer_from_a_quantised_gguf(chain):
         server.terminate()
         _, errors = server.communicate(timeout=30)
     assert "llama.cpp weight repack:" in errors
+
+
+def test_chat_and_serve_refuse_a_served_gguf_changed_since_it_was_made(chain, run_cli):
+    served = Path(json.loads((_out(chain, "dpo", "smoke") / "smoke.json").read_text())["gguf"])
+    gguf = served if served.is_absolute() else chain / served
+    stat, data = gguf.stat(), gguf.read_bytes()
+    gguf.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    try:
+        for command in ("chat", "serve"):
+            code, _, err = run_cli(command, chain / "dpo.yaml", cwd=chain)
+            assert code == 1 and "outputs changed since the step ran" in err and gguf.name in err, err
+    finally:
+        gguf.write_bytes(data)
+        os.utime(gguf, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):

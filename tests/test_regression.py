@@ -163,6 +163,37 @@ def test_a_second_apply_does_nothing(applied, run_cli):
     assert code == 0
 
 
+def _tamper(path):
+    """Change one digit of a model file in place: same size, different content."""
+    text = path.read_bytes()
+    at = text.index(b"leaf_value=") + len(b"leaf_value=") + 1
+    digit = next(i for i in range(at, len(text)) if text[i:i + 1].isdigit())
+    path.write_bytes(text[:digit] + (b"7" if text[digit:digit + 1] != b"7" else b"3") + text[digit + 1:])
+
+
+def test_tampered_models_are_refused_by_predict_and_serve_and_rebuilt_by_apply(applied, run_cli):
+    folder, recipe, _ = applied
+    _tamper(_out(folder, "api") / "bundle" / "models" / "model_h2.txt")
+    code, _, err = run_cli("serve", recipe)
+    assert code == 1 and "outputs changed since the step ran" in err and "bundle" in err, err
+    model = _out(folder, "fit") / "models" / "model_h1.txt"
+    size = model.stat().st_size
+    _tamper(model)
+    assert model.stat().st_size == size
+    code, _, err = run_cli("predict", recipe)
+    assert code == 1 and "outputs changed since the step ran" in err and str(model.parent) in err, err
+    code, out, _ = run_cli("status", recipe)
+    assert "! outputs changed since the step ran" in out and "fc/fit" in out
+    code, out, err = run_cli("apply", recipe, "-q")
+    assert code == 0 and "! outputs changed since the step ran" in out, out + err
+    code, _, err = run_cli("verify", recipe)
+    assert code == 0, err
+    model.unlink()
+    code, _, err = run_cli("predict", recipe)
+    assert code == 1 and str(model.parent) in err and "Traceback" not in err
+    assert run_cli("apply", recipe, "-q")[0] == 0 and model.is_file()
+
+
 # ---------------------------------------------------------------- the pieces
 
 SPEC = PanelSpec("period", "%Y-%m-%d %H:%M", " - ", "h", "error", "error", "y", ["x"], ["g"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelops.apply.state import RunState
+from modelops.apply.state import RunState, outputs_changed
 from modelops.plan.model import Step
 
 
@@ -37,12 +37,14 @@ def _param_diffs(old: dict, new: dict) -> list[str]:
     return diffs
 
 
-def classify(step: Step, state: RunState, rerun: set[str]) -> StepChange:
+def classify(step: Step, state: RunState, rerun: set[str], complete: bool = False) -> StepChange:
+    """How the step stands against the run directory; `complete` re-hashes finished outputs in full."""
     entry = state.steps.get(step.short_id)
     if step.id in rerun:
         return StepChange(step, "changed" if entry else "new", ["~ forced"], forced=True)
-    if state.is_done(step.short_id, step.fingerprint, Path(step.directory)):
-        return StepChange(step, "up-to-date")
+    if state.ran(step.short_id, step.fingerprint, Path(step.directory)):
+        moved = state.changed_outputs(step.short_id, Path(step.directory), complete)
+        return StepChange(step, "changed", [f"! {outputs_changed(moved)}"]) if moved else StepChange(step, "up-to-date")
     if not entry:
         return StepChange(step, "new", ["+ new"])
     reasons = _param_diffs(entry.get("params", {}), step.params)

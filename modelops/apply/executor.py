@@ -17,7 +17,7 @@ from modelops.apply.events import EventTail
 from modelops.apply.lock import RunLock
 from modelops.apply.state import RunState
 from modelops.processes import crash_hint, die_with_parent, exit_description
-from modelops.hashing import hash_path
+from modelops.apply.verify import record_outputs
 from modelops.plan.model import Plan, Step
 
 TAIL_LINES = 20
@@ -63,9 +63,9 @@ def through(changes: list[StepChange], until: str | None) -> list[StepChange]:
     return changes[: ids.index(until) + 1] if until in ids else changes
 
 
-def changes_for(plan: Plan, rerun: set[str]) -> list[StepChange]:
+def changes_for(plan: Plan, rerun: set[str], complete: bool = False) -> list[StepChange]:
     """Each step's change; a finished step whose upstream reruns reruns too."""
-    changes = [classify(step, RunState.load(Path(recipe.workdir)), rerun)
+    changes = [classify(step, RunState.load(Path(recipe.workdir)), rerun, complete)
                for recipe in plan.recipes for step in recipe.steps]
     cascade = downstream_of(plan, {c.step.id for c in changes if c.status != "up-to-date"})
     return [StepChange(c.step, "changed", ["~ upstream reruns"]) if c.status == "up-to-date" and c.step.id in cascade
@@ -190,10 +190,11 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     metrics_file = final / "metrics.json"
     metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
     ended = time.time()
+    hashes, stamps = record_outputs(final, step.outputs)
     state.record(step.short_id, {
         "fingerprint": step.fingerprint, "kind": step.kind, "params": step.params, "directory": step.directory,
         "inputs": {i.name: i.digest for i in step.inputs}, "command": step.command_line(),
-        "outputs": {name: hash_path(final / name) for name in step.outputs}, "metrics": metrics,
+        "outputs": hashes, "stamps": stamps, "metrics": metrics,
         "started": round(started, 3), "ended": round(ended, 3)})
     on_event("done", step, {"seconds": ended - started})
     return StepResult(step, "ran", ended - started, metrics)

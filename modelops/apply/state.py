@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelops.apply.verify import changed_outputs
 from modelops.fsutil import write_atomically
 
 STATE_FILE = "state.json"
@@ -72,18 +73,35 @@ class RunState:
                           ensure_ascii=False) + "\n"
         write_atomically(self.workdir / STATE_FILE, body)
 
-    def is_done(self, step_id: str, fingerprint: str, directory: Path) -> bool:
+    def ran(self, step_id: str, fingerprint: str, directory: Path) -> bool:
+        """Whether this very step (same fingerprint) finished and its output folder is there."""
         entry = self.steps.get(step_id)
         return bool(entry) and entry["fingerprint"] == fingerprint and (directory / "out").is_dir()
 
+    def changed_outputs(self, step_id: str, directory: Path, complete: bool = False) -> list[Path]:
+        """The finished step's outputs that are gone or differ from what it wrote (see verify.py)."""
+        return changed_outputs(self.steps[step_id], directory / "out", complete)
+
 
 def finished_output(plan, kind: str) -> Path:
-    """The output folder of the main recipe's step of this kind, which must have finished; else ValueError."""
+    """The output folder of the main recipe's step of this kind, which must have finished with it and the
+    steps before it unchanged since; else ValueError."""
     recipe = plan.recipes[-1]
     steps = [s for s in recipe.steps if s.kind == kind]
     if not steps:
         raise ValueError(f"recipe {recipe.name} has no `{kind}` step")
     step = steps[-1]
-    if not RunState.load(Path(recipe.workdir)).is_done(step.short_id, step.fingerprint, Path(step.directory)):
+    state, directory = RunState.load(Path(recipe.workdir)), Path(step.directory)
+    if not state.ran(step.short_id, step.fingerprint, directory):
         raise ValueError(f"step {step.id} has not run for the recipe as it is now: run `modelops apply {recipe.file}` first")
-    return Path(step.directory) / "out"
+    for earlier in recipe.steps[: recipe.steps.index(step) + 1]:        # what it was made from too (a served GGUF)
+        if state.ran(earlier.short_id, earlier.fingerprint, Path(earlier.directory)):
+            moved = state.changed_outputs(earlier.short_id, Path(earlier.directory))
+            if moved:
+                raise ValueError(f"step {earlier.id}: {outputs_changed(moved)}; refusing to use them. "
+                                 f"`modelops apply {recipe.file}` runs the step again")
+    return directory / "out"
+
+
+def outputs_changed(paths: list[Path]) -> str:
+    return "outputs changed since the step ran: " + ", ".join(str(p) for p in paths)
