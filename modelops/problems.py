@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+from modelops.escape import github_message, github_property, md_code, md_text, one_line
+
 Severity = Literal["error", "warning"]
 
 
@@ -26,13 +28,15 @@ class Problem:
         where = f"{self.file}:{self.line}:{self.col}"
         label = "" if self.severity == "error" else "warning: "
         head = f"{where}: {label}{self.key or '<recipe>'}: {self.message}"
-        return head + (f"\n    hint: {self.hint}" if self.hint else "")
+        return one_line(head) + (f"\n    hint: {one_line(self.hint)}" if self.hint else "")
 
     def github(self) -> str:
         """A GitHub Actions workflow command, so a pull request shows it on the line."""
-        body = f"{self.key}: {self.message}" + (f" ({self.hint})" if self.hint else "")
-        body = body.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return f"::{self.severity} file={self.file},line={self.line},col={self.col}::{body}"
+        body = github_message(f"{self.key}: {self.message}" + (f" ({self.hint})" if self.hint else ""))
+        return f"::{self.severity} file={github_property(self.file)},line={self.line},col={self.col}::{body}"
+
+    def markdown(self) -> str:
+        return f"- {md_code(f'{self.file}:{self.line}')} {md_code(self.key)}: {md_text(self.message)}"
 
 
 class RecipeError(Exception):

@@ -27,7 +27,7 @@ def test_plan_against_a_git_revision_names_changes_and_costs(workspace, run_cli)
     assert code == 0, err
     section = out.split("#### Changes against `HEAD`")[1]
     assert "| `demo/data` | changed | input train (sft.jsonl) changed |" in section
-    assert "task.batch_size: 8 → 16" in section and "upstream demo/data changed" in section
+    assert "task.batch\\_size: 8 → 16" in section and "upstream demo/data changed" in section
     assert "hardware NVIDIA A10 24 GB × 2 → NVIDIA A10 24 GB × 4" in section
     assert not list(workspace.glob("modelops-against-*")) and "modelops-against" not in \
         subprocess.run(["git", "worktree", "list"], cwd=workspace, capture_output=True, text=True).stdout

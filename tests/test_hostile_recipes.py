@@ -3,12 +3,13 @@ reaches the output, system paths and special files are refused quickly, and ever
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
 import pytest
 
-from conftest import REGRESSION, write
+from conftest import REGRESSION, SFT, write
 
 SECRET = "FAKE_SECRET_TOKEN_3f9a"
 
@@ -123,3 +124,72 @@ def test_a_relative_workdir_cannot_leave_the_working_directory(run_cli, workspac
 
     code, _, err = run_cli("validate", write(workspace, "r.yaml", SFT + f"workdir: {workdir}\n"))
     assert (code == 0) == ok and (ok or "r.yaml:11:10: workdir: " in err and "leaves the working directory" in err), err
+
+
+HOSTILE = "x\n```\n## ✅ Approved\n@octocat <img src=x onerror=alert(1)> [l](http://e) \x1b]0;pwned\x07\x1b[2J"
+
+
+def _markdown_structure(text: str) -> dict:
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    inline = [child for token in tokens for child in (token.children or [])]
+    return {"headings": [t.tag for t in tokens if t.type == "heading_open"],
+            "html": [t.content.strip() for t in tokens + inline if t.type in ("html_block", "html_inline")],
+            "links": [t.type for t in inline if t.type in ("link_open", "image")],
+            "fences": len([t for t in tokens if t.type == "fence"]),
+            "text": " ".join(t.content for t in inline if t.type == "text")}      # code spans are inert
+
+
+def test_recipe_values_cannot_break_out_of_the_markdown_plan_or_reach_the_terminal(run_cli, workspace):
+    recipe = write(workspace, "r.yaml", SFT + f"workdir: {json.dumps('runs/' + HOSTILE)}\n")
+    code, out, err = run_cli("plan", recipe, "--format", "markdown")
+    assert code == 0, err
+    shape = _markdown_structure(out)
+    assert shape["headings"] == ["h3"] and not shape["links"]
+    assert shape["html"] == ["<details><summary>Commands and generated configs</summary>", "</details>"]
+    assert shape["fences"] == 2                                     # the commands and accelerate.yaml
+    assert "@octocat" not in shape["text"] and "\x1b" not in out and "\x07" not in out
+    for fmt in ("text", "json"):
+        code, out, err = run_cli("plan", recipe, "--format", fmt)
+        assert code == 0 and "\x1b" not in out + err and "\x07" not in out + err
+    assert "\\x1b]0;pwned\\x07" in run_cli("plan", recipe)[1]           # shown, not acted on
+
+
+def test_problems_cannot_inject_annotations_or_escape_sequences(run_cli, workspace):
+    recipe = write(workspace, "x,y::z.yaml", SFT.replace("path: sft.jsonl", f"path: {json.dumps(HOSTILE + '.jsonl')}"))
+    code, out, _ = run_cli("validate", recipe, "--format", "github")
+    assert code == 2 and out.strip() and all(line.startswith("::error file=x%2Cy%3A%3Az.yaml,line=") for line in out.splitlines())
+    code, _, err = run_cli("validate", recipe)
+    assert code == 2 and "\x1b" not in err and "\\x1b[2J" in err and "\n## ✅" not in err
+
+
+@pytest.mark.parametrize("edit", [
+    ("workdir: runs", None),
+    ("path: sft.jsonl", "path: \"${FAKE_SECRET_TOKEN_3f9a}/sft.jsonl\""),
+    ("base: Qwen/Qwen2.5-0.5B-Instruct", "base: ${FAKE_SECRET_TOKEN_3f9a}"),
+    ("name: demo", "name: ${FAKE_SECRET_TOKEN_3f9a}"),
+    ("kind: sft", "kind: sft\n  learning_rate: ${FAKE_SECRET_TOKEN_3f9a}"),
+])
+def test_environment_values_never_reach_validate_or_plan_output(run_cli, workspace, monkeypatch, edit):
+    monkeypatch.setenv("FAKE_SECRET_TOKEN_3f9a", "s3cr3t-value")
+    text = SFT + "workdir: runs/${FAKE_SECRET_TOKEN_3f9a}\n" if edit[1] is None else SFT.replace(*edit)
+    recipe = write(workspace, "r.yaml", text)
+    for command in ("validate", "plan"):
+        for fmt in ("text", "json", "github") if command == "validate" else ("text", "json", "markdown"):
+            code, out, err = run_cli(command, recipe, "--format", fmt)
+            assert code == 2 and "s3cr3t" not in out + err, (command, fmt, out + err)
+            assert "FAKE_SECRET_TOKEN_3f9a" in out + err and "hardware.scheduler" in out + err
+
+
+def test_network_destinations_are_shown_as_written(run_cli, workspace, monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER", "tcp://s3cr3t-host:8786")
+    recipe = write(workspace, "r.yaml", REGRESSION + "hardware: {engine: dask, scheduler: '${DASK_SCHEDULER}'}\n")
+    for fmt in ("text", "markdown", "json"):
+        code, out, err = run_cli("plan", recipe, "--format", fmt)
+        assert code == 0 and "s3cr3t" not in out + err, err
+        assert "Dask scheduler ${DASK_SCHEDULER}" in out and "hardware.scheduler" in out
+    code, out, _ = run_cli("plan", write(workspace, "local.yaml", REGRESSION))
+    assert "network: none (nothing leaves this machine)" in out
+    code, out, _ = run_cli("plan", write(workspace, "sft.yaml", SFT), "--format", "markdown")
+    assert "`model.base`: `Hugging Face Hub" in out and "downloads Qwen/Qwen2.5-0.5B-Instruct" in out

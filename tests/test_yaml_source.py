@@ -46,15 +46,27 @@ def test_tags_are_refused(text):
     assert (problem.line, problem.key) == (1, "a") and "tag" in problem.message
 
 
-def test_environment_interpolation():
-    source = parse_yaml("a: ${HOME_DIR}/x\nb: ${MISSING:-dflt}\nc: $${KEEP}\n", "r.yaml", {"HOME_DIR": "/h"})
-    assert source.data == {"a": "/h/x", "b": "dflt", "c": "${KEEP}"}
+def test_environment_references_stay_as_written_where_allowed_and_are_refused_elsewhere():
+    text = "hardware: {scheduler: '${SCHED}'}\ndeploy:\n  ollama: {host: '${OLLAMA:-http://h:1}'}\nc: $${KEEP}\n"
+    source = parse_yaml(text, "r.yaml", {"SCHED": "tcp://secret:8786"})
+    assert source.data == {"hardware": {"scheduler": "${SCHED}"}, "deploy": {"ollama": {"host": "${OLLAMA:-http://h:1}"}},
+                           "c": "${KEEP}"}
+    [problem] = problems_of("name: x\nmodel:\n  base: ${BASE_MODEL}\n")
+    assert (problem.line, problem.col, problem.key) == (3, 9, "model.base")
+    assert "`${BASE_MODEL}`" in problem.message and "hardware.scheduler" in problem.message
 
 
 def test_unset_environment_variable_is_named():
-    [problem] = problems_of("name: x\nmodel:\n  base: ${BASE_MODEL}\n")
-    assert (problem.line, problem.key) == (3, "model.base")
-    assert "BASE_MODEL" in problem.message
+    [problem] = problems_of("hardware:\n  scheduler: ${NO_SUCH_SCHEDULER}\n")
+    assert (problem.line, problem.key) == (2, "hardware.scheduler")
+    assert "NO_SUCH_SCHEDULER" in problem.message and "not set" in problem.message
+
+
+def test_runners_expand_references_when_the_step_runs():
+    from modelops.recipe.env import expand
+
+    assert expand("tcp://${H}:${P:-8786}/$$x", {"H": "node1"}) == "tcp://node1:8786/$x"
+    assert expand(None) is None
 
 
 def test_merge_keys_expand_with_own_keys_winning():

@@ -22,6 +22,7 @@ from modelops.forecast.metrics import LOWER_IS_BETTER, better, score
 from modelops.forecast.parallel import Parallelism
 from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
 from modelops.processes import die_with_parent
+from modelops.recipe.env import expand
 
 DEFAULT_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 31, "n_estimators": 500}
 
@@ -46,7 +47,7 @@ class FitConfig:
         v = p["validation"]
         return cls(p["model"]["params"], p["model"]["early_stopping_rounds"], p["search"], v["folds"], v.get("window"),
                    v.get("gap", 0), p["metrics"], p["target_transform"], p["seed"], p.get("engine", "local"),
-                   p.get("scheduler"))
+                   expand(p.get("scheduler")))
 
     @property
     def metric(self) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from modelops.apply.changes import flatten
+from modelops.escape import md_code, md_text, one_line
 
 COSTS = {"memory_gib": "peak memory per device (GiB)", "seconds_per_step_estimate": "seconds per step (estimate)",
          "steps_estimate": "optimizer steps (estimate)", "wall_seconds_estimate": "wall time in seconds (estimate)",
@@ -131,22 +132,23 @@ def load_saved(path: Path) -> dict[str, Any]:
 
 def diff_text(diff: PlanDiff) -> str:
     if diff.empty:
-        return f"no changes against {diff.against}\n"
-    lines = [f"changes against {diff.against}:"]
+        return f"no changes against {one_line(diff.against)}\n"
+    lines = [f"changes against {one_line(diff.against)}:"]
     for step in diff.steps:
         mark = {"added": "+", "removed": "-", "changed": "~"}[step.status]
-        lines.append(f"  {mark} {step.id} ({step.status})" + ("".join(f"\n      {r}" for r in step.reasons)))
-    lines += [f"  cost: {line}" for line in diff.costs]
+        lines.append(f"  {mark} {one_line(step.id)} ({step.status})"
+                     + "".join(f"\n      {one_line(r)}" for r in step.reasons))
+    lines += [f"  cost: {one_line(line)}" for line in diff.costs]
     return "\n".join(lines) + "\n"
 
 
 def diff_markdown(diff: PlanDiff) -> str:
     if diff.empty:
-        return f"#### No changes against `{diff.against}`\n"
-    lines = [f"#### Changes against `{diff.against}`", "", "| step | change | why |", "|---|---|---|"]
+        return f"#### No changes against {md_code(diff.against)}\n"
+    lines = [f"#### Changes against {md_code(diff.against)}", "", "| step | change | why |", "|---|---|---|"]
     for step in diff.steps:
-        why = "<br>".join(r.replace("|", "\\|") for r in step.reasons)
-        lines.append(f"| `{step.id}` | {step.status} | {why} |")
+        why = "<br>".join(md_text(r) for r in step.reasons)
+        lines.append(f"| {md_code(step.id, in_table=True)} | {step.status} | {why} |")
     if diff.costs:
-        lines += ["", "**Cost estimates**", ""] + [f"- {line}" for line in diff.costs]
+        lines += ["", "**Cost estimates**", ""] + [f"- {md_text(line)}" for line in diff.costs]
     return "\n".join(lines) + "\n"

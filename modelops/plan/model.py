@@ -60,6 +60,7 @@ class RecipePlan:
     training: dict[str, Any] | None
     steps: list[Step]
     notes: list[str] = field(default_factory=list)
+    network: list[dict[str, str]] = field(default_factory=list)   # key, where, what (plan/network.py)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from modelops.plan.expand import ModelRef, expand_language_model, expand_regress
 from modelops.plan.hardware import HardwareError, ResolvedHardware, resolve_hardware
 from modelops.plan.launch import launch_commands, launch_files
 from modelops.plan.model import Plan, RecipePlan, Step, StepInput
+from modelops.plan.network import destinations
 from modelops.plan.shapes import ModelShape, shape_from_catalog, shape_from_config, shape_from_init
 from modelops.plan.sources import locate, relative
 from modelops.plan.training import SetupError, TrainingSetup, choose_setup, estimate_run, estimate_step_seconds
@@ -121,7 +122,7 @@ def _plan_one(loaded: LoadedRecipe, upstream: dict[Path, _Upstream],
     _finish_steps(steps, workdir, hw, setup, fingerprints)
     return RecipePlan(name=recipe.name, file=relative(loaded.path), task=recipe.task.kind, workdir=workdir,
                       hardware=hardware_info, model=model_info, training=training, steps=steps,
-                      notes=sorted(set(notes))), problems
+                      notes=sorted(set(notes)), network=destinations(loaded)), problems
 
 
 def _train_rows(loaded: LoadedRecipe) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelops.escape import md_code, md_fence, md_text, one_line
 from modelops.plan.model import Plan, RecipePlan, Step
 from modelops.plan.training import ASSUMED_MFU, STEP_OVERHEAD_S
 
@@ -63,7 +64,14 @@ def _inputs(step: Step) -> str:
     return ", ".join(i.label for i in step.inputs) or "-"
 
 
+def _network_lines(r: RecipePlan) -> list[str]:
+    if not r.network:
+        return ["network: none (nothing leaves this machine)"]
+    return ["network:"] + [f"  {d['key']}: {d['where']} — {d['what']}" for d in r.network]
+
+
 def plan_text(plan: Plan) -> str:
+    """For a terminal: every value on its own line with control characters shown, never acted on."""
     out: list[str] = []
     for r in plan.recipes:
         out.append(f"recipe {r.name} ({r.file}) — task {r.task}, run directory {r.workdir}")
@@ -77,6 +85,7 @@ def plan_text(plan: Plan) -> str:
             from modelops.forecast.parallel import describe_policy
 
             out.append(f"  LightGBM threads: {describe_policy(r.hardware['threads'])}")
+        out += [f"  {line}" for line in _network_lines(r)]
         out += [f"  note: {note}" for note in r.notes]
         for n, step in enumerate(r.steps, 1):
             out.append(f"  {n}. {step.short_id} [{step.kind}] {step.fingerprint[:12]} — {step.title}")
@@ -88,34 +97,38 @@ def plan_text(plan: Plan) -> str:
             for rank, command in enumerate(step.node_commands):
                 out.append(f"       node {rank}: {' '.join(command)}")
         out.append("")
-    out += [w.text() for w in plan.warnings]
+    out = [one_line(line) for line in out] + [w.text() for w in plan.warnings]
     return "\n".join(out).rstrip() + "\n"
 
 
 def plan_markdown(plan: Plan) -> str:
+    """For a pull-request comment: recipe values in code spans and fences they cannot close, so that no
+    value starts a heading, a link, an image, HTML or an @mention."""
     out: list[str] = []
     for r in plan.recipes:
-        out.append(f"### `{r.name}` — {r.task} ({r.file})")
+        out.append(f"### {md_code(r.name)} — {r.task} ({md_code(r.file)})")
         out.append("")
-        out.append(f"- **Hardware:** {_hardware_line(r)}")
+        out.append(f"- **Hardware:** {md_text(_hardware_line(r))}")
         if r.model:
-            out.append(f"- **Model:** `{r.model['base']}`" + (f", {_count(r.model.get('params'))} parameters"
-                                                              if r.model.get("params") else ""))
+            out.append(f"- **Model:** {md_code(str(r.model['base']))}" + (
+                f", {_count(r.model.get('params'))} parameters" if r.model.get("params") else ""))
         if r.training:
-            out += [f"- {line}" for line in _training_lines(r.training)]
-        out += [f"- Note: {note}" for note in r.notes]
+            out += [f"- {md_text(line)}" for line in _training_lines(r.training)]
+        out.append("- **Network:** " + ("none (nothing leaves this machine)" if not r.network else ""))
+        out += [f"  - {md_code(d['key'])}: {md_code(d['where'])} — {md_text(d['what'])}" for d in r.network]
+        out += [f"- Note: {md_text(note)}" for note in r.notes]
         out += ["", "| # | step | kind | key parameters | fingerprint |", "|---|---|---|---|---|"]
         for n, step in enumerate(r.steps, 1):
-            params = "; ".join(f"{k}: {v}" for k, v in step.summary.items()).replace("|", "\\|") or step.title
-            out.append(f"| {n} | `{step.short_id}` | `{step.kind}` | {params} | `{step.fingerprint[:12]}` |")
-        out += ["", "<details><summary>Commands and generated configs</summary>", "", "```sh"]
-        out += [step.command_line() for step in r.steps]
-        out.append("```")
+            params = "; ".join(f"{k}: {v}" for k, v in step.summary.items()) or step.title
+            out.append(f"| {n} | {md_code(step.short_id, True)} | `{step.kind}` | {md_text(params)} | "
+                       f"`{step.fingerprint[:12]}` |")
+        out += ["", "<details><summary>Commands and generated configs</summary>", ""]
+        out += md_fence("\n".join(step.command_line() for step in r.steps), "sh")
         for step in r.steps:
             for name, text in sorted(step.files.items()):
                 lang = "json" if name.endswith(".json") else "yaml"
-                out += ["", f"`{step.directory}/{name}`", "", f"```{lang}", text.rstrip(), "```"]
+                out += ["", f"File {md_code(f'{step.directory}/{name}')}:", ""] + md_fence(text, lang)
         out += ["", "</details>", ""]
     if plan.warnings:
-        out += ["**Warnings**", ""] + [f"- `{w.file}:{w.line}` `{w.key}`: {w.message}" for w in plan.warnings]
+        out += ["**Warnings**", ""] + [w.markdown() for w in plan.warnings]
     return "\n".join(out).rstrip() + "\n"

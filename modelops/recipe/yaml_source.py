@@ -8,7 +8,6 @@ expanded with their position known, and every node's place remembered for later 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -19,12 +18,12 @@ from ruamel.yaml.tokens import (BlockEndToken, BlockMappingStartToken, BlockSequ
                                 FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken)
 
 from modelops.problems import Problem, RecipeError
+from modelops.recipe.env import ALLOWED, ENV_KEYS, names, unset
 
 KeyPath = tuple  # of str keys and int indexes
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
-_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass
@@ -239,16 +238,16 @@ class _NodeReader:
             return None
 
     def _interpolate(self, node: ScalarNode, path: KeyPath) -> str:
-        def replace(match: re.Match) -> str:
-            if match.group(0) == "$$":
-                return "$"
-            name, default = match.group(1), match.group(2)
-            if name in self.env:
-                return self.env[name]
-            if default is not None:
-                return default
-            self._error(node, path, f"environment variable `{name}` is not set",
-                        f"export {name}=... or write `${{{name}:-default}}`")
-            return ""
-
-        return _ENV_REF.sub(replace, str(node.value))
+        """Keys of ENV_KEYS keep `${VAR}` as written (checked to be set); elsewhere a reference is an error
+        and `$$` writes `$` (see recipe/env.py)."""
+        text = str(node.value)
+        if tuple(path) in ENV_KEYS:
+            for name in unset(text, self.env):
+                self._error(node, path, f"environment variable `{name}` is not set",
+                            f"export {name}=... or write `${{{name}:-default}}`")
+            return text
+        for name in names(text):
+            self._error(node, path, f"`${{{name}}}`: environment variables are read only in {ALLOWED}",
+                        "write the value itself; plans are shared (pull-request comments) and never carry "
+                        "values of the environment")
+        return text.replace("$$", "$")

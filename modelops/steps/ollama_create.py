@@ -13,10 +13,11 @@ from typing import Any
 
 from modelops.fsutil import link_or_copy
 from modelops.hashing import hash_file
+from modelops.recipe.env import expand
 from modelops.steps.runtime import Spec, main
 
 def _host(spec: Spec) -> str | None:
-    host = spec.params["host"] or os.environ.get("OLLAMA_HOST")
+    host = expand(spec.params["host"]) or os.environ.get("OLLAMA_HOST")
     if not host:
         return None
     return host if "://" in host else f"http://{host}"

@@ -1,0 +1,37 @@
+"""Every place off this machine that a run will contact, so that a reviewer sees where data would go."""
+
+from __future__ import annotations
+
+from modelops.plan.checks import data_locations
+from modelops.plan.sources import Location, locate
+from modelops.recipe.loader import LoadedRecipe
+from modelops.recipe.yaml_source import dotted
+
+SERVICES = {"hub": "Hugging Face Hub (https://huggingface.co, or HF_ENDPOINT where set)",
+            "modelscope": "ModelScope (https://www.modelscope.cn)"}
+
+
+def _remote(location: Location) -> str:
+    return location.raw if location.kind == "url" else SERVICES[location.kind]
+
+
+def destinations(loaded: LoadedRecipe) -> list[dict[str, str]]:
+    """Each destination: the recipe key that sets it, where (as the recipe wrote it) and what is sent or fetched."""
+    recipe, found = loaded.recipe, []
+    for key, location in data_locations(loaded).items():
+        if not location.is_local:
+            found.append({"key": dotted(key), "where": _remote(location), "what": f"downloads {location.raw}"})
+    base = recipe.model.base if recipe.model else None
+    if isinstance(base, str) and not (location := locate(base, loaded.root)).is_local:
+        found.append({"key": "model.base", "where": _remote(location), "what": f"downloads {base}"})
+    hardware = recipe.hardware
+    if not isinstance(hardware, str) and hardware.scheduler:
+        found.append({"key": "hardware.scheduler", "where": f"Dask scheduler {hardware.scheduler}",
+                      "what": "receives the training features and fits the models"})
+    deploy = recipe.deploy
+    if deploy is not None and deploy.target == "ollama":
+        host = deploy.ollama.host
+        found.append({"key": "deploy.ollama.host", "where": f"Ollama server {host}" if host else
+                      "the Ollama server in OLLAMA_HOST, where set (else none: a bundle is written)",
+                      "what": "receives the GGUF weights and Modelfile"})
+    return found
