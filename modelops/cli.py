@@ -524,12 +524,12 @@ def predict(
     forecaster = Forecaster(models)
     source = input or features / "recent.csv"
     try:
-        forecasts, refused = forecaster.predict(read_table(source), str(source))
+        forecasts, refused = forecaster.predict(read_table(source, list(forecaster.input_columns)), str(source))
     except PanelError as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
-    except (KeyError, OSError) as exc:
-        print(f"{source}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"{source}: {exc.strerror or exc}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
     for item in refused:
         print(f"refused {item['series']}: {item['reason']}", file=sys.stderr)

@@ -117,6 +117,19 @@ def test_predict_forecasts_every_series_and_refuses_short_ones(applied, run_cli)
     assert forecasts["forecast"].notna().all()
 
 
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"user_id,material_id,period,activations\nu,m,2025-03-01 00:00,1\n", "no column `segment`, `clicks`, `promo`; expected the columns"),
+    (b"user_id,material_id,period,activations,clicks,segment,promo\nu,m,2025-03-01 00:00 - 01:00,inf,1,s,0\n",
+     "column `activations` has infinite or too large values"),
+])
+def test_predict_refuses_bad_input_files_by_name(applied, run_cli, content, message):
+    folder, recipe, _ = applied
+    (folder / "bad.csv").write_bytes(content)
+    code, _, err = run_cli("predict", recipe, "--input", folder / "bad.csv")
+    assert code == 2 and str(folder / "bad.csv") in err and message in err and "Traceback" not in err, err
+
+
 def _with_future_rows(recent: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Append each series' next `horizon` hours with a known promo flag and no target."""
     rows = []
@@ -261,11 +274,44 @@ def test_target_transforms_invert_exactly():
     ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 00:00", "2", "1")], "error", "duplicate (g, period) rows at line(s) 2, 3"),
     ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 03:00", "2", "1")], "error", "gap(s) in the 0 days 01:00:00 time grid"),
     ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "2", "1")], "error", "1 series shorter than 5 rows"),
+    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "inf", "1")], "error",
+     "column `y` has infinite or too large values (beyond ±3.4e+38, the float32 range of the features) at line(s) 3"),
+    ([("a", "2025-03-01 00:00", "1", "1e308"), ("a", "2025-03-01 01:00", "-Infinity", "1")], "error",
+     "column `x` has infinite or too large values"),
+    ([("a", "2025-03-01 00:00", "", "1"), ("a", "2025-03-01 01:00", " ", "1")], "error",
+     "column `y` (the target) has no values"),
 ])
 def test_bad_rows_are_named(rows, policy, message):
     with pytest.raises(PanelError) as error:
         load_panel(_frame(rows), SPEC, 5 if "shorter" in message else 1, "data.csv")
     assert message in str(error.value) and "data.csv" in str(error.value)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", "the file is empty"),
+    ("latin.csv", b"g,period,y,x\na,2025-03-01 00:00,1,1\nb\xe9,2025-03-01 00:00,1,1\n", "not UTF-8 text (byte 0xe9 on line 3)"),
+    ("junk.parquet", b"PAR1 not really", "not a readable Parquet file"),
+    ("comma.csv", b"g,period,y,x\na,2025-03-01 00:00,1,1\na,2025-03-01 01:00,1,5,47.6\n",
+     "line(s) 3 (5 fields) do not have the header's 4 fields; a decimal comma"),
+    ("first.csv", b"g,period,y,x\na,2025-03-01 00:00,1,5,47\n", "line(s) 2 (5 fields)"),
+    ("short.csv", b"g,period,y,x\na,2025-03-01 00:00,1,1\na,2025-03-01 01:00,1\n", "line(s) 3 (3 fields)"),
+    ("twice.csv", b"g,period,y,y\na,2025-03-01 00:00,1,1\n", "`y` named twice"),
+    ("nox.csv", b"g,period,y\na,2025-03-01 00:00,1\n", "no column `x`; expected the columns `g`, `period`, `y`, `x`"),
+])
+def test_unreadable_tables_name_the_file_and_lines(tmp_path, name, content, message):
+    from modelops.forecast.frame import read_table
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(PanelError) as error:
+        read_table(tmp_path / name, ["g", "period", "y", "x"])
+    assert str(error.value).startswith(str(tmp_path / name)) and message in str(error.value), str(error.value)
+
+
+def test_empty_fields_and_quoted_separators_read_as_written(tmp_path):
+    from modelops.forecast.frame import read_table
+
+    (tmp_path / "ok.csv").write_bytes(b'\xef\xbb\xbfg,period,y,x\n"a,b",2025-03-01 00:00,,1\n')
+    assert read_table(tmp_path / "ok.csv").to_dict("records") == [{"g": "a,b", "period": "2025-03-01 00:00", "y": "", "x": "1"}]
 
 
 def test_skip_policy_counts_what_it_drops():

@@ -3,6 +3,7 @@ missing timestamps handled by policy. Every problem names rows (file lines) or g
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pandas as pd
 GROUP = "__group"          # one integer id per series
 TIME = "__time"
 SAMPLE = 8                 # rows or groups named in a message
+LARGEST = float(np.finfo(np.float32).max)      # lags and windows are float32
 
 
 class PanelError(ValueError):
@@ -47,10 +49,92 @@ class PanelSpec:
 
 
 def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A CSV/TSV (every value as text, every row with the header's number of fields) or Parquet file;
+    anything else — empty, not UTF-8, not Parquet, rows with missing or extra fields, absent columns — is a
+    PanelError naming the file and the lines."""
     if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path, columns=columns)
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    return pd.read_csv(path, sep=sep, usecols=columns, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return _read_parquet(path, columns)
+    return _columns(_read_csv(path, "\t" if path.suffix.lower() == ".tsv" else ","), columns, path)
+
+
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    """pyarrow's reader, because it reports rows whose field count differs from the header (pandas fills
+    short rows and, when the first row is long, silently shifts it into an index)."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        header = next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")], delimiter=sep), None)
+    except UnicodeDecodeError as exc:
+        raise PanelError(f"{path}: not UTF-8 text (byte 0x{first[exc.start]:02x} on line 1); save it as UTF-8") from None
+    if not header:
+        raise PanelError(f"{path}: the file is empty; expected a header line and rows")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise PanelError(f"{path}: column(s) {', '.join(f'`{n}`' for n in twice)} named twice in the header")
+    wrong: list[tuple[int | None, int]] = []
+
+    def invalid(row) -> str:
+        wrong.append((row.number, row.actual_columns))
+        return "skip"
+
+    def read(threads: bool):
+        return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=threads),
+                              parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True,
+                                                               invalid_row_handler=invalid),
+                              convert_options=pacsv.ConvertOptions(
+                                  column_types={name: pa.string() for name in header},
+                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
+    try:
+        table = read(threads=True)
+        if wrong:                                 # line numbers are known only to a single-threaded read
+            wrong.clear()
+            read(threads=False)
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc):
+            line, byte = _first_undecodable(path)
+            raise PanelError(f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line}); save it as UTF-8") from None
+        raise PanelError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0][:160]})") from None
+    if wrong:
+        shown = ", ".join(f"{line} ({count} fields)" for line, count in wrong[:SAMPLE])
+        more = f" and {len(wrong) - SAMPLE} more" if len(wrong) > SAMPLE else ""
+        raise PanelError(f"{path}: line(s) {shown}{more} do not have the header's {len(header)} fields; a decimal "
+                         "comma or an unquoted separator inside a value? Quote such values, use `.` for decimals, "
+                         "and give every row each field (empty is fine)")
+    return table.to_pandas()
+
+
+def _first_undecodable(path: Path) -> tuple[int, int]:
+    """(line, byte) of the first byte that is not UTF-8."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, line[exc.start]
+    return 0, 0
+
+
+def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    import pyarrow
+
+    try:
+        frame = pd.read_parquet(path)
+    except (pyarrow.ArrowException, OSError, ValueError) as exc:
+        raise PanelError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:160]})") from None
+    return _columns(frame, columns, path)
+
+
+def _columns(frame: pd.DataFrame, columns: list[str] | None, path: Path) -> pd.DataFrame:
+    if columns is None:
+        return frame
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise PanelError(f"{path}: no column {', '.join(f'`{c}`' for c in missing)}; expected the columns "
+                         f"{', '.join(f'`{c}`' for c in columns)}")
+    return frame[columns]
 
 
 REQUEST = "request"      # `source` of rows sent to the API: named `rows[i]`, and hints name no recipe key
@@ -76,6 +160,9 @@ def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: st
     """`frame` as read from `source`; returns the clean panel (groups, __group, __time, values) and the
     counts of what was dropped or filled (for the metrics and the report)."""
     report: dict = {"rows_read": len(frame), "errors": []}
+    missing = [c for c in (*spec.groups, spec.time_column, *spec.static, *spec.numeric) if c not in frame.columns]
+    if missing:
+        raise PanelError(f"{source}: no column {', '.join(f'`{c}`' for c in dict.fromkeys(missing))}")
     frame = frame.reset_index(drop=True)
     times = parse_times(frame[spec.time_column], spec)
     if times.isna().any():
@@ -91,8 +178,14 @@ def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: st
         if not_numeric.any():
             _policy(not_numeric, spec, f"{source}: column `{column}` has non-numeric values at "
                     + _lines(frame, not_numeric, source), report, f"rows_non_numeric_{column}")
-        bad |= not_numeric
-        values[column] = number.astype("float64")
+        out_of_range = number.notna() & ~(number.abs() <= LARGEST)          # inf, -inf, 1e308
+        if out_of_range.any():
+            _policy(out_of_range, spec, f"{source}: column `{column}` has infinite or too large values (beyond "
+                    f"±{LARGEST:.1e}, the float32 range of the features) at " + _lines(frame, out_of_range, source),
+                    report, f"rows_out_of_range_{column}")
+        bad |= not_numeric | out_of_range
+        values[column] = number.astype("float64").where(~out_of_range)
+
     keep = ~(times.isna() | bad) if spec.on_bad_rows == "skip" else pd.Series(True, index=frame.index)
     panel = pd.DataFrame({**{g: frame[g].astype(str) for g in spec.groups},
                           **{s: frame[s].astype(str) for s in spec.static if s not in spec.groups},
@@ -102,6 +195,9 @@ def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: st
     if errors:             # every kind of bad row at once, not one kind per run
         raise PanelError("; ".join(errors) + ("; fix those rows" if source == REQUEST else
                                               "; fix them, or set `data.on_bad_rows: skip` to drop them"))
+    if panel[spec.target].isna().all():
+        raise PanelError(f"{source}: column `{spec.target}` (the target) has no values"
+                         + ("" if source == REQUEST else "; is it the right column?"))
     panel[GROUP] = panel.groupby(spec.groups, sort=True, observed=True).ngroup() if spec.groups else 0
     panel = panel.sort_values([GROUP, TIME], kind="stable").reset_index(drop=True)
     panel = _regular(panel, spec, source, report)
