@@ -193,3 +193,18 @@ def test_network_destinations_are_shown_as_written(run_cli, workspace, monkeypat
     assert "network: none (nothing leaves this machine)" in out
     code, out, _ = run_cli("plan", write(workspace, "sft.yaml", SFT), "--format", "markdown")
     assert "`model.base`: `Hugging Face Hub" in out and "downloads Qwen/Qwen2.5-0.5B-Instruct" in out
+
+
+@pytest.mark.parametrize("edit, key, words", [
+    (("groups: [user_id, material_id]", "groups: [__group, material_id]"), "task.groups[0]", "reserved"),
+    (("features: [clicks]", "features: [__time]"), "task.features[0]", "reserved"),
+    (("horizon: 2", "horizon: 2\n  calendar: [hour]\n  static_features: [hour]"), "task.static_features[0]",
+     "calendar feature"),
+    (("horizon: 2", "horizon: 2\n  known_features: [activations_lag1]"), "task.known_features[0]", "lag feature"),
+    (("horizon: 2", "horizon: 2\n  static_features: [clicks]"), "task.static_features[0]", "also in `task.features`"),
+])
+def test_column_names_that_collide_in_the_model_inputs_are_positioned_errors(run_cli, workspace, edit, key, words):
+    text = REGRESSION.replace(*edit)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.strip().startswith(key.split(".")[1].split("[")[0]))
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", text))
+    assert code == 2 and f"r.yaml:{line}:" in err and f"{key}: " in err and words in err, err

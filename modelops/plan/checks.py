@@ -120,6 +120,35 @@ def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:
     return problems
 
 
+SHARED_ROLES = ({"groups", "static_features"}, {"features", "known_features"})     # one column, two uses: fine
+
+
+def _check_names(loaded: LoadedRecipe, task: RegressionTask) -> list[Problem]:
+    """Columns that would collide in the model's inputs: bookkeeping names (`__…`), calendar features, the
+    lag columns built from the target and features, or one column in two input roles."""
+    problems = []
+    generated = {name: "a calendar feature" for name in task.calendar}
+    generated |= {f"{name}_lag{k}": "a lag feature" for name in [task.target, *task.features] for k in task.lag_list}
+    roles = [("groups", task.groups), ("features", task.features), ("static_features", task.static_features),
+             ("known_features", task.known_features)]
+    seen: dict[str, str] = {}
+    for key, names in [("target", [task.target]), *roles]:
+        for index, name in enumerate(names):
+            path = ("task", key) if key == "target" else ("task", key, index)
+            if name.startswith("__"):
+                problems.append(loaded.problem(path, f"`{name}`: names starting with `__` are reserved for "
+                                                     "modelops' own columns", "rename the column in the data"))
+            elif name in generated and key != "groups":
+                problems.append(loaded.problem(path, f"`{name}` has the name of {generated[name]} that modelops "
+                                                     "builds", "rename the column, or leave that feature out"))
+            elif name in seen and {seen[name], key} & {"static_features", "known_features"} \
+                    and {seen[name], key} not in SHARED_ROLES:
+                problems.append(loaded.problem(path, f"`{name}` is also in `task.{seen[name]}`",
+                                               "give each column one role"))
+            seen.setdefault(name, key)
+    return problems
+
+
 def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
     recipe, task = loaded.recipe, loaded.recipe.task
     assert isinstance(task, RegressionTask)
@@ -130,6 +159,7 @@ def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
     if recipe.data.time is None:
         return problems + [loaded.problem(("data",), "regression needs `data.time` (the time column)",
                                           "add `time: {column: period, format: '%Y-%m-%d'}`", at="key")]
+    problems += _check_names(loaded, task)
     location = locate(recipe.data.train.path, loaded.root)
     if not location.is_local or _not_data(location.path) or not location.path.is_file():
         return problems
