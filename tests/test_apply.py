@@ -54,6 +54,22 @@ def test_bad_rows_fail_with_file_and_line(run_cli, workspace):
     assert not list((workspace / "runs" / "demo").glob("data-*/out"))
 
 
+def test_jsonl_splits_on_newlines_only_and_names_a_non_utf8_line(run_cli, workspace):
+    row = {"messages": [{"role": "user", "content": "line\u2028separator\u0085next"}, {"role": "assistant", "content": "a"}]}
+    body = json.dumps(row, ensure_ascii=False).encode() + b"\n"
+    (workspace / "sft.jsonl").write_bytes(body * 4)
+    recipe = write(workspace, "r.yaml", RECIPE)
+    code, out, err = run_cli("apply", recipe, "--until", "data")
+    assert code == 0, out + err
+    [train] = (workspace / "runs" / "demo").glob("data-*/out/train.jsonl")
+    from modelops import jsonlines
+
+    assert jsonlines.load(train)[0]["messages"][0]["content"] == "line\u2028separator\u0085next"
+    (workspace / "sft.jsonl").write_bytes(body + b'{"messages": "caf\xe9"}\n' + body)
+    code, _, err = run_cli("apply", recipe, "--until", "data")
+    assert code == 1 and "sft.jsonl:2: not UTF-8 (byte 0xe9 at column 18)" in err and "Traceback" not in err, err
+
+
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path

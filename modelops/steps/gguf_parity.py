@@ -6,11 +6,11 @@ falls below the threshold fails the step."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from modelops import jsonlines
 from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
@@ -70,7 +70,7 @@ def run(spec: Spec) -> None:
     print(f"llama.cpp weight repack: {configure().reason}")
     model, tokenizer = load_trained(spec.inputs["reference"], spec.inputs.get("base"))
     model = model.float()
-    rows = [json.loads(line) for line in Path(spec.inputs["validation.jsonl"]).read_text(encoding="utf-8").splitlines() if line]
+    rows = jsonlines.load(Path(spec.inputs["validation.jsonl"]))
     texts = _texts(tokenizer, rows[: spec.params["prompts"]])
     if not texts:
         raise SystemExit("the validation split is empty: parity needs held-out prompts")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelops import jsonlines
 from modelops.deploy.llama_server import BackgroundLlamaServer
 from modelops.steps.runtime import Spec, main
 
@@ -17,8 +18,7 @@ MAX_TOKENS = 32
 
 def _prompts(validation: Path, count: int) -> list[list[dict[str, str]]]:
     prompts = []
-    for line in validation.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line else {}
+    for row in jsonlines.load(validation):
         conversation = row.get("messages") or row.get("prompt")
         if isinstance(conversation, list):
             prompts.append(conversation[:-1] if conversation[-1]["role"] == "assistant" else conversation)

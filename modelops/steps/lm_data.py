@@ -10,6 +10,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Iterator
 
+from modelops import jsonlines
 from modelops.steps.runtime import Spec, main
 
 ROLES = {"system", "user", "assistant"}
@@ -24,24 +25,27 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, raw record) for every row of a file or folder."""
     if path.is_dir():
         for file in sorted(p for p in path.rglob("*") if p.suffix in (".txt", ".md")):
-            yield str(file), {"text": file.read_text(encoding="utf-8")}
+            yield str(file), {"text": _text(file)}
         return
-    lines = path.read_text(encoding="utf-8").splitlines()
     if path.suffix in (".txt", ".md"):
+        lines = [line.rstrip("\r") for line in _text(path).removesuffix("\n").split("\n")]
         if any(not line.strip() for line in lines):
             blocks = "\n".join(lines).split("\n\n")
             yield from ((f"{path}:block {i + 1}", {"text": b}) for i, b in enumerate(blocks))
         else:
             yield from ((f"{path}:{i + 1}", {"text": line}) for i, line in enumerate(lines))
         return
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            yield where, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield where, BadRow(f"invalid JSON ({exc.msg})")
+    for number, record in jsonlines.records(path):
+        yield f"{path}:{number}", BadRow(str(record)) if isinstance(record, jsonlines.BadLine) else record
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise SystemExit(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
 
 
 def _messages(value: Any, what: str) -> list[dict[str, str]]:

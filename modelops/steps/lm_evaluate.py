@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from modelops import jsonlines
 from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
@@ -66,7 +67,7 @@ def _sample(model, tokenizer, row: dict[str, Any]) -> dict[str, str]:
 def run(spec: Spec) -> None:
     model, tokenizer = load_trained(spec.inputs.get("model") or spec.inputs["adapter"], spec.inputs.get("base"))
     max_length = spec.params["max_length"]
-    rows = [json.loads(line) for line in Path(spec.inputs["validation.jsonl"]).read_text(encoding="utf-8").splitlines() if line]
+    rows = jsonlines.load(Path(spec.inputs["validation.jsonl"]))
     if not rows:
         raise SystemExit("the validation split is empty: set `data.validation` to evaluate")
     total, count = 0.0, 0
