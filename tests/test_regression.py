@@ -4,6 +4,7 @@ plus the pieces that must be right on their own (features, folds, transforms, ba
 from __future__ import annotations
 
 import json
+import time
 import sys
 import textwrap
 
@@ -166,6 +167,51 @@ def test_the_api_answers_over_real_http(applied):
         when = client.post("/predict", json={"rows": [{**payload[0], "period": "yesterday"}, payload[1]]})
         message = when.json()["detail"][0]["msg"]
         assert when.status_code == 422 and "rows[0]" in message and "line" not in message and "data." not in message
+
+
+def test_the_api_refuses_huge_hostile_and_non_finite_requests_and_sheds_load(applied):
+    import threading
+
+    from modelops.forecast.server import BackgroundServer, create_app
+
+    folder, _, _ = applied
+    bundle = _out(folder, "api") / "bundle"
+    raw = pd.read_csv(folder / "panel.csv")
+    row = json.loads(_with_future_rows(raw.groupby(["user_id", "material_id"]).tail(6), 2).to_json(orient="records"))[0]
+    release = threading.Event()
+
+    def slow_body():
+        yield b'{"rows": ['
+        release.wait(30)
+        yield json.dumps(row).encode() + b"]}"
+
+    with BackgroundServer(create_app(bundle, max_in_flight=1)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        huge = client.post("/predict", content=b'{"rows": [' + b" " * (2 << 20) + b"]}",
+                           headers={"content-type": "application/json"})
+        assert huge.status_code == 413
+        chunked = client.post("/predict", content=(b" " * (1 << 16) for _ in range(40)),
+                              headers={"content-type": "application/json"})
+        assert chunked.status_code == 413
+        junk = client.post("/predict", json={"rows": [{**row, "clicks": "x" * 100_000, "y" * 100_000: 1}]})
+        assert junk.status_code == 422 and len(junk.content) < 2_000 and "xxxxxxxxxx" not in junk.text
+        for spelling in ("Infinity", "NaN", "-1e308"):
+            body = json.dumps({"rows": [{**row, "clicks": 0}]}).replace('"clicks": 0', f'"clicks": {spelling}')
+            answer = client.post("/predict", content=body, headers={"content-type": "application/json"})
+            assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "rows", 0, "clicks"]
+        holder = threading.Thread(target=lambda: client.post("/predict", content=slow_body(),
+                                                             headers={"content-type": "application/json"}))
+        holder.start()
+        deadline = time.monotonic() + 10
+        while (busy := client.post("/predict", json={"rows": [row]})).status_code != 503 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        release.set()
+        holder.join(30)
+        assert client.post("/predict", json={"rows": [row]}).status_code == 200
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        assert schema["Forecast"]["properties"]["forecast"]["type"] == "number"
+        assert schema["PredictRequest"]["examples"][0]["rows"][0]["user_id"] == "a"
+        assert set(schema["PredictResponse"]["properties"]) == {"model_version", "forecasts", "refused"}
 
 
 def test_a_second_apply_does_nothing(applied, run_cli):

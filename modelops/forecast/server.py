@@ -5,32 +5,58 @@ reads the request model from the endpoint's real annotation.)"""
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from modelops.forecast.frame import REQUEST, PanelError
+from modelops.forecast.frame import LARGEST, REQUEST, PanelError
+from modelops.forecast.guard import MAX_IN_FLIGHT, Guard
 from modelops.forecast.predictor import Forecaster
 
-FIELD_TYPES = {"group": (str, ...), "time": (str, ...), "category": (str, ...), "number": (Optional[float], None)}
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-LARGEST, le=LARGEST)]     # no NaN, Infinity, 1e308
+FIELD_TYPES = {"group": (str, ...), "time": (str, ...), "category": (str, ...), "number": (Optional[Number], None)}
+SHOWN_KEY = 64            # longest field name echoed in a 422's `loc`
 
 
-def create_app(bundle: Path) -> FastAPI:
+class Refused(BaseModel):
+    series: str
+    reason: str
+
+
+def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 without the `input` it echoes (a 100 MB field would come back whole)."""
+    detail = [{"loc": [part if not isinstance(part, str) else part[:SHOWN_KEY] for part in error["loc"]],
+               "msg": error["msg"], "type": error["type"]} for error in exc.errors()[:20]]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def create_app(bundle: Path, max_in_flight: int = MAX_IN_FLIGHT):
     forecaster = Forecaster(bundle / "models")
     metadata: dict[str, Any] = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
     columns = forecaster.input_columns
-    Row = create_model("Row", __config__=ConfigDict(extra="forbid"),
+    example = _example_row(columns, forecaster)
+    Row = create_model("Row", __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
                        **{name: FIELD_TYPES[kind] for name, kind in columns.items()})
+    Forecast = create_model("Forecast", **{g: (str, ...) for g in forecaster.panel_spec.groups},
+                            origin=(str, ...), time=(str, ...), step_ahead=(int, ...), forecast=(float, ...))
 
     class PredictRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rows": [example]}]})
         rows: list[Row] = Field(min_length=1, description="Recent observations of one or more series.")  # type: ignore[valid-type]
+
+    class PredictResponse(BaseModel):
+        model_version: str
+        forecasts: list[Forecast]  # type: ignore[valid-type]
+        refused: list[Refused]
 
     # no /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN, which an offline server cannot reach
     app = FastAPI(title=f"{metadata['name']} forecasts", version=metadata["version"], docs_url=None, redoc_url=None)
+    app.add_exception_handler(RequestValidationError, _validation_error)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -40,17 +66,24 @@ def create_app(bundle: Path) -> FastAPI:
     def get_metadata() -> dict[str, Any]:
         return metadata
 
-    @app.post("/predict")
-    def predict(request: PredictRequest) -> dict[str, Any]:
+    @app.post("/predict", responses={413: {"description": "Request body too large"},
+                                     503: {"description": "Busy: retry after the `Retry-After` seconds"}})
+    def predict(request: PredictRequest) -> PredictResponse:
         frame = pd.DataFrame([row.model_dump() for row in request.rows], columns=list(columns))
         try:
             forecasts, refused = forecaster.predict(frame, REQUEST)
         except PanelError as exc:
             raise HTTPException(status_code=422, detail=[{"loc": ["body", "rows"], "msg": str(exc)}]) from None
-        return {"model_version": metadata["version"], "forecasts": forecasts.to_dict(orient="records"),
-                "refused": refused}
+        return PredictResponse(model_version=metadata["version"], forecasts=forecasts.to_dict(orient="records"),
+                               refused=refused)
 
-    return app
+    return Guard(app, max_in_flight=max_in_flight)
+
+
+def _example_row(columns: dict[str, str], forecaster: Forecaster) -> dict[str, Any]:
+    spelling = forecaster.panel_spec.time_format or "%Y-%m-%d %H:%M:%S"
+    values = {"group": "a", "category": "a", "number": 1.0, "time": pd.Timestamp("2025-03-01").strftime(spelling)}
+    return {name: values[kind] for name, kind in columns.items()}
 
 
 def bundle_metadata(name: str, version: str, forecaster: Forecaster, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +98,7 @@ def bundle_metadata(name: str, version: str, forecaster: Forecaster, metrics: di
 class BackgroundServer:
     """uvicorn serving `app` on 127.0.0.1 and a free port in a thread, for smoke tests: `with ... as url:`."""
 
-    def __init__(self, app: FastAPI):
+    def __init__(self, app: Callable):
         import socket
 
         import uvicorn
