@@ -4,6 +4,7 @@ segmentation fault)` rather than `exit code -11`), and tying one's life to its p
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 
 
@@ -35,4 +36,6 @@ def die_with_parent() -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() == 1:              # the parent died before the request took effect
+        os._exit(1)

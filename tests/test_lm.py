@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -374,6 +375,58 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
     [step] = (chain / "runs" / "resume").glob("train-*")
     log = (step / "log.txt").read_text()
     assert "checkpoint-9999 is incomplete" in log and "checkpoint-9998 is incomplete" in log
+
+
+KILLS = 20
+
+
+def _gone(group: int, seconds: float = 30) -> bool:
+    """Whether every process of the group (the apply and all it started) has exited."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_training_killed_at_random_moments_ends_as_the_uninterrupted_run(chain, run_cli):
+    """kill -9 of `apply`, SIGTERM (a preemption) and Ctrl-C (SIGINT to the process group) at random moments
+    of training, checkpoint writes included; then one more apply finishes with the uninterrupted run's
+    losses, step for step, and no process outlives the apply it belonged to."""
+    edits = ("max_steps: 40", "max_steps: 60\n  save: {every_steps: 2, every_minutes: 0.01, keep: 2}")
+    code, out, err = run_cli("apply", _variant(chain, "steady", *[edits]), "--until", "tiny-steady/train", "-q", cwd=chain)
+    assert code == 0, out + err
+    recipe, rng, kills, resumed = _variant(chain, "killed", edits), random.Random(7), 0, 0
+    command = [sys.executable, "-m", "modelops", "apply", str(recipe), "--until", "tiny-killed/train", "-q"]
+    while kills < KILLS:
+        for old in (chain / "runs" / "killed").glob("train-*/events.jsonl"):
+            old.unlink()
+        process = subprocess.Popen(command, cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        events = None
+        while process.poll() is None and not (events and '"progress"' in events.read_text()):
+            time.sleep(0.05)
+            events = next((chain / "runs" / "killed").glob("train-*/events.jsonl"), None)
+        assert process.poll() is None, "training finished before it could be interrupted"
+        time.sleep(rng.uniform(0, 1.5))
+        how = rng.choice([signal.SIGKILL] * 3 + [signal.SIGTERM, signal.SIGINT])
+        os.killpg(process.pid, how) if how == signal.SIGINT else process.send_signal(how)
+        process.wait()
+        assert _gone(process.pid), f"a process outlived the apply killed by {how.name}"
+        kills += 1
+        [step] = (chain / "runs" / "killed").glob("train-*")
+        resumed += "resuming from" in (step / "log.txt").read_text()
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-killed/train", "-q", cwd=chain)
+    assert code == 0, out + err
+    steady, killed = _metrics(chain, "steady", "train"), _metrics(chain, "killed", "train")
+    assert killed["resumed_from"] and resumed >= KILLS // 2
+    for key in ("steps", "first_loss", "last_loss", "train_loss", "eval_loss"):
+        assert killed[key] == pytest.approx(steady[key], rel=1e-6), key
+    history = [json.loads((_out(chain, run, "train") / "log_history.json").read_text()) for run in ("steady", "killed")]
+    assert [h["loss"] for h in history[0] if "loss" in h] == pytest.approx([h["loss"] for h in history[1] if "loss" in h])
 
 
 def test_force_starts_a_training_step_over_without_its_checkpoints(chain, run_cli):

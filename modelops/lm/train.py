@@ -60,6 +60,53 @@ def _progress_callback(spec: Spec):
     return Progress()
 
 
+def _timed_saves(minutes: float):
+    """A checkpoint once `minutes` of training passed since the last one, so that a long run never loses
+    more than that whatever its step time. Rank 0's clock decides for every process (a save is collective)."""
+    import time
+
+    from accelerate.utils import broadcast_object_list
+    from transformers import TrainerCallback
+
+    class TimedSaves(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.last = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            due = [time.monotonic() - self.last >= minutes * 60]
+            if broadcast_object_list(due, from_process=0)[0]:
+                control.should_save = True
+
+        def on_save(self, args, state, control, **kwargs):
+            self.last = time.monotonic()
+
+    return TimedSaves()
+
+
+def _rng_neutral(evaluate):
+    """`trainer.evaluate` that leaves the random state as it found it. An evaluation draws from torch's
+    global generator (each DataLoader iterator takes a seed from it), so a checkpoint saved just before an
+    epoch-end evaluation would resume with other dropout masks than the uninterrupted run."""
+    import random
+
+    import numpy as np
+    import torch
+
+    def wrapped(*args, **kwargs):
+        states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        devices = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        try:
+            return evaluate(*args, **kwargs)
+        finally:
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+            torch.set_rng_state(states[2])
+            if devices is not None:
+                torch.cuda.set_rng_state_all(devices)
+
+    return wrapped
+
+
 def _complete(checkpoint: Path) -> bool:
     """A checkpoint a resume can load: the Trainer writes trainer_state.json after the weights, optimizer,
     scheduler and RNG states, so it must parse; and no file may be empty (a kill before data reached disk)."""
@@ -126,12 +173,15 @@ def train(spec: Spec, kind: str) -> None:
     data = load_dataset("json", data_files=files)
     config = _trainer_config(kind, p, spec.out, has_validation, cuda)
     callbacks = [_progress_callback(spec)]
+    if p["task"]["save"]["every_minutes"]:
+        callbacks.append(_timed_saves(p["task"]["save"]["every_minutes"]))
     if p["task"]["eval"]["early_stopping_patience"] and has_validation:
         callbacks.append(EarlyStoppingCallback(p["task"]["eval"]["early_stopping_patience"]))
     trainer_class = DPOTrainer if kind == "dpo" else SFTTrainer
     trainer = trainer_class(model=model, args=config, train_dataset=data["train"],
                             eval_dataset=data["validation"] if has_validation else None, processing_class=tokenizer,
                             peft_config=_peft_config(p["task"]), callbacks=callbacks)
+    trainer.evaluate = _rng_neutral(trainer.evaluate)
     resume = _resumable_checkpoint(spec.out / "checkpoints", trainer.is_world_process_zero())
     trainer.accelerator.wait_for_everyone()
     if resume and trainer.is_world_process_zero():
@@ -156,7 +206,9 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
 
     history = trainer.state.log_history
     losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
-    metrics = {"train_loss": train_metrics.get("train_loss"), "first_loss": losses[0][1] if losses else None,
+    # the mean over every step's logged loss: the Trainer's own `train_loss` covers only a resumed session's steps
+    mean = sum(loss for _, loss in losses) / len(losses) if losses else train_metrics.get("train_loss")
+    metrics = {"train_loss": mean, "first_loss": losses[0][1] if losses else None,
                "last_loss": losses[-1][1] if losses else None, "steps": trainer.state.global_step,
                "samples_per_second": train_metrics.get("train_samples_per_second"),
                "processes": trainer.accelerator.num_processes, "resumed_from": Path(resumed).name if resumed else None}

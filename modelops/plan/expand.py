@@ -173,7 +173,7 @@ def expand_language_model(loaded: LoadedRecipe, model: ModelRef, setup: Training
         outputs=["model" if full else "adapter", "metrics.json", "checkpoints"],
         summary={"adapter": _adapter_text(task), "learning rate": lr, "epochs": task.max_steps and
                  f"{task.max_steps} steps" or task.epochs, "max length": task.max_length,
-                 "packing": _packing(task)})
+                 "packing": _packing(task), "checkpoints": _save_text(task)})
     train.params["launch_module"] = launch_module
     evaluate = steps.add(
         "evaluate", "lm_evaluate", "Validation loss and perplexity" + (", preference win rate" if task.kind != "pretrain" else ""),
@@ -231,6 +231,13 @@ def _validation_fraction(loaded: LoadedRecipe) -> float | None:
 def _train_title(task: TrainingTask) -> str:
     return {"pretrain": "Continued pretraining (causal LM)", "sft": "Supervised fine-tuning",
             "dpo": "Direct preference optimisation"}[task.kind] + " with TRL under accelerate"
+
+
+def _save_text(task: TrainingTask) -> str:
+    every = [f"{task.save.every_minutes:g} min" if task.save.every_minutes else "",
+             f"{task.save.every_steps} steps" if task.save.every_steps else ""]
+    every = [e for e in every if e]
+    return f"every {' or '.join(every)}, keep {task.save.keep}" if every else "none: an interrupted run starts over"
 
 
 def _adapter_text(task: TrainingTask) -> str:

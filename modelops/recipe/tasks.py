@@ -116,10 +116,13 @@ class EvalSchedule(Section):
 
 
 class SaveSchedule(Section):
-    """Checkpoints, which also make an interrupted run resumable."""
+    """Checkpoints, which make an interrupted run resume where it was: by default every 10 minutes of
+    training, whatever the step time; `every_steps` adds (or, with `every_minutes: null`, replaces) a
+    step interval."""
 
-    every_steps: int = Field(200, ge=1, description="Save a checkpoint every N optimizer steps.")
-    keep: int = Field(2, ge=1, description="Checkpoints to keep.")
+    every_minutes: float | None = Field(10.0, gt=0, description="Save a checkpoint after this many minutes of training since the last one.")
+    every_steps: int | None = Field(None, ge=1, description="Save a checkpoint every N optimizer steps.")
+    keep: int = Field(3, ge=1, description="Checkpoints to keep (the newest).")
 
 
 class TrainingTask(Section):

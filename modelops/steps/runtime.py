@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from modelops.processes import die_with_parent
+
 
 class Spec:
     def __init__(self, path: Path):
@@ -42,6 +44,7 @@ class Spec:
 
 
 def main(run: Callable[[Spec], None]) -> None:
+    die_with_parent()          # also under a launcher (accelerate, torchrun) that `apply` would take down alone
     if len(sys.argv) != 2:
         sys.exit("usage: python -m modelops.steps.<kind> STEP_JSON")
     run(Spec(Path(sys.argv[1])))
