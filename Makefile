@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python benchmarks/second_apply.py
 	$(BIN)/python benchmarks/forecast_demo_load.py
 	$(BIN)/python benchmarks/forecast_scale.py
+	$(BIN)/python benchmarks/api_load.py
 	$(BIN)/python benchmarks/lm_training.py
 	$(BIN)/python benchmarks/llama_repack.py
 

@@ -1,6 +1,7 @@
 """Limits in front of the forecasting API, as plain ASGI middleware: a request body larger than MAX_BODY
-is answered 413 before it is read whole, and past MAX_IN_FLIGHT requests being answered at once a new one
-gets 503 with Retry-After instead of waiting in an unbounded queue."""
+is answered 413 before it is read whole, and past a few requests in progress per usable core (forecasting
+is CPU-bound: more at once only lengthens every answer) a new one gets 503 with Retry-After instead of
+waiting in an unbounded queue."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from typing import Any, Awaitable, Callable
 
 MAX_BODY = 1 << 20            # 1 MiB: thousands of rows
-MAX_IN_FLIGHT = 32
+IN_FLIGHT_PER_CORE = 4
 RETRY_AFTER_S = 1
 
 Scope = dict[str, Any]
@@ -25,8 +26,11 @@ async def _answer(send: Send, status: int, message: str, headers: list[tuple[byt
 
 
 class Guard:
-    def __init__(self, app: Callable, max_body: int = MAX_BODY, max_in_flight: int = MAX_IN_FLIGHT):
-        self.app, self.max_body, self.max_in_flight = app, max_body, max_in_flight
+    def __init__(self, app: Callable, max_body: int = MAX_BODY, max_in_flight: int | None = None):
+        from modelops.machine import usable_cpus
+
+        self.app, self.max_body = app, max_body
+        self.max_in_flight = max_in_flight or IN_FLIGHT_PER_CORE * usable_cpus().count
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

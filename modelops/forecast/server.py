@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from modelops.forecast.frame import LARGEST, REQUEST, PanelError
-from modelops.forecast.guard import MAX_IN_FLIGHT, Guard
+from modelops.forecast.guard import Guard
 from modelops.forecast.predictor import Forecaster
 
 Number = Annotated[float, Field(allow_inf_nan=False, ge=-LARGEST, le=LARGEST)]     # no NaN, Infinity, 1e308
@@ -35,7 +35,7 @@ def _validation_error(_request: Request, exc: RequestValidationError) -> JSONRes
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
-def create_app(bundle: Path, max_in_flight: int = MAX_IN_FLIGHT):
+def create_app(bundle: Path, max_in_flight: Optional[int] = None):
     forecaster = Forecaster(bundle / "models")
     metadata: dict[str, Any] = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
     columns = forecaster.input_columns
