@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
-
 from second_apply import apply, demo_copy
 
 REQUESTS, CONCURRENCY = 3000, 1000
@@ -26,8 +25,8 @@ SERVER = """
 import sys, uvicorn
 from pathlib import Path
 from modelops.forecast.server import create_app
-uvicorn.run(create_app(Path(sys.argv[1]), max_in_flight=int(sys.argv[3]) or None), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="error", backlog=2048)
+app = create_app(Path(sys.argv[1]), max_in_flight=int(sys.argv[3]) or None)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="error", backlog=2048)
 """
 
 
@@ -35,8 +34,12 @@ def payload(folder: Path) -> dict:
     [features] = (folder / "runs" / "activations-forecast").glob("features-*/out")
     recent = pd.read_csv(features / "recent.csv", dtype=str, keep_default_na=False)
     numbers = {"activations", "clicks"}
-    return {"rows": [{k: (float(v) if v else None) if k in numbers else v for k, v in row.items()}
-                     for row in recent.to_dict(orient="records")]}
+    return {
+        "rows": [
+            {k: (float(v) if v else None) if k in numbers else v for k, v in row.items()}
+            for row in recent.to_dict(orient="records")
+        ]
+    }
 
 
 async def burst(url: str, body: bytes) -> dict:
@@ -45,12 +48,12 @@ async def burst(url: str, body: bytes) -> dict:
     latencies: list[float] = []
     gate = asyncio.Semaphore(CONCURRENCY)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=300) as client:
+
         async def one() -> None:
             async with gate:
                 started = time.perf_counter()
                 try:
-                    answer = await client.post("/predict", content=body,
-                                               headers={"content-type": "application/json"})
+                    answer = await client.post("/predict", content=body, headers={"content-type": "application/json"})
                     key = str(answer.status_code)
                     if answer.status_code == 200:
                         latencies.append(time.perf_counter() - started)
@@ -62,8 +65,11 @@ async def burst(url: str, body: bytes) -> dict:
         await asyncio.gather(*(one() for _ in range(REQUESTS)))
         wall = time.perf_counter() - started
     latencies.sort()
-    pick = (lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)) if latencies else \
-        (lambda q: None)
+    pick = (
+        (lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2))
+        if latencies
+        else (lambda q: None)
+    )
     return {"statuses": statuses, "p50_s": pick(0.5), "p99_s": pick(0.99), "wall_s": round(wall, 1)}
 
 

@@ -80,9 +80,14 @@ def run_modelops(df: pd.DataFrame, transform: str = "auto") -> tuple[pd.DataFram
 def naive(df: pd.DataFrame, cv: pd.DataFrame) -> dict[str, float]:
     indexed = df.set_index(["unique_id", "ds"])["y"]
     last = indexed.reindex(pd.MultiIndex.from_arrays([cv["unique_id"], cv["cutoff"]])).to_numpy()
-    back = cv["ds"] - pd.to_timedelta(SEASON * np.ceil((cv["ds"] - cv["cutoff"]) / pd.Timedelta(hours=SEASON)), unit="h")
+    back = cv["ds"] - pd.to_timedelta(
+        SEASON * np.ceil((cv["ds"] - cv["cutoff"]) / pd.Timedelta(hours=SEASON)), unit="h"
+    )
     seasonal = indexed.reindex(pd.MultiIndex.from_arrays([cv["unique_id"], back])).to_numpy()
-    return {"naive": float(np.nanmean(np.abs(last - cv["y"]))), "seasonal naive": float(np.nanmean(np.abs(seasonal - cv["y"])))}
+    return {
+        "naive": float(np.nanmean(np.abs(last - cv["y"]))),
+        "seasonal naive": float(np.nanmean(np.abs(seasonal - cv["y"]))),
+    }
 
 
 def main() -> None:
@@ -96,24 +101,48 @@ def main() -> None:
         pinned, t_pinned = run_modelops(df, chosen)
         merged = ours.merge(ml_raw[["unique_id", "ds", "cutoff", "y"]], on=["unique_id", "ds"], how="inner")
         assert len(merged) == len(ml_raw), "both tools must forecast the same points"
-        mae = {"mlforecast raw lags": float(np.mean(np.abs(ml_raw["forecast"] - ml_raw["y"]))),
-               "mlforecast Differences([1])": float(np.mean(np.abs(ml_diff["forecast"] - ml_diff["y"]))),
-               "modelops defaults": float(np.mean(np.abs(merged["forecast"] - merged["y"])))}
+        mae = {
+            "mlforecast raw lags": float(np.mean(np.abs(ml_raw["forecast"] - ml_raw["y"]))),
+            "mlforecast Differences([1])": float(np.mean(np.abs(ml_diff["forecast"] - ml_diff["y"]))),
+            "modelops defaults": float(np.mean(np.abs(merged["forecast"] - merged["y"]))),
+        }
         merged_pinned = pinned.merge(ml_raw[["unique_id", "ds", "y"]], on=["unique_id", "ds"])
-        mae[f"modelops, transform pinned to `{chosen}`"] = float(np.mean(np.abs(merged_pinned["forecast"] - merged_pinned["y"])))
+        mae[f"modelops, transform pinned to `{chosen}`"] = float(
+            np.mean(np.abs(merged_pinned["forecast"] - merged_pinned["y"]))
+        )
         mae |= naive(df, ml_raw)
         best_ml = min(mae["mlforecast raw lags"], mae["mlforecast Differences([1])"])
-        rows.append((name, len(df), mae, {"mlforecast raw lags": t_raw, "mlforecast Differences([1])": t_diff,
-                                          "modelops defaults": t_ours, f"modelops, transform pinned to `{chosen}`": t_pinned},
-                     mae["modelops defaults"] / best_ml, t_ours / min(t_raw, t_diff), t_pinned / min(t_raw, t_diff),
-                     ", ".join(sorted(set(ours["chosen"])))))
+        rows.append(
+            (
+                name,
+                len(df),
+                mae,
+                {
+                    "mlforecast raw lags": t_raw,
+                    "mlforecast Differences([1])": t_diff,
+                    "modelops defaults": t_ours,
+                    f"modelops, transform pinned to `{chosen}`": t_pinned,
+                },
+                mae["modelops defaults"] / best_ml,
+                t_ours / min(t_raw, t_diff),
+                t_pinned / min(t_raw, t_diff),
+                ", ".join(sorted(set(ours["chosen"]))),
+            )
+        )
     for name, n, mae, seconds, mae_ratio, time_ratio, pinned_ratio, chosen in rows:
         print(f"\n## {name} ({n} rows, {N_WINDOWS} windows of {H} hours, lags {LAGS})\n")
         print("| method | MAE | wall time (s) |\n|---|---|---|")
         for method, value in mae.items():
-            print(f"| {method} | {value:.4f} | {seconds[method]:.1f} |" if method in seconds else f"| {method} | {value:.4f} | - |")
-        print(f"\nmodelops chose `{chosen}`. MAE ratio modelops / better mlforecast: {mae_ratio:.3f}; "
-              f"wall-time ratio (defaults, with the transform choice): {time_ratio:.2f}; with the transform pinned: {pinned_ratio:.2f}")
+            print(
+                f"| {method} | {value:.4f} | {seconds[method]:.1f} |"
+                if method in seconds
+                else f"| {method} | {value:.4f} | - |"
+            )
+        print(
+            f"\nmodelops chose `{chosen}`. MAE ratio modelops / better mlforecast: {mae_ratio:.3f}; "
+            f"wall-time ratio (defaults, with the transform choice): {time_ratio:.2f}; "
+            f"with the transform pinned: {pinned_ratio:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -55,20 +55,23 @@ for _ in range(3):
     llm.reset()
     started = time.perf_counter(); llm.eval(prompt); prefill.append(len(prompt) / (time.perf_counter() - started))
     started, n = time.perf_counter(), 0
-    for token in llm.generate(prompt, temp=0, reset=True, logits_processor=lambda ids, scores: (scores.__setitem__(eos, -1e9), scores)[1]):
+    never_end = lambda ids, scores: (scores.__setitem__(eos, -1e9), scores)[1]
+    for token in llm.generate(prompt, temp=0, reset=True, logits_processor=never_end):
         n += 1
         if n == 64:
             break
     generate.append(n / (time.perf_counter() - started))
 llm.close()
-print(json.dumps({"repack": decision.enabled, "prefill": statistics.median(prefill), "generate": statistics.median(generate)}))
+print(json.dumps({"repack": decision.enabled, "prefill": statistics.median(prefill),
+                  "generate": statistics.median(generate)}))
 """
 
 
 def measure(gguf: Path, setting: str) -> dict:
     env = {**os.environ, "MODELOPS_LLAMA_REPACK": setting}
-    result = subprocess.run([sys.executable, "-c", MEASURE, str(gguf)], env=env, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(gguf)], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -79,17 +82,25 @@ def main() -> None:
         folder = Path(tmp)
         shutil.copy(ROOT / "examples" / "tiny-zh" / "corpus.txt", folder / "corpus.txt")
         (folder / "bench.yaml").write_text(RECIPE, encoding="utf-8")
-        subprocess.run([sys.executable, "-m", "modelops", "apply", "bench.yaml", "-q"], cwd=folder, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "modelops", "apply", "bench.yaml", "-q"],
+            cwd=folder,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         run = folder / "runs" / "repack-bench"
         print(f"llama.cpp: {llama_cpp.llama_print_system_info().decode().strip()}\n")
-        print("| GGUF | repack on: prompt tok/s | off: prompt tok/s | off ÷ on | on: generate tok/s "
-              "| off: generate tok/s | off ÷ on |\n|---|---:|---:|---:|---:|---:|---:|")
+        print(
+            "| GGUF | repack on: prompt tok/s | off: prompt tok/s | off ÷ on | on: generate tok/s "
+            "| off: generate tok/s | off ÷ on |\n|---|---:|---:|---:|---:|---:|---:|"
+        )
         for quant in QUANTS:
             [gguf] = run.glob(f"quantize-{quant}-*/out/model-{quant}.gguf")
             on, off = measure(gguf, "on"), measure(gguf, "off")
-            print(f"| {quant} | {on['prefill']:.0f} | {off['prefill']:.0f} | {off['prefill'] / on['prefill']:.2f} "
-                  f"| {on['generate']:.1f} | {off['generate']:.1f} | {off['generate'] / on['generate']:.2f} |")
+            print(
+                f"| {quant} | {on['prefill']:.0f} | {off['prefill']:.0f} | {off['prefill'] / on['prefill']:.2f} "
+                f"| {on['generate']:.1f} | {off['generate']:.1f} | {off['generate'] / on['generate']:.2f} |"
+            )
 
 
 if __name__ == "__main__":

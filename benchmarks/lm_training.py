@@ -27,7 +27,8 @@ name: bench-pre
 seed: 1
 data: {train: {path: corpus.txt, format: text}, validation: {fraction: 0.1}}
 model:
-  init: {architecture: llama, hidden_size: 128, num_layers: 4, num_heads: 4, intermediate_size: 256, max_position_embeddings: 512}
+  init: {architecture: llama, hidden_size: 128, num_layers: 4, num_heads: 4, intermediate_size: 256,
+         max_position_embeddings: 512}
   tokenizer: {train: {vocab_size: 800}}
   chat_template: chatml
 task: {kind: pretrain, max_steps: 30, learning_rate: 3.0e-3, batch_size: 16, max_length: 128}
@@ -89,8 +90,19 @@ def _modelops(folder: Path, *args: str) -> float:
 def _script(folder: Path, model: Path, mode: str) -> tuple[float, int, float]:
     """(wall seconds of the whole process, real tokens trained, training seconds)."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, str(folder / "train.py"), str(model), str(folder / "train.jsonl"),
-                             str(folder / f"script-{mode}"), mode], check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(folder / "train.py"),
+            str(model),
+            str(folder / "train.jsonl"),
+            str(folder / f"script-{mode}"),
+            mode,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     _, tokens, seconds = next(line for line in result.stdout.splitlines() if line.startswith("RESULT")).split()
     return wall, int(tokens), float(seconds)
@@ -101,10 +113,23 @@ def main() -> None:
         folder = Path(tmp)
         shutil.copy(ROOT / "examples" / "tiny-zh" / "corpus.txt", folder / "corpus.txt")
         rows = (ROOT / "examples" / "tiny-zh" / "sft.jsonl").read_text(encoding="utf-8").splitlines()
-        (folder / "sft-large.jsonl").write_text("\n".join(
-            json.dumps({"messages": [m | ({"content": m["content"] * (1 + i % 4)} if m["role"] == "assistant" else {})
-                                     for m in json.loads(row)["messages"]]}, ensure_ascii=False)
-            for i in range(12) for row in rows) + "\n", encoding="utf-8")
+        (folder / "sft-large.jsonl").write_text(
+            "\n".join(
+                json.dumps(
+                    {
+                        "messages": [
+                            m | ({"content": m["content"] * (1 + i % 4)} if m["role"] == "assistant" else {})
+                            for m in json.loads(row)["messages"]
+                        ]
+                    },
+                    ensure_ascii=False,
+                )
+                for i in range(12)
+                for row in rows
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         (folder / "pre.yaml").write_text(PRETRAIN, encoding="utf-8")
         (folder / "sft.yaml").write_text(SFT, encoding="utf-8")
         (folder / "train.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
@@ -119,7 +144,10 @@ def main() -> None:
         modelops_wall = _modelops(folder, "apply", "sft.yaml", "--until", "bench-sft/train")
         print(f"SFT LoRA, {STEPS} steps × batch {BATCH}, max_length {MAX_LENGTH}, {len(rows) * 12} conversations\n")
         print("| TRL SFTTrainer | real tokens | training s | tokens/s |\n|---|---:|---:|---:|")
-        for name, (_, tokens, seconds) in (("padded batches (TRL default)", padded), ("packed, padding-free (modelops default)", packed)):
+        for name, (_, tokens, seconds) in (
+            ("padded batches (TRL default)", padded),
+            ("packed, padding-free (modelops default)", packed),
+        ):
             print(f"| {name} | {tokens:,} | {seconds:.1f} | {tokens / seconds:,.0f} |")
         print(f"\npacking speed-up: {(packed[1] / packed[2]) / (padded[1] / padded[2]):.2f}x tokens/s\n")
         print("| run | wall s |\n|---|---:|")

@@ -76,7 +76,9 @@ def _emit_problems(problems: list, fmt: str) -> None:
 @app.command()
 def validate(
     files: List[Path] = typer.Argument(..., help="Recipe files, or folders of recipes."),
-    format: ProblemFormat = typer.Option(ProblemFormat.text, "--format", "-f", help="text, json, or github annotations."),
+    format: ProblemFormat = typer.Option(
+        ProblemFormat.text, "--format", "-f", help="text, json, or github annotations."
+    ),
 ) -> None:
     """Check recipes and report every problem with file:line:col, key and a hint.
 
@@ -102,13 +104,20 @@ def validate(
 @app.command()
 def plan(
     files: List[Path] = typer.Argument(..., help="Recipe files, or folders of recipes."),
-    format: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="text, json (stable, diffable) or markdown."),
+    format: PlanFormat = typer.Option(
+        PlanFormat.text, "--format", "-f", help="text, json (stable, diffable) or markdown."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also save the plan as JSON for a later `apply`."),
-    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
-                                           help="Exit 0 when nothing would run, 2 when steps are pending, 1 on error."),
-    against: Optional[str] = typer.Option(None, "--against", help="Also show the difference from the recipe at a git "
-                                          "revision (`origin/main`) or from a saved plan.json: steps added, removed, "
-                                          "changed and why, cost estimates."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="Exit 0 when nothing would run, 2 when steps are pending, 1 on error."
+    ),
+    against: Optional[str] = typer.Option(
+        None,
+        "--against",
+        help="Also show the difference from the recipe at a git "
+        "revision (`origin/main`) or from a saved plan.json: steps added, removed, "
+        "changed and why, cost estimates.",
+    ),
 ) -> None:
     """Dry run: the steps a recipe expands into, the resolved hardware and memory, the exact commands, and
     (text format) what `apply` would rerun against the run directory's state.
@@ -128,13 +137,14 @@ def plan(
         raise typer.Exit(2)
 
 
-def _plan_one(file: Path, format: PlanFormat, out: Optional[Path], detailed_exitcode: bool,
-              against: Optional[str]) -> bool:
+def _plan_one(
+    file: Path, format: PlanFormat, out: Optional[Path], detailed_exitcode: bool, against: Optional[str]
+) -> bool:
     """Print one recipe's plan; whether steps are pending."""
     from modelops.fsutil import write_atomically
     from modelops.plan.render import plan_json, plan_markdown, plan_text
 
-    result = _plan_or_exit(file, 1 if detailed_exitcode else EXIT_INVALID)     # 2 means "pending" there
+    result = _plan_or_exit(file, 1 if detailed_exitcode else EXIT_INVALID)  # 2 means "pending" there
     if out is not None:
         write_atomically(out, plan_json(result))
     render = {PlanFormat.text: plan_text, PlanFormat.json: plan_json, PlanFormat.markdown: plan_markdown}[format]
@@ -167,36 +177,55 @@ def _plan_diff(file: Path, result, against: str, format: "PlanFormat") -> str:
             old = compare.plan_at_revision(file, against, lambda path: plan_recipe(path).to_dict())
     except subprocess.CalledProcessError as exc:
         print(f"cannot check out {against}: {(exc.stderr or '').strip()}", file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     except compare.RevisionError as exc:
         print(f"cannot check out {against}: {exc}", file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     except (RecipeError, ValueError, OSError) as exc:
         print(f"cannot plan the recipe at {against}: {exc}", file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     try:
         diff = compare.compare(old or {"recipes": []}, current, against)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         print(f"{against}: not a plan saved by `modelops plan --out` (no {exc})", file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     if format == PlanFormat.json:
-        return json.dumps({"against": against, "steps": [vars(s) for s in diff.steps], "costs": diff.costs},
-                          sort_keys=True, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(
+                {"against": against, "steps": [vars(s) for s in diff.steps], "costs": diff.costs},
+                sort_keys=True,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     return compare.diff_markdown(diff) if format == PlanFormat.markdown else compare.diff_text(diff)
 
 
 @app.command()
 def apply(
-    files: List[Path] = typer.Argument(..., help="Recipe files, folders of recipes, or a plan saved with "
-                                       "`plan --out plan.json`; applied in order, stopping at the first failure."),
-    force: List[str] = typer.Option([], "--force", help="Rerun this step (`recipe/step` or `step`) and everything downstream."),
+    files: List[Path] = typer.Argument(
+        ...,
+        help="Recipe files, folders of recipes, or a plan saved with "
+        "`plan --out plan.json`; applied in order, stopping at the first failure.",
+    ),
+    force: List[str] = typer.Option(
+        [], "--force", help="Rerun this step (`recipe/step` or `step`) and everything downstream."
+    ),
     until: Optional[str] = typer.Option(None, "--until", help="Stop after this step."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would run (same as `plan`)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show the steps' output (it is always in each "
-                                 "step's log.txt: `modelops logs FILE STEP`)."),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Also show the steps' output (it is always in each step's log.txt: `modelops logs FILE STEP`).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress: only the summary, warnings and errors."),
-    verify: bool = typer.Option(False, "--verify", help="Re-hash every finished output in full before trusting it "
-                                "(by default only outputs whose size or mtime moved are re-hashed)."),
+    verify: bool = typer.Option(
+        False,
+        "--verify",
+        help="Re-hash every finished output in full before trusting it "
+        "(by default only outputs whose size or mtime moved are re-hashed).",
+    ),
 ) -> None:
     """Run the plan: skip finished steps, run the rest in order, record each in the run directory's state,
     and write report.md / report.html there.
@@ -207,8 +236,9 @@ def apply(
         _apply_one(file, force, until, dry_run, verbose, quiet, verify)
 
 
-def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool,
-               verify: bool) -> None:
+def _apply_one(
+    file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool, verify: bool
+) -> None:
     import signal
 
     from rich.console import Console
@@ -234,7 +264,7 @@ def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool
             if not report_is_current(recipe):
                 print(f"report: rebuilt {write_report(recipe)[0]} and report.html (missing or older than the state)")
         return
-    signal.signal(signal.SIGTERM, signal.default_int_handler)      # SIGTERM stops as cleanly as Ctrl-C
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops as cleanly as Ctrl-C
     console = Console(highlight=False)
     try:
         with ConsoleProgress(console, verbose, quiet) as progress:
@@ -242,10 +272,10 @@ def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool
         reports = [write_report(recipe) for recipe in result.recipes]
     except LockedError as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except OSError as exc:
         print(f"cannot write the run directory: {exc}", file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     console.print(summary_table(results))
     for step_result in results:
         for check in verdicts(step_result.metrics):
@@ -254,8 +284,10 @@ def _apply_one(file: Path, force: List[str], until: Optional[str], dry_run: bool
     print(f"report: {reports[-1][0]} and {reports[-1][1].name}")
     last = results[-1]
     if last.status == "interrupted":
-        print(f"\n{last.message}. Finished steps are recorded; run the same `modelops apply` again to resume.",
-              file=sys.stderr)
+        print(
+            f"\n{last.message}. Finished steps are recorded; run the same `modelops apply` again to resume.",
+            file=sys.stderr,
+        )
         raise typer.Exit(130)
     if last.status == "failed":
         print(last.message, file=sys.stderr)
@@ -275,11 +307,16 @@ def _print_what_now(result, file: Path) -> None:
     if "api_bundle" in kinds:
         lines += [f"forecast:  modelops predict {file}", f"serve:     modelops serve {file}   (POST /predict)"]
     if "llama_server_smoke" in kinds:
-        lines += [f"model:     {_served_gguf(result, finished_output)[0]}", f"chat:      modelops chat {file}",
-                  f"serve:     modelops serve {file}   (OpenAI-compatible /v1/chat/completions)"]
+        lines += [
+            f"model:     {_served_gguf(result, finished_output)[0]}",
+            f"chat:      modelops chat {file}",
+            f"serve:     modelops serve {file}   (OpenAI-compatible /v1/chat/completions)",
+        ]
     if "ollama_create" in kinds:
         created = json.loads((finished_output(result, "ollama_create") / "create.json").read_text(encoding="utf-8"))
-        lines.append(f"ollama:    ollama run {created['name']}" if created["created"] else f"ollama:    {created['command']}")
+        lines.append(
+            f"ollama:    ollama run {created['name']}" if created["created"] else f"ollama:    {created['command']}"
+        )
     if "hf_model_card" in kinds:
         lines.append(f"model:     {finished_output(result, 'hf_model_card') / 'model'}   (transformers, vLLM, TGI)")
     if lines:
@@ -297,13 +334,16 @@ def _saved_plan_or_exit(path: Path):
         recipe_file = Path(saved["recipes"][-1]["file"])
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         print(f"{path}: not a plan saved by `modelops plan --out` ({exc})", file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     current = _plan_or_exit(recipe_file)
     if plan_json(current) != path.read_text(encoding="utf-8"):
         was = {s["id"]: s["fingerprint"] for r in saved["recipes"] for s in r["steps"]}
         moved = [s.id for s in current.steps if was.get(s.id) != s.fingerprint] or ["the plan's layout"]
-        print(f"{path} is stale: {recipe_file} or its inputs changed since it was saved ({', '.join(moved)} differ). "
-              f"Review a fresh plan: modelops plan {recipe_file} --out {path}", file=sys.stderr)
+        print(
+            f"{path} is stale: {recipe_file} or its inputs changed since it was saved ({', '.join(moved)} differ). "
+            f"Review a fresh plan: modelops plan {recipe_file} --out {path}",
+            file=sys.stderr,
+        )
         raise typer.Exit(1)
     return current
 
@@ -316,7 +356,7 @@ def _finished_or_exit(result, kind: str) -> Path:
         return finished_output(result, kind)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 def _changes_or_exit(result, rerun: set[str], complete: bool = False) -> list:
@@ -326,7 +366,7 @@ def _changes_or_exit(result, rerun: set[str], complete: bool = False) -> list:
         return changes_for(result, rerun, complete)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 def _plan_or_exit(file: Path, invalid_code: int = EXIT_INVALID):
@@ -338,7 +378,7 @@ def _plan_or_exit(file: Path, invalid_code: int = EXIT_INVALID):
         return plan_recipe(file)
     except RecipeError as exc:
         _emit_problems(exc.problems, "text")
-        raise typer.Exit(invalid_code)
+        raise typer.Exit(invalid_code) from None
 
 
 def _step_or_exit(name: str, plan) -> str:
@@ -420,8 +460,11 @@ def verify(files: List[Path] = typer.Argument(..., help="Recipe files, or folder
             for short, entry in sorted(state.steps.items()):
                 changed = state.changed_outputs(short, Path(entry["directory"]), complete=True)
                 moved |= bool(changed)
-                print(f"! {recipe.name}/{short}: " + ", ".join(map(str, changed)) if changed
-                      else f"= {recipe.name}/{short}: {len(entry['outputs'])} output(s) as written")
+                print(
+                    f"! {recipe.name}/{short}: " + ", ".join(map(str, changed))
+                    if changed
+                    else f"= {recipe.name}/{short}: {len(entry['outputs'])} output(s) as written"
+                )
     if moved:
         print("outputs changed since their steps ran; `modelops apply` runs those steps again", file=sys.stderr)
         raise typer.Exit(1)
@@ -434,7 +477,7 @@ def _state_or_exit(workdir: Path):
         return RunState.load(workdir)
     except StateError as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -475,14 +518,16 @@ def gc(
         found, skipped = collect(root, remove=yes)
     except StateError as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     for item in found:
         print(f"{'removed' if yes else 'would remove'} {item.path}  ({item.bytes / 2**20:.1f} MiB)")
     for reason in skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     total = sum(item.bytes for item in found) / 2**20
-    print(f"{len(found)} unreferenced step folder(s), {total:.1f} MiB" + ("" if yes or not found else
-                                                                          "; run again with --yes to remove them"))
+    print(
+        f"{len(found)} unreferenced step folder(s), {total:.1f} MiB"
+        + ("" if yes or not found else "; run again with --yes to remove them")
+    )
 
 
 @app.command()
@@ -506,9 +551,16 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
 @app.command()
 def predict(
     file: Path = typer.Argument(..., help="Regression recipe (applied)."),
-    input: Optional[Path] = typer.Option(None, "--input", "-i", help="CSV or Parquet of recent rows, shaped like the "
-                                         "training data; defaults to the training data's latest rows."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write forecasts to this CSV instead of stdout."),
+    input: Optional[Path] = typer.Option(
+        None,
+        "--input",
+        "-i",
+        help="CSV or Parquet of recent rows, shaped like the "
+        "training data; defaults to the training data's latest rows.",
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write forecasts to this CSV instead of stdout."
+    ),
 ) -> None:
     """Forecast the next `horizon` steps of every series from its latest observations.
 
@@ -527,10 +579,10 @@ def predict(
         forecasts, refused = forecaster.predict(read_table(source, list(forecaster.input_columns)), str(source))
     except PanelError as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     except OSError as exc:
         print(f"{source}: {exc.strerror or exc}", file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     for item in refused:
         print(f"refused {item['series']}: {item['reason']}", file=sys.stderr)
     if forecasts.empty:
@@ -546,7 +598,9 @@ def predict(
 
 @app.command()
 def serve(
-    file: Path = typer.Argument(..., help="A GGUF file, or an applied recipe (`deploy.target: api`, `ollama` or `llama-cpp`)."),
+    file: Path = typer.Argument(
+        ..., help="A GGUF file, or an applied recipe (`deploy.target: api`, `ollama` or `llama-cpp`)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     n_ctx: int = typer.Option(2048, "--n-ctx", help="Context length (language models)."),
@@ -565,8 +619,10 @@ def serve(
     from modelops.deploy.llama_server import server_command
 
     gguf, adapter = _gguf_or_exit(file, result)
-    print(f"serving {gguf} on http://{host}:{port}/v1 (OpenAI-compatible; `modelops chat {file}` talks to it)",
-          file=sys.stderr)
+    print(
+        f"serving {gguf} on http://{host}:{port}/v1 (OpenAI-compatible; `modelops chat {file}` talks to it)",
+        file=sys.stderr,
+    )
     command = server_command(gguf, host, port, n_ctx, adapter)
     os.execv(command[0], command)
 
@@ -581,8 +637,11 @@ def _serve_api(result, host: str, port: int) -> None:
 
     from modelops.forecast.server import create_app
 
-    print(f"serving {bundle} on http://{host}:{port} (POST /predict, GET /health, GET /metadata, OpenAPI schema at /openapi.json)",
-          file=sys.stderr)
+    print(
+        f"serving {bundle} on http://{host}:{port} "
+        "(POST /predict, GET /health, GET /metadata, OpenAPI schema at /openapi.json)",
+        file=sys.stderr,
+    )
     uvicorn.run(create_app(bundle), host=host, port=port, log_level="info")
 
 
@@ -640,13 +699,14 @@ def chat(
                 print(f"you> {line}")
             messages.append({"role": "user", "content": line})
             try:
-                response = httpx.post(f"{base}/v1/chat/completions", timeout=300, json={
-                    "messages": messages, "max_tokens": max_tokens})
+                response = httpx.post(
+                    f"{base}/v1/chat/completions", timeout=300, json={"messages": messages, "max_tokens": max_tokens}
+                )
                 reply = response.json()["choices"][0]["message"]["content"]
             except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
                 died = server.ended() if isinstance(server, BackgroundLlamaServer) else None
                 print(f"the llama.cpp server {died}" if died else f"no answer from {base}: {exc}", file=sys.stderr)
-                raise typer.Exit(1)
+                raise typer.Exit(1) from None
             messages.append({"role": "assistant", "content": reply})
             print(f"model> {reply}")
 
@@ -663,11 +723,17 @@ def init(
     kind: StarterKind = typer.Argument(..., help="regression, pretrain, sft or dpo."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Recipe file to write (default: KIND.yaml)."),
     name: Optional[str] = typer.Option(None, "--name", help="Recipe name (default: my-KIND)."),
-    base: Optional[str] = typer.Option(None, "--base", help="Base model: hub id, local folder or modelscope://org/name."),
+    base: Optional[str] = typer.Option(
+        None, "--base", help="Base model: hub id, local folder or modelscope://org/name."
+    ),
     data: Optional[str] = typer.Option(None, "--data", help="Training data path, relative to the recipe."),
     hardware: str = typer.Option("cpu", "--hardware", help="Hardware profile (`modelops hardware` lists them)."),
-    from_scratch: bool = typer.Option(False, "--from-scratch", help="pretrain: a new small model and tokenizer "
-                                      "trained on your text instead of a hub base (no download; works offline)."),
+    from_scratch: bool = typer.Option(
+        False,
+        "--from-scratch",
+        help="pretrain: a new small model and tokenizer "
+        "trained on your text instead of a hub base (no download; works offline).",
+    ),
 ) -> None:
     """Write a commented starter recipe that validates and plans as written; sample data is written beside
     it when the data file does not exist yet.
@@ -681,7 +747,7 @@ def init(
         written = write_starter(kind.value, target, name or f"my-{kind.value}", base, data, hardware, from_scratch)
     except FileExistsError as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     for path in written:
         print(f"wrote {path}")
     print(f"next: modelops plan {target}")
@@ -758,11 +824,21 @@ def hardware() -> None:
 
     rows = [("profile", "memory GiB", "bf16", "fp16", "CUDA", "16-bit TFLOPS", "interconnect", "device")]
     for name, info in hardware_catalog().items():
-        rows.append((name, f"{info['memory_gb']:g}", _yes(info["bf16"]), _yes(info["fp16"]), _yes(info["cuda"]),
-                     f"{info['tflops']:g}", info["interconnect"], info["label"]))
+        rows.append(
+            (
+                name,
+                f"{info['memory_gb']:g}",
+                _yes(info["bf16"]),
+                _yes(info["fp16"]),
+                _yes(info["cuda"]),
+                f"{info['tflops']:g}",
+                info["interconnect"],
+                info["label"],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     print("\nshorthands: " + ", ".join(shorthand_examples()))
 
 
@@ -771,7 +847,7 @@ def _yes(flag: bool) -> str:
 
 
 def main() -> None:
-    if "--no-color" in sys.argv[2:]:        # after the command too, as users type it
+    if "--no-color" in sys.argv[2:]:  # after the command too, as users type it
         sys.argv.remove("--no-color")
         sys.argv.insert(1, "--no-color")
     app()

@@ -90,8 +90,23 @@ def _ollama() -> Check:
 
 def checks(workdir: Path) -> list[Check]:
     free = shutil.disk_usage(workdir).free / 2**30
-    return [Check("Python", True, f"{platform.python_version()} ({platform.machine()})"), _cpu(), *_torch(), *_llama_cpp(),
-            _ollama(), Check("Go (template tests)", shutil.which("go") is not None, shutil.which("go") or "not found",
-                             "apt-get install golang-go", required=False),
-            Check("disk", free >= MIN_FREE_GIB, f"{free:.0f} GiB free in {workdir.resolve()}",
-                  f"free space: 7B models need ~{MIN_FREE_GIB} GiB for weights, merges and GGUFs")]
+    return [
+        Check("Python", True, f"{platform.python_version()} ({platform.machine()})"),
+        _cpu(),
+        *_torch(),
+        *_llama_cpp(),
+        _ollama(),
+        Check(
+            "Go (template tests)",
+            shutil.which("go") is not None,
+            shutil.which("go") or "not found",
+            "apt-get install golang-go",
+            required=False,
+        ),
+        Check(
+            "disk",
+            free >= MIN_FREE_GIB,
+            f"{free:.0f} GiB free in {workdir.resolve()}",
+            f"free space: 7B models need ~{MIN_FREE_GIB} GiB for weights, merges and GGUFs",
+        ),
+    ]

@@ -56,7 +56,9 @@ def hash_path(path: Path, trust_cache: bool = True) -> str:
         return hash_file(path, trust_cache)
     digest = hashlib.sha256()
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(child.relative_to(path).as_posix().encode() + b"\0" + hash_file(child, trust_cache).encode() + b"\n")
+        digest.update(
+            child.relative_to(path).as_posix().encode() + b"\0" + hash_file(child, trust_cache).encode() + b"\n"
+        )
     return digest.hexdigest()
 
 

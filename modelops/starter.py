@@ -9,42 +9,71 @@ from pathlib import Path
 from modelops.fsutil import write_atomically
 from modelops.templates import render
 
-DEFAULT_BASE = {"pretrain": "Qwen/Qwen2.5-0.5B", "sft": "Qwen/Qwen2.5-0.5B-Instruct", "dpo": "Qwen/Qwen2.5-0.5B-Instruct"}
-DEFAULT_DATA = {"regression": "data/series.csv", "pretrain": "data/corpus.txt", "sft": "data/chats.jsonl",
-                "dpo": "data/preferences.jsonl"}
+DEFAULT_BASE = {
+    "pretrain": "Qwen/Qwen2.5-0.5B",
+    "sft": "Qwen/Qwen2.5-0.5B-Instruct",
+    "dpo": "Qwen/Qwen2.5-0.5B-Instruct",
+}
+DEFAULT_DATA = {
+    "regression": "data/series.csv",
+    "pretrain": "data/corpus.txt",
+    "sft": "data/chats.jsonl",
+    "dpo": "data/preferences.jsonl",
+}
 
 
 SCHEMA = "recipe.schema.json"
-TOPICS = [("overfitting", "Learning the noise of the training data instead of the signal."),
-          ("a learning rate", "The size of each parameter update."),
-          ("a validation set", "Held-out data used to choose settings and to stop training."),
-          ("gradient descent", "Moving the parameters against the gradient of the loss, step by step."),
-          ("a tokenizer", "The mapping between text and the integer ids a model reads."),
-          ("quantisation", "Storing weights with fewer bits to save memory and time."),
-          ("early stopping", "Ending training when the validation loss stops improving."),
-          ("a baseline", "A simple model that a real one must beat to be worth it.")]
+TOPICS = [
+    ("overfitting", "Learning the noise of the training data instead of the signal."),
+    ("a learning rate", "The size of each parameter update."),
+    ("a validation set", "Held-out data used to choose settings and to stop training."),
+    ("gradient descent", "Moving the parameters against the gradient of the loss, step by step."),
+    ("a tokenizer", "The mapping between text and the integer ids a model reads."),
+    ("quantisation", "Storing weights with fewer bits to save memory and time."),
+    ("early stopping", "Ending training when the validation loss stops improving."),
+    ("a baseline", "A simple model that a real one must beat to be worth it."),
+]
 
 
 def _sample(kind: str) -> str:
     """A few rows in the kind's format, all different (so that the default dedupe keeps them) and enough of
     them for the validation split to hold at least one."""
     if kind == "regression":
-        rows = ["series,time,value"] + [f"s{s},2026-01-{1 + h // 24:02d} {h % 24:02d}:00,{(h * (s + 2)) % 17}"
-                                        for s in range(3) for h in range(72)]
+        rows = ["series,time,value"] + [
+            f"s{s},2026-01-{1 + h // 24:02d} {h % 24:02d}:00,{(h * (s + 2)) % 17}" for s in range(3) for h in range(72)
+        ]
         return "\n".join(rows) + "\n"
     if kind == "pretrain":
-        return "".join(f"Sample document {i}: replace this file with your own text, one document per line.\n" for i in range(20))
+        return "".join(
+            f"Sample document {i}: replace this file with your own text, one document per line.\n" for i in range(20)
+        )
     if kind == "sft":
-        return "".join(json.dumps({"messages": [{"role": "user", "content": f"What is {topic}? ({n})"},
-                                                {"role": "assistant", "content": answer}]}) + "\n"
-                       for n in range(3) for topic, answer in TOPICS)
-    return "".join(json.dumps({"prompt": f"What is {topic}? ({n})", "chosen": answer,
-                               "rejected": f"I do not know what {topic} is."}) + "\n"
-                   for n in range(3) for topic, answer in TOPICS)
+        return "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"What is {topic}? ({n})"},
+                        {"role": "assistant", "content": answer},
+                    ]
+                }
+            )
+            + "\n"
+            for n in range(3)
+            for topic, answer in TOPICS
+        )
+    return "".join(
+        json.dumps(
+            {"prompt": f"What is {topic}? ({n})", "chosen": answer, "rejected": f"I do not know what {topic} is."}
+        )
+        + "\n"
+        for n in range(3)
+        for topic, answer in TOPICS
+    )
 
 
-def write_starter(kind: str, out: Path, name: str, base: str | None, data: str | None, hardware: str,
-                  from_scratch: bool = False) -> list[Path]:
+def write_starter(
+    kind: str, out: Path, name: str, base: str | None, data: str | None, hardware: str, from_scratch: bool = False
+) -> list[Path]:
     """Write the starter, the recipe JSON Schema its editor comment names, and sample data, each only when
     missing; returns what was written. Refuses to overwrite the recipe."""
     from modelops.recipe.schema import recipe_json_schema
@@ -52,8 +81,16 @@ def write_starter(kind: str, out: Path, name: str, base: str | None, data: str |
     if out.exists():
         raise FileExistsError(f"{out} exists; choose another file with --out")
     data = data or DEFAULT_DATA[kind]
-    text = render(f"init/{kind}.yaml.j2", file=out.name, name=name, data=data, hardware=hardware,
-                  base=base or DEFAULT_BASE.get(kind, ""), schema=SCHEMA, from_scratch=from_scratch)
+    text = render(
+        f"init/{kind}.yaml.j2",
+        file=out.name,
+        name=name,
+        data=data,
+        hardware=hardware,
+        base=base or DEFAULT_BASE.get(kind, ""),
+        schema=SCHEMA,
+        from_scratch=from_scratch,
+    )
     written = []
     data_path = out.parent / data
     if not data_path.exists():

@@ -42,12 +42,17 @@ def workspace(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sft.jsonl").write_text(json.dumps({"messages": [
         {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n", encoding="utf-8")
-    (tmp_path / "pref.jsonl").write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n", encoding="utf-8")
+    (tmp_path / "pref.jsonl").write_text(
+        json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n", encoding="utf-8"
+    )
     (tmp_path / "corpus.txt").write_text("一些文本。\n更多文本。\n", encoding="utf-8")
     rows = ["user_id,material_id,period,activations,clicks"]
     for user in ("u1", "u2"):
         for hour in range(48):
-            rows.append(f"{user},m1,2025-03-0{1 + hour // 24} {hour % 24:02d}:00 - {(hour + 1) % 24:02d}:00,{hour % 7},{hour % 5}")
+            rows.append(
+                f"{user},m1,2025-03-0{1 + hour // 24} {hour % 24:02d}:00 - {(hour + 1) % 24:02d}:00,"
+                f"{hour % 7},{hour % 5}"
+            )
     (tmp_path / "table.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return tmp_path
 

@@ -19,9 +19,13 @@ def test_plan_against_a_git_revision_names_changes_and_costs(workspace, run_cli)
     _git(workspace, "init", "-q")
     _git(workspace, "add", ".")
     _git(workspace, "commit", "-qm", "base")
-    write(workspace, "r.yaml", SFT.replace("hardware: cpu", "hardware: a10x4").replace("batch_size: 8", "batch_size: 16"))
+    write(
+        workspace, "r.yaml", SFT.replace("hardware: cpu", "hardware: a10x4").replace("batch_size: 8", "batch_size: 16")
+    )
     with (workspace / "sft.jsonl").open("a") as handle:
-        handle.write(json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n")
+        handle.write(
+            json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n"
+        )
 
     code, out, err = run_cli("plan", recipe, "--against", "HEAD", "--format", "markdown", cwd=workspace)
     assert code == 0, err
@@ -29,8 +33,11 @@ def test_plan_against_a_git_revision_names_changes_and_costs(workspace, run_cli)
     assert "| `demo/data` | changed | input train (sft.jsonl) changed |" in section
     assert "task.batch\\_size: 8 → 16" in section and "upstream demo/data changed" in section
     assert "hardware NVIDIA A10 24 GB × 2 → NVIDIA A10 24 GB × 4" in section
-    assert not list(workspace.glob("modelops-against-*")) and "modelops-against" not in \
-        subprocess.run(["git", "worktree", "list"], cwd=workspace, capture_output=True, text=True).stdout
+    assert (
+        not list(workspace.glob("modelops-against-*"))
+        and "modelops-against"
+        not in subprocess.run(["git", "worktree", "list"], cwd=workspace, capture_output=True, text=True).stdout
+    )
 
     code, out, _ = run_cli("plan", recipe, "--against", "no-such-ref", cwd=workspace)
     assert code == 2
@@ -54,7 +61,6 @@ def test_the_ci_workflow_runs_no_file_name_from_the_pull_request_as_code(workspa
     import sys
 
     import yaml
-
     from conftest import ROOT
 
     workflow = yaml.safe_load((ROOT / "examples" / "ci" / "modelops-recipes.yml").read_text())
@@ -72,8 +78,14 @@ def test_the_ci_workflow_runs_no_file_name_from_the_pull_request_as_code(workspa
     _git(workspace, "commit", "-q", "-m", "pr")
     env = {**os.environ, "BASE_REF": "main", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
     for name in ("Changed recipes", "Validate (annotations on the changed lines)", "Plan against the base branch"):
-        result = subprocess.run(["bash", "-e", "-c", steps[name]["run"]], cwd=workspace, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            ["bash", "-e", "-c", steps[name]["run"]],
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, (name, result.stderr[-2000:])
     assert (workspace / "recipes.bin").read_bytes() == b"recipes/x$(touch${IFS}pwned_ci).yaml\0"
     assert "## modelops plan" in (workspace / "plan-comment.md").read_text()

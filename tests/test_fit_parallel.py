@@ -7,18 +7,17 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "examples" / "forecast"))
 from generate import make_panel  # noqa: E402
 
-from modelops.machine import UsableCpus, usable_cpus  # noqa: E402
 from modelops.forecast.features import FeatureSpec, build_features  # noqa: E402
 from modelops.forecast.fit import FitConfig, Fitter  # noqa: E402
 from modelops.forecast.frame import PanelSpec, load_panel  # noqa: E402
 from modelops.forecast.journal import Journal  # noqa: E402
 from modelops.forecast.parallel import SMALL_FIT_CELLS, Parallelism, choose  # noqa: E402
+from modelops.machine import UsableCpus, usable_cpus  # noqa: E402
 
 
 @pytest.mark.parametrize("cpu_max, v1, expected", [
@@ -124,10 +123,22 @@ def test_apply_interrupted_mid_search_resumes_from_the_journal(workspace):
 
     from conftest import REGRESSION, write
 
-    recipe = write(workspace, "r.yaml", REGRESSION.replace("validation: {folds: 2}", "validation: {folds: 2}\n  search: "
-                   "{grid: {num_leaves: [3, 5, 7, 9, 11, 13, 15, 17], learning_rate: [0.05, 0.1, 0.2, 0.3]}}"))
-    process = subprocess.Popen([sys.executable, "-m", "modelops", "apply", str(recipe), "-q"], cwd=workspace,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    recipe = write(
+        workspace,
+        "r.yaml",
+        REGRESSION.replace(
+            "validation: {folds: 2}",
+            "validation: {folds: 2}\n  search: "
+            "{grid: {num_leaves: [3, 5, 7, 9, 11, 13, 15, 17], learning_rate: [0.05, 0.1, 0.2, 0.3]}}",
+        ),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelops", "apply", str(recipe), "-q"],
+        cwd=workspace,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     journalled: list = []
     for _ in range(600):
         journalled = list(workspace.glob("runs/forecast/fit-*/evaluations/*.npz"))
@@ -137,10 +148,15 @@ def test_apply_interrupted_mid_search_resumes_from_the_journal(workspace):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130 and len(journalled) >= 3, err[-2000:]
-    rerun = subprocess.run([sys.executable, "-m", "modelops", "apply", str(recipe), "-q"], cwd=workspace,
-                           capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "modelops", "apply", str(recipe), "-q"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     [log] = workspace.glob("runs/forecast/fit-*/log.txt")
     resumed = int(log.read_text().split("resumed: ")[1].split()[0])
     assert resumed >= len(journalled)
-    assert not list(workspace.glob("runs/forecast/fit-*/evaluations"))          # removed once the step finished
+    assert not list(workspace.glob("runs/forecast/fit-*/evaluations"))  # removed once the step finished

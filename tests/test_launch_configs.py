@@ -8,8 +8,8 @@ import itertools
 import textwrap
 
 import yaml
-
 from conftest import ROOT, write
+
 from modelops.catalog import hardware_catalog
 from modelops.plan.launch import trainer_arguments
 from modelops.plan.planner import plan_recipe
@@ -51,9 +51,9 @@ def _plans(folder):
 
 
 def test_every_rendered_launch_is_accepted_by_accelerate_and_trl(workspace, monkeypatch):
+    import transformers.training_args as training_args
     from accelerate.commands.config.config_args import load_config_from_file
     from trl import DPOConfig, SFTConfig
-    import transformers.training_args as training_args
 
     monkeypatch.setattr(training_args, "is_torch_bf16_gpu_available", lambda *a, **k: True, raising=False)
     seen = set()

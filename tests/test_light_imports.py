@@ -12,7 +12,9 @@ HEAVY = ("torch", "transformers", "trl", "peft", "lightgbm", "llama_cpp", "datas
 PROBE = """
 import sys
 from modelops.cli import app
-for args in (["validate", *sys.argv[1:]], ["plan", sys.argv[1], "--format", "json"], ["plan", sys.argv[2], "--format", "markdown"]):
+runs = (["validate", *sys.argv[1:]], ["plan", sys.argv[1], "--format", "json"],
+        ["plan", sys.argv[2], "--format", "markdown"])
+for args in runs:
     try:
         app(args)
     except SystemExit as exc:

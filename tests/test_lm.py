@@ -14,11 +14,9 @@ import subprocess
 import sys
 import textwrap
 import time
-
-import pytest
-
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, apt_install, write
 
 PRETRAIN = textwrap.dedent("""
@@ -29,7 +27,8 @@ PRETRAIN = textwrap.dedent("""
       train: {path: corpus.txt, format: text}
       validation: {fraction: 0.1}
     model:
-      init: {architecture: llama, hidden_size: 64, num_layers: 2, num_heads: 4, intermediate_size: 128, max_position_embeddings: 256}
+      init: {architecture: llama, hidden_size: 64, num_layers: 2, num_heads: 4, intermediate_size: 128,
+             max_position_embeddings: 256}
       tokenizer: {train: {vocab_size: 800}}
       chat_template: chatml
     task:
@@ -124,13 +123,13 @@ def _variant(chain, name: str, *edits: tuple[str, str]) -> Path:
 def test_pretraining_from_scratch_lowers_the_loss(chain):
     tokenizer = _out(chain, "pre", "tokenizer") / "tokenizer"
     assert (tokenizer / "tokenizer.json").exists() and "<|im_start|>" in (tokenizer / "chat_template.jinja").read_text()
-    assert _metrics(chain, "pre", "init")["parameters"] == 133_440          # the planner's estimate, exactly
+    assert _metrics(chain, "pre", "init")["parameters"] == 133_440  # the planner's estimate, exactly
     train = _metrics(chain, "pre", "train")
     assert train["steps"] == 120 and train["last_loss"] < train["first_loss"] - 1.5
     assert (_out(chain, "pre", "train") / "model" / "model.safetensors").exists()
     assert (_out(chain, "pre", "train") / "plots" / "loss.png").exists()
     evaluation = _metrics(chain, "pre", "evaluate")
-    assert evaluation["perplexity"] < 800          # a uniform guess over 800 tokens scores 800
+    assert evaluation["perplexity"] < 800  # a uniform guess over 800 tokens scores 800
 
 
 def test_sft_trains_a_lora_adapter_and_merges_it(chain):
@@ -138,15 +137,15 @@ def test_sft_trains_a_lora_adapter_and_merges_it(chain):
     assert (adapter / "adapter_model.safetensors").exists() and not (adapter / "training_args.bin").exists()
     train = _metrics(chain, "sft", "train")
     assert train["last_loss"] < train["first_loss"]
-    assert train["eval_loss"] < train["eval_loss_before"] - 0.3      # the answers got likelier than before SFT
+    assert train["eval_loss"] < train["eval_loss_before"] - 0.3  # the answers got likelier than before SFT
     merged = _out(chain, "sft", "merge") / "model"
     assert {"model.safetensors", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in merged.iterdir()}
 
 
 def test_dpo_from_the_sft_reports_a_preference_win_rate(chain):
     train = _metrics(chain, "dpo", "train")
-    assert train["steps"] == 15 and train["first_loss"] == pytest.approx(0.6931, abs=1e-3)   # log 2 at the start
-    assert train["eval_rewards/accuracies_before"] == 0 and train["eval_rewards/accuracies"] >= 0.75   # held out
+    assert train["steps"] == 15 and train["first_loss"] == pytest.approx(0.6931, abs=1e-3)  # log 2 at the start
+    assert train["eval_rewards/accuracies_before"] == 0 and train["eval_rewards/accuracies"] >= 0.75  # held out
     assert train["eval_rewards/margins"] > 0 and train["eval_loss"] < train["eval_loss_before"]
     evaluation = _metrics(chain, "dpo", "evaluate")
     assert evaluation["preference_win_rate"] >= 0.75 and evaluation["preference_pairs"] == 8
@@ -170,10 +169,21 @@ def test_model_fetch_takes_a_hub_model_from_the_cache_offline(chain, tmp_path, m
     code, out, err = run_cli("apply", write(tmp_path, "hub.yaml", recipe), "--until", "base", cwd=tmp_path)
     assert code == 0, out + err
     [model] = (tmp_path / "runs" / "tiny-sft").glob("base-*/out/model")
-    assert (model / "model.safetensors").is_symlink() and (model / "model.safetensors").resolve().is_relative_to(snapshot)
+    assert (model / "model.safetensors").is_symlink() and (model / "model.safetensors").resolve().is_relative_to(
+        snapshot
+    )
 
-    code, _, err = run_cli("apply", write(tmp_path, "missing.yaml", recipe.replace("tiny/zh", "nobody/absent")
-                                          .replace("name: tiny-sft", "name: absent")), "--until", "base", cwd=tmp_path)
+    code, _, err = run_cli(
+        "apply",
+        write(
+            tmp_path,
+            "missing.yaml",
+            recipe.replace("tiny/zh", "nobody/absent").replace("name: tiny-sft", "name: absent"),
+        ),
+        "--until",
+        "base",
+        cwd=tmp_path,
+    )
     assert code == 1 and "cannot fetch nobody/absent" in err and "HF_ENDPOINT" in err
 
 
@@ -182,7 +192,7 @@ def test_dpo_model_is_converted_quantised_and_checked_for_parity(chain):
     assert f16["parameters"] == 133_440 and f16["tensor_types"].get("F16")
     q4 = _metrics(chain, "dpo", "quantize-q4_k_m")
     assert q4["bits_per_weight"] < f16["bits_per_weight"]
-    assert q4["fallback"]["tensors"] > 0 and "256" in q4["fallback"]["reason"]     # 64-wide rows cannot be k-quants
+    assert q4["fallback"]["tensors"] > 0 and "256" in q4["fallback"]["reason"]  # 64-wide rows cannot be k-quants
     parity = {row["gguf"]: row for row in json.loads((_out(chain, "dpo", "parity") / "parity.json").read_text())}
     assert set(parity) == {"f16", "q8_0", "q4_k_m"}
     assert parity["f16"]["top1_agreement"] >= 0.98 and parity["f16"]["mean_kl"] < 1e-4
@@ -242,18 +252,30 @@ def test_serve_and_chat_answer_from_a_quantised_gguf(chain):
     from modelops.deploy.llama_server import free_port
 
     gguf = _out(chain, "dpo", "quantize-q4_k_m") / "model-q4_k_m.gguf"
-    chat = subprocess.run([sys.executable, "-m", "modelops", "chat", str(gguf), "--max-tokens", "8"],
-                          input="什么是过拟合？\n", capture_output=True, text=True, timeout=300)
+    chat = subprocess.run(
+        [sys.executable, "-m", "modelops", "chat", str(gguf), "--max-tokens", "8"],
+        input="什么是过拟合？\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert chat.returncode == 0 and "model> " in chat.stdout, chat.stderr[-2000:]
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "modelops", "serve", str(gguf), "--port", str(port),
-                               "--n-ctx", "256"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "modelops", "serve", str(gguf), "--port", str(port), "--n-ctx", "256"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, json={
-                    "messages": [{"role": "user", "content": "什么是过拟合？"}], "max_tokens": 8})
+                reply = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/chat/completions",
+                    timeout=60,
+                    json={"messages": [{"role": "user", "content": "什么是过拟合？"}], "max_tokens": 8},
+                )
                 break
             except httpx.HTTPError:
                 time.sleep(0.3)
@@ -280,21 +302,31 @@ def test_chat_and_serve_refuse_a_served_gguf_changed_since_it_was_made(chain, ru
 
 
 def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
-    path = _variant(chain, "adapter", ("max_steps: 40", "max_steps: 10"),
-                    ("hardware: cpu", "hardware: cpu\ndeploy: {target: llama-cpp, merge: false, serve: {n_ctx: 256, requests: 1}}"))
+    path = _variant(
+        chain,
+        "adapter",
+        ("max_steps: 40", "max_steps: 10"),
+        ("hardware: cpu", "hardware: cpu\ndeploy: {target: llama-cpp, merge: false, serve: {n_ctx: 256, requests: 1}}"),
+    )
     code, out, err = run_cli("apply", path, "-q", cwd=chain)
     assert code == 0, out + err
     assert not list((chain / "runs" / "adapter").glob("merge-*"))
     assert (_out(chain, "adapter", "gguf-adapter") / "adapter.gguf").stat().st_size > 0
     parity = json.loads((_out(chain, "adapter", "parity") / "parity.json").read_text())
-    assert parity[0]["top1_agreement"] >= 0.98           # base GGUF + adapter GGUF vs base + PEFT adapter
+    assert parity[0]["top1_agreement"] >= 0.98  # base GGUF + adapter GGUF vs base + PEFT adapter
     assert json.loads((_out(chain, "adapter", "smoke") / "smoke.json").read_text())["adapter"].endswith("adapter.gguf")
 
 
 @pytest.mark.parametrize("mode", ["drop", "truncate"])
 def test_max_tokens_drops_or_truncates_long_conversations(chain, run_cli, mode):
-    path = _variant(chain, mode, ("validation: {fraction: 0.1}",
-                                  f"validation: {{fraction: 0.1}}\n  clean: {{max_tokens: 75, over_max_tokens: {mode}}}"))
+    path = _variant(
+        chain,
+        mode,
+        (
+            "validation: {fraction: 0.1}",
+            f"validation: {{fraction: 0.1}}\n  clean: {{max_tokens: 75, over_max_tokens: {mode}}}",
+        ),
+    )
     code, out, err = run_cli("apply", path, "--until", f"tiny-{mode}/data", "-q", cwd=chain)
     assert code == 0, out + err
     stats = json.loads((_out(chain, mode, "data") / "stats.json").read_text())
@@ -312,13 +344,17 @@ def test_a_killed_forced_conversion_keeps_the_finished_gguf_and_the_next_apply_c
     recipe = chain / "dpo.yaml"
     [step] = (chain / "runs" / "dpo").glob("gguf-*")
     finished = hashlib.sha256((step / "out" / "model-f16.gguf").read_bytes()).hexdigest()
-    process = subprocess.Popen([sys.executable, "-m", "modelops", "apply", str(recipe), "--force", "tiny-dpo/gguf", "-q"],
-                               cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelops", "apply", str(recipe), "--force", "tiny-dpo/gguf", "-q"],
+        cwd=chain,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(600):
         if (step / "out.partial").exists():
             break
         time.sleep(0.05)
-    time.sleep(1.5)                                    # the converter is importing or writing
+    time.sleep(1.5)  # the converter is importing or writing
     process.send_signal(signal.SIGKILL)
     process.wait()
     # the finished GGUF stays in place, whole, until a new one replaces it; nothing half-written is in out/
@@ -332,7 +368,9 @@ def test_a_killed_forced_conversion_keeps_the_finished_gguf_and_the_next_apply_c
 
 
 def test_two_gloo_processes_train_on_cpu(chain, run_cli):
-    recipe = _variant(chain, "gloo", ("max_steps: 40", "max_steps: 6"), ("hardware: cpu", "hardware: {gpu: cpu, processes: 2}"))
+    recipe = _variant(
+        chain, "gloo", ("max_steps: 40", "max_steps: 6"), ("hardware: cpu", "hardware: {gpu: cpu, processes: 2}")
+    )
     code, out, err = run_cli("apply", recipe, "--until", "tiny-gloo/train", "-q", cwd=chain)
     assert code == 0, out + err
     metrics = _metrics(chain, "gloo", "train")
@@ -341,8 +379,12 @@ def test_two_gloo_processes_train_on_cpu(chain, run_cli):
 
 
 def test_early_stopping_ends_a_diverging_run(chain, run_cli):
-    recipe = _variant(chain, "early", ("max_steps: 40", "max_steps: 60\n  eval: {every_steps: 2, early_stopping_patience: 2}"),
-                      ("learning_rate: 5.0e-3", "learning_rate: 1.0"))
+    recipe = _variant(
+        chain,
+        "early",
+        ("max_steps: 40", "max_steps: 60\n  eval: {every_steps: 2, early_stopping_patience: 2}"),
+        ("learning_rate: 5.0e-3", "learning_rate: 1.0"),
+    )
     code, out, err = run_cli("apply", recipe, "--until", "tiny-early/train", "-q", cwd=chain)
     assert code == 0, out + err
     assert _metrics(chain, "early", "train")["steps"] < 60
@@ -350,11 +392,17 @@ def test_early_stopping_ends_a_diverging_run(chain, run_cli):
 
 def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
     recipe = _variant(chain, "resume", ("max_steps: 40", "max_steps: 150\n  save: {every_steps: 10, keep: 2}"))
-    process = subprocess.Popen([sys.executable, "-m", "modelops", "apply", str(recipe), "--until", "tiny-resume/train", "-q"],
-                               cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelops", "apply", str(recipe), "--until", "tiny-resume/train", "-q"],
+        cwd=chain,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoints = []
     for _ in range(1200):
-        checkpoints = list((chain / "runs" / "resume").glob("train-*/out.partial/checkpoints/checkpoint-*/trainer_state.json"))
+        checkpoints = list(
+            (chain / "runs" / "resume").glob("train-*/out.partial/checkpoints/checkpoint-*/trainer_state.json")
+        )
         if checkpoints or process.poll() is not None:
             break
         time.sleep(0.05)
@@ -397,15 +445,18 @@ def test_training_killed_at_random_moments_ends_as_the_uninterrupted_run(chain, 
     of training, checkpoint writes included; then one more apply finishes with the uninterrupted run's
     losses, step for step, and no process outlives the apply it belonged to."""
     edits = ("max_steps: 40", "max_steps: 60\n  save: {every_steps: 2, every_minutes: 0.01, keep: 2}")
-    code, out, err = run_cli("apply", _variant(chain, "steady", *[edits]), "--until", "tiny-steady/train", "-q", cwd=chain)
+    code, out, err = run_cli(
+        "apply", _variant(chain, "steady", *[edits]), "--until", "tiny-steady/train", "-q", cwd=chain
+    )
     assert code == 0, out + err
     recipe, rng, kills, resumed = _variant(chain, "killed", edits), random.Random(7), 0, 0
     command = [sys.executable, "-m", "modelops", "apply", str(recipe), "--until", "tiny-killed/train", "-q"]
     while kills < KILLS:
         for old in (chain / "runs" / "killed").glob("train-*/events.jsonl"):
             old.unlink()
-        process = subprocess.Popen(command, cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         events = None
         while process.poll() is None and not (events and '"progress"' in events.read_text()):
             time.sleep(0.05)
@@ -426,13 +477,15 @@ def test_training_killed_at_random_moments_ends_as_the_uninterrupted_run(chain, 
     for key in ("steps", "first_loss", "last_loss", "train_loss", "eval_loss"):
         assert killed[key] == pytest.approx(steady[key], rel=1e-6), key
     history = [json.loads((_out(chain, run, "train") / "log_history.json").read_text()) for run in ("steady", "killed")]
-    assert [h["loss"] for h in history[0] if "loss" in h] == pytest.approx([h["loss"] for h in history[1] if "loss" in h])
+    assert [h["loss"] for h in history[0] if "loss" in h] == pytest.approx(
+        [h["loss"] for h in history[1] if "loss" in h]
+    )
 
 
 def test_force_starts_a_training_step_over_without_its_checkpoints(chain, run_cli):
     recipe = chain / "resume.yaml"
     [step] = (chain / "runs" / "resume").glob("train-*")
-    (step / "out.partial" / "checkpoints" / "checkpoint-5").mkdir(parents=True)       # a wedged leftover
+    (step / "out.partial" / "checkpoints" / "checkpoint-5").mkdir(parents=True)  # a wedged leftover
     code, out, err = run_cli("apply", recipe, "--until", "tiny-resume/train", "--force", "train", "-q", cwd=chain)
     assert code == 0, out + err
     assert _metrics(chain, "resume", "train")["resumed_from"] is None
@@ -450,20 +503,37 @@ def test_report_html_shows_its_plots_in_a_browser(chain, tmp_path):
     from PIL import Image
 
     report, shot = chain / "runs" / "dpo" / "report.html", tmp_path / "report.png"
-    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,5000",
-                    f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1000,5000",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    line_blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 40).sum()      # matplotlib's first colour: the loss curve
+    line_blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 40).sum()  # matplotlib's first colour: the loss curve
     assert line_blue > 200, "the loss plot did not render in the report"
-    assert (pixels.sum(-1) < 200).sum() > 1000                               # text rendered too
+    assert (pixels.sum(-1) < 200).sum() > 1000  # text rendered too
 
 
 def test_hf_target_writes_the_merged_model_with_a_model_card(chain, run_cli):
-    recipe = _variant(chain, "hf", ("max_steps: 40", "max_steps: 5"), ("hardware: cpu", "hardware: cpu\ndeploy: {target: hf}"))
+    recipe = _variant(
+        chain, "hf", ("max_steps: 40", "max_steps: 5"), ("hardware: cpu", "hardware: cpu\ndeploy: {target: hf}")
+    )
     code, out, err = run_cli("apply", recipe, "-q", cwd=chain)
     assert code == 0, out + err
     folder = _out(chain, "hf", "model-card") / "model"
-    assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja", "README.md"} <= {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja", "README.md"} <= {
+        p.name for p in folder.iterdir()
+    }
     card = (folder / "README.md").read_text()
     assert "the model of recipe `pre.yaml`" in card and "| train | 36 |" in card and "kind: sft" in card
     assert f"model:     {folder}" in out

@@ -18,8 +18,14 @@ def base() -> MemoryInputs:
 
 
 def test_catalog_parameter_counts_match_published_sizes():
-    for model_id, billions in [("Qwen/Qwen2.5-0.5B", 0.49), ("Qwen/Qwen2.5-7B", 7.62), ("meta-llama/Llama-3.1-8B", 8.03),
-                               ("meta-llama/Llama-3.1-70B", 70.6), ("Qwen/Qwen3-8B", 8.19), ("mistralai/Mistral-7B-v0.3", 7.25)]:
+    for model_id, billions in [
+        ("Qwen/Qwen2.5-0.5B", 0.49),
+        ("Qwen/Qwen2.5-7B", 7.62),
+        ("meta-llama/Llama-3.1-8B", 8.03),
+        ("meta-llama/Llama-3.1-70B", 70.6),
+        ("Qwen/Qwen3-8B", 8.19),
+        ("mistralai/Mistral-7B-v0.3", 7.25),
+    ]:
         assert shape_from_catalog(model_id).params / 1e9 == pytest.approx(billions, rel=0.01), model_id
 
 

@@ -8,12 +8,16 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import ROOT, apt_install
 
 FAMILIES = {
-    "chatml": ("""{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}""", "<s>", "<|im_end|>"),
-    "qwen2.5": ("""{%- if messages[0]['role'] == 'system' %}
+    "chatml": (
+        """{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}""",
+        "<s>",
+        "<|im_end|>",
+    ),
+    "qwen2.5": (
+        """{%- if messages[0]['role'] == 'system' %}
     {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
 {%- else %}
     {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
@@ -25,9 +29,17 @@ FAMILIES = {
 {%- endfor %}
 {%- if add_generation_prompt %}
     {{- '<|im_start|>assistant\n' }}
-{%- endif %}""", None, "<|im_end|>"),
-    "llama3": ("""{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}""", "<|begin_of_text|>", "<|eot_id|>"),
-    "llama3.1": ("""{{- bos_token }}
+{%- endif %}""",
+        None,
+        "<|im_end|>",
+    ),
+    "llama3": (
+        """{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}""",
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+    ),
+    "llama3.1": (
+        """{{- bos_token }}
 {%- if not date_string is defined %}{%- set date_string = "26 Jul 2024" %}{%- endif %}
 {%- if messages[0]['role'] == 'system' %}
     {%- set system_message = messages[0]['content']|trim %}
@@ -45,9 +57,17 @@ FAMILIES = {
 {%- endfor %}
 {%- if add_generation_prompt %}
     {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
-{%- endif %}""", "<|begin_of_text|>", "<|eot_id|>"),
-    "llama2": ("""{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}""", "<s>", "</s>"),
-    "mistral": ("""{%- if messages[0]["role"] == "system" %}
+{%- endif %}""",
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+    ),
+    "llama2": (
+        """{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}""",
+        "<s>",
+        "</s>",
+    ),
+    "mistral": (
+        """{%- if messages[0]["role"] == "system" %}
     {%- set system_message = messages[0]["content"] %}
     {%- set loop_messages = messages[1:] %}
 {%- else %}
@@ -64,8 +84,12 @@ FAMILIES = {
     {%- elif message["role"] == "assistant" %}
         {{- " " + message["content"] + eos_token}}
     {%- endif %}
-{%- endfor %}""", "<s>", "</s>"),
-    "gemma": ("""{{ bos_token }}
+{%- endfor %}""",
+        "<s>",
+        "</s>",
+    ),
+    "gemma": (
+        """{{ bos_token }}
 {%- if messages[0]['role'] == 'system' -%}
     {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}
     {%- set loop_messages = messages[1:] -%}
@@ -79,11 +103,27 @@ FAMILIES = {
     {{- message['content'] | trim }}
     {{- '<end_of_turn>\n' }}
 {%- endfor -%}
-{%- if add_generation_prompt -%}{{'<start_of_turn>model\n'}}{%- endif -%}""", "<bos>", "<eos>"),
-    "phi3": ("""{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}""", "<s>", "<|endoftext|>"),
-    "deepseek-r1": ("""{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{ bos_token }}{{ ns.system_prompt }}{%- for message in messages %}{%- if message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{ '<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>' }}{%- endif %}{%- endfor -%}{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\\n' }}{% endif %}""", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
-    "deepseek-llm": ("""{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + eos_token }}{% elif message['role'] == 'system' %}{{ message['content'] + '\n\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}""", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
-    "zephyr": ("""{% for message in messages %}
+{%- if add_generation_prompt -%}{{'<start_of_turn>model\n'}}{%- endif -%}""",
+        "<bos>",
+        "<eos>",
+    ),
+    "phi3": (
+        """{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}""",
+        "<s>",
+        "<|endoftext|>",
+    ),
+    "deepseek-r1": (
+        """{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{ bos_token }}{{ ns.system_prompt }}{%- for message in messages %}{%- if message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{ '<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>' }}{%- endif %}{%- endfor -%}{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\\n' }}{% endif %}""",
+        "<｜begin▁of▁sentence｜>",
+        "<｜end▁of▁sentence｜>",
+    ),
+    "deepseek-llm": (
+        """{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + eos_token }}{% elif message['role'] == 'system' %}{{ message['content'] + '\n\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}""",
+        "<｜begin▁of▁sentence｜>",
+        "<｜end▁of▁sentence｜>",
+    ),
+    "zephyr": (
+        """{% for message in messages %}
 {% if message['role'] == 'user' %}
 {{ '<|user|>\n' + message['content'] + eos_token }}
 {% elif message['role'] == 'system' %}
@@ -94,21 +134,43 @@ FAMILIES = {
 {% if loop.last and add_generation_prompt %}
 {{ '<|assistant|>' }}
 {% endif %}
-{% endfor %}""", "<s>", "</s>"),
-    "alpaca": ("""{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] + '\n\n' }}{% elif message['role'] == 'user' %}{{ '### Instruction:\n' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}{{ '### Response:\n' + message['content'] + eos_token + '\n\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '### Response:\n' }}{% endif %}""", "<s>", "</s>"),
-    "vicuna": ("""{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] + ' ' }}{% elif message['role'] == 'user' %}{{ 'USER: ' + message['content'] + ' ' }}{% elif message['role'] == 'assistant' %}{{ 'ASSISTANT: ' + message['content'] + eos_token + ' ' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}""", "<s>", "</s>"),
+{% endfor %}""",
+        "<s>",
+        "</s>",
+    ),
+    "alpaca": (
+        """{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] + '\n\n' }}{% elif message['role'] == 'user' %}{{ '### Instruction:\n' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}{{ '### Response:\n' + message['content'] + eos_token + '\n\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '### Response:\n' }}{% endif %}""",
+        "<s>",
+        "</s>",
+    ),
+    "vicuna": (
+        """{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] + ' ' }}{% elif message['role'] == 'user' %}{{ 'USER: ' + message['content'] + ' ' }}{% elif message['role'] == 'assistant' %}{{ 'ASSISTANT: ' + message['content'] + eos_token + ' ' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}""",
+        "<s>",
+        "</s>",
+    ),
 }
-NAMED = ["chatml", "qwen2", "llama3", "mistral", "gemma", "phi3"]     # modelops' own templates/chat/*.jinja
+NAMED = ["chatml", "qwen2", "llama3", "mistral", "gemma", "phi3"]  # modelops' own templates/chat/*.jinja
 CONVERSATION = [
     {"role": "system", "content": "你是机器学习助教。Answer briefly."},
     {"role": "user", "content": "什么是过拟合？"},
     {"role": "assistant", "content": "模型记住了训练集的噪声。"},
     {"role": "user", "content": "How do I spot it?\nIn one line."},
 ]
-EXPECTED_STOPS = {"chatml": "<|im_end|>", "qwen2.5": "<|im_end|>", "llama3": "<|eot_id|>", "llama3.1": "<|eot_id|>",
-                  "llama2": "</s>", "mistral": "</s>", "gemma": "<end_of_turn>", "phi3": "<|end|>",
-                  "deepseek-r1": "<｜end▁of▁sentence｜>", "deepseek-llm": "<｜end▁of▁sentence｜>", "zephyr": "</s>",
-                  "alpaca": "### Instruction:", "vicuna": "USER:"}
+EXPECTED_STOPS = {
+    "chatml": "<|im_end|>",
+    "qwen2.5": "<|im_end|>",
+    "llama3": "<|eot_id|>",
+    "llama3.1": "<|eot_id|>",
+    "llama2": "</s>",
+    "mistral": "</s>",
+    "gemma": "<end_of_turn>",
+    "phi3": "<|end|>",
+    "deepseek-r1": "<｜end▁of▁sentence｜>",
+    "deepseek-llm": "<｜end▁of▁sentence｜>",
+    "zephyr": "</s>",
+    "alpaca": "### Instruction:",
+    "vicuna": "USER:",
+}
 
 
 def _tokenizer(template: str, bos: str | None, eos: str):
@@ -116,11 +178,34 @@ def _tokenizer(template: str, bos: str | None, eos: str):
     from tokenizers.models import WordLevel
     from transformers import PreTrainedTokenizerFast
 
-    specials = [t for t in ("<|im_start|>", "<|im_end|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
-                            "<start_of_turn>", "<end_of_turn>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
-                            "<｜User｜>", "<｜Assistant｜>", "[INST]", "[/INST]") if t in template]
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"<unk>": 0}, unk_token="<unk>")),
-                                        bos_token=bos, eos_token=eos, unk_token="<unk>", additional_special_tokens=specials)
+    specials = [
+        t
+        for t in (
+            "<|im_start|>",
+            "<|im_end|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|eot_id|>",
+            "<start_of_turn>",
+            "<end_of_turn>",
+            "<|system|>",
+            "<|user|>",
+            "<|assistant|>",
+            "<|end|>",
+            "<｜User｜>",
+            "<｜Assistant｜>",
+            "[INST]",
+            "[/INST]",
+        )
+        if t in template
+    ]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(WordLevel({"<unk>": 0}, unk_token="<unk>")),
+        bos_token=bos,
+        eos_token=eos,
+        unk_token="<unk>",
+        additional_special_tokens=specials,
+    )
     tokenizer.chat_template = template
     return tokenizer
 
@@ -131,20 +216,35 @@ def go_render(tmp_path_factory):
     if apt_install("golang-go", "go") is None:
         pytest.skip("Go (Debian's golang-go) is not installed and could not be installed: apt-get install golang-go")
     binary = tmp_path_factory.mktemp("go") / "render"
-    subprocess.run(["go", "build", "-o", str(binary), str(ROOT / "tests" / "go" / "render_template.go")], check=True,
-                   env={"GOCACHE": str(binary.parent / "cache"), "HOME": str(binary.parent), "PATH": "/usr/bin:/bin",
-                        "GO111MODULE": "off"})
+    subprocess.run(
+        ["go", "build", "-o", str(binary), str(ROOT / "tests" / "go" / "render_template.go")],
+        check=True,
+        env={
+            "GOCACHE": str(binary.parent / "cache"),
+            "HOME": str(binary.parent),
+            "PATH": "/usr/bin:/bin",
+            "GO111MODULE": "off",
+        },
+    )
 
     def render(template: str, messages: list[dict]) -> str:
-        result = subprocess.run([str(binary)], input=json.dumps({"template": template, "messages": messages}),
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [str(binary)],
+            input=json.dumps({"template": template, "messages": messages}),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout
+
     return render
 
 
 def _expected(tokenizer, messages) -> str:
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return prompt[len(tokenizer.bos_token):] if tokenizer.bos_token and prompt.startswith(tokenizer.bos_token) else prompt
+    return (
+        prompt[len(tokenizer.bos_token) :] if tokenizer.bos_token and prompt.startswith(tokenizer.bos_token) else prompt
+    )
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import RECIPES, REGRESSION, ROOT, SFT, write
+
 from modelops.plan.planner import plan_recipe
 from modelops.problems import RecipeError
 
@@ -41,13 +41,30 @@ def test_json_plan_is_byte_identical(run_cli):
 
 
 def test_sft_plan_shape(workspace):
-    plan = plan_recipe(write(workspace, "r.yaml", SFT.replace("hardware: cpu", "hardware: a10x2\ndeploy:\n  target: ollama\n  quantize: [q4_k_m]")))
+    plan = plan_recipe(
+        write(
+            workspace,
+            "r.yaml",
+            SFT.replace("hardware: cpu", "hardware: a10x2\ndeploy:\n  target: ollama\n  quantize: [q4_k_m]"),
+        )
+    )
     [recipe] = plan.recipes
-    assert [s.short_id for s in recipe.steps] == ["data", "base", "train", "evaluate", "merge", "gguf",
-                                                  "quantize-q4_k_m", "parity", "modelfile", "ollama", "smoke"]
+    assert [s.short_id for s in recipe.steps] == [
+        "data",
+        "base",
+        "train",
+        "evaluate",
+        "merge",
+        "gguf",
+        "quantize-q4_k_m",
+        "parity",
+        "modelfile",
+        "ollama",
+        "smoke",
+    ]
     train = recipe.steps[2]
     assert train.command[:4] == ["accelerate", "launch", "--config_file", f"{train.directory}/accelerate.yaml"]
-    assert "distributed_type: \"MULTI_GPU\"" in train.files["accelerate.yaml"]
+    assert 'distributed_type: "MULTI_GPU"' in train.files["accelerate.yaml"]
     assert "num_processes: 2" in train.files["accelerate.yaml"]
     t = recipe.training
     assert t["precision"] == "bf16" and t["distributed"] == "ddp"
@@ -64,35 +81,52 @@ def test_sft_plan_shape(workspace):
 def test_cpu_processes_use_gloo_through_multi_gpu_with_use_cpu(workspace):
     text = SFT.replace("hardware: cpu", "hardware: {gpu: cpu, processes: 2}")
     train = plan_recipe(write(workspace, "r.yaml", text)).recipes[0].steps[2]
-    assert "distributed_type: \"MULTI_GPU\"" in train.files["accelerate.yaml"] and "use_cpu: true" in train.files["accelerate.yaml"]
+    assert (
+        'distributed_type: "MULTI_GPU"' in train.files["accelerate.yaml"]
+        and "use_cpu: true" in train.files["accelerate.yaml"]
+    )
 
 
 def test_multi_node_prints_a_command_per_node(workspace):
-    text = SFT.replace("hardware: cpu", "hardware: {gpu: h100-80g, gpus: 8, nodes: 2, main_process_ip: 10.0.0.1}") \
-        .replace("batch_size: 8", "batch_size: 64")
+    text = SFT.replace(
+        "hardware: cpu", "hardware: {gpu: h100-80g, gpus: 8, nodes: 2, main_process_ip: 10.0.0.1}"
+    ).replace("batch_size: 8", "batch_size: 64")
     train = plan_recipe(write(workspace, "r.yaml", text)).recipes[0].steps[2]
     assert [c[c.index("--machine_rank") + 1] for c in train.node_commands] == ["0", "1"]
-    assert "num_machines: 2" in train.files["accelerate.yaml"] and "main_process_ip: 10.0.0.1" in train.files["accelerate.yaml"]
+    assert (
+        "num_machines: 2" in train.files["accelerate.yaml"]
+        and "main_process_ip: 10.0.0.1" in train.files["accelerate.yaml"]
+    )
 
 
 def test_large_model_is_sharded_and_pinned_deepspeed_renders_its_config(workspace):
-    text = SFT.replace("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-14B-Instruct").replace("hardware: cpu", "hardware: h100x8") \
+    text = (
+        SFT.replace("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-14B-Instruct")
+        .replace("hardware: cpu", "hardware: h100x8")
         .replace("kind: sft", "kind: sft\n  adapter: {type: none}\n  max_length: 512")
+    )
     t = plan_recipe(write(workspace, "r.yaml", text)).recipes[0].training
     assert t["distributed"] == "fsdp" and "sharded" in " ".join(t["reasons"])
     pinned = text.replace("adapter: {type: none}", "adapter: {type: none}\n  distributed: deepspeed_zero3")
     train = plan_recipe(write(workspace, "r2.yaml", pinned)).recipes[0].steps[2]
-    assert '"stage": 3' in train.files["deepspeed.json"] and "distributed_type: \"DEEPSPEED\"" in train.files["accelerate.yaml"]
+    assert (
+        '"stage": 3' in train.files["deepspeed.json"]
+        and 'distributed_type: "DEEPSPEED"' in train.files["accelerate.yaml"]
+    )
 
 
 def test_does_not_fit_is_an_error_at_hardware(workspace):
-    text = SFT.replace("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-72B-Instruct").replace("hardware: cpu", "hardware: t4x1") \
+    text = (
+        SFT.replace("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-72B-Instruct")
+        .replace("hardware: cpu", "hardware: t4x1")
         .replace("kind: sft", "kind: sft\n  adapter: {type: none}\n  precision: fp16")
+    )
     error = only_error(write(workspace, "r.yaml", text))
     assert error.key == "hardware" and "exceeds" in error.message and error.line == 12
-    assert "qlora" in error.hint and "fsdp" not in error.hint            # one T4: nothing to shard over
-    on_cpu = only_error(write(workspace, "r.yaml", text.replace("hardware: t4x1", "hardware: cpu").replace(
-        "  precision: fp16\n", "")))
+    assert "qlora" in error.hint and "fsdp" not in error.hint  # one T4: nothing to shard over
+    on_cpu = only_error(
+        write(workspace, "r.yaml", text.replace("hardware: t4x1", "hardware: cpu").replace("  precision: fp16\n", ""))
+    )
     assert "qlora" not in on_cpu.hint and "fsdp" not in on_cpu.hint and "memory_gb" in on_cpu.hint
 
 
@@ -112,14 +146,17 @@ def test_editing_data_changes_fingerprints(workspace):
     assert before[0] != after[0] and before[1] != after[1]
 
 
-@pytest.mark.parametrize("edit, key, line, words", [
-    (("features: [clicks]", "features: [clickz]"), "task.features[0]", 9, "did you mean `clicks`"),
-    (("target: activations", "target: actvations"), "task.target", 8, "not in table.csv"),
-    (("window: 3", "window: 60"), "task.window", 11, "the data has 48"),
-    (("validation: {folds: 2}", "validation: {folds: 30}"), "task.validation.folds", 13, "leave no training rows"),
-    (("path: table.csv", "path: missing.csv"), "data.train.path", 4, "data file not found"),
-    (("format: \"%Y", "format: \"%Y"), None, None, None),
-])
+@pytest.mark.parametrize(
+    "edit, key, line, words",
+    [
+        (("features: [clicks]", "features: [clickz]"), "task.features[0]", 9, "did you mean `clicks`"),
+        (("target: activations", "target: actvations"), "task.target", 8, "not in table.csv"),
+        (("window: 3", "window: 60"), "task.window", 11, "the data has 48"),
+        (("validation: {folds: 2}", "validation: {folds: 30}"), "task.validation.folds", 13, "leave no training rows"),
+        (("path: table.csv", "path: missing.csv"), "data.train.path", 4, "data file not found"),
+        (('format: "%Y', 'format: "%Y'), None, None, None),
+    ],
+)
 def test_regression_semantic_errors(workspace, edit, key, line, words):
     path = write(workspace, "r.yaml", REGRESSION.replace(*edit))
     if key is None:
@@ -135,26 +172,60 @@ def test_precision_defaults_follow_hardware(workspace, hardware, precision):
     assert plan.recipes[0].training["precision"] == precision
 
 
-@pytest.mark.parametrize("text_edits, key, words", [
-    ([("hardware: cpu", "hardware: t4x1"), ("batch_size: 8", "batch_size: 8\n  precision: bf16")], "task.precision", "does not support bf16"),
-    ([("batch_size: 8", "batch_size: 8\n  adapter: {type: qlora}")], "task.adapter.type", "QLoRA needs a CUDA GPU"),
-    ([("hardware: cpu", "hardware: a10x3")], "task.batch_size", "does not divide over 3 devices"),
-    ([("hardware: cpu", "hardware: a1000x2")], "hardware", "unknown hardware"),
-    ([("hardware: cpu", "hardware: a100x2")], "hardware", "ambiguous"),
-    ([("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, quantize: [q4_k_m], ollama: {parameters: {temprature: 0.1}}}")],
-     "deploy.ollama.parameters.temprature", "did you mean `temperature`"),
-    ([("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, ollama: {parameters: {num_ctx: lots}}}")],
-     "deploy.ollama.parameters.num_ctx", "must be int"),
-    ([("hardware: cpu", 'hardware: cpu\ndeploy:\n  target: ollama\n  ollama: {system: \'say """hi"""\'}')],
-     "deploy.ollama.system", '"""'),
-    ([("hardware: cpu", "hardware: cpu\ndeploy: {target: api}")], "deploy.target", "serves regression models"),
-    ([("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, quantize: [q4_k_x]}")], "deploy.quantize[0]", "q4_k_m"),
-    ([("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, quantize: [q8_0], ollama: {quantization: q4_0}}")],
-     "deploy.ollama.quantization", "is not produced"),
-    ([("format: messages", "format: preference")], "data.train.format", "cannot train on `preference`"),
-    ([("base: Qwen/Qwen2.5-0.5B-Instruct", "base: ./no-such-model")], "model.base", "model folder not found"),
-    ([("batch_size: 8", "batch_size: 8\n  distributed: fsdp")], "task.distributed", "needs more than one device"),
-])
+@pytest.mark.parametrize(
+    "text_edits, key, words",
+    [
+        (
+            [("hardware: cpu", "hardware: t4x1"), ("batch_size: 8", "batch_size: 8\n  precision: bf16")],
+            "task.precision",
+            "does not support bf16",
+        ),
+        ([("batch_size: 8", "batch_size: 8\n  adapter: {type: qlora}")], "task.adapter.type", "QLoRA needs a CUDA GPU"),
+        ([("hardware: cpu", "hardware: a10x3")], "task.batch_size", "does not divide over 3 devices"),
+        ([("hardware: cpu", "hardware: a1000x2")], "hardware", "unknown hardware"),
+        ([("hardware: cpu", "hardware: a100x2")], "hardware", "ambiguous"),
+        (
+            [
+                (
+                    "hardware: cpu",
+                    "hardware: cpu\ndeploy: {target: ollama, quantize: [q4_k_m], "
+                    "ollama: {parameters: {temprature: 0.1}}}",
+                )
+            ],
+            "deploy.ollama.parameters.temprature",
+            "did you mean `temperature`",
+        ),
+        (
+            [("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, ollama: {parameters: {num_ctx: lots}}}")],
+            "deploy.ollama.parameters.num_ctx",
+            "must be int",
+        ),
+        (
+            [("hardware: cpu", 'hardware: cpu\ndeploy:\n  target: ollama\n  ollama: {system: \'say """hi"""\'}')],
+            "deploy.ollama.system",
+            '"""',
+        ),
+        ([("hardware: cpu", "hardware: cpu\ndeploy: {target: api}")], "deploy.target", "serves regression models"),
+        (
+            [("hardware: cpu", "hardware: cpu\ndeploy: {target: ollama, quantize: [q4_k_x]}")],
+            "deploy.quantize[0]",
+            "q4_k_m",
+        ),
+        (
+            [
+                (
+                    "hardware: cpu",
+                    "hardware: cpu\ndeploy: {target: ollama, quantize: [q8_0], ollama: {quantization: q4_0}}",
+                )
+            ],
+            "deploy.ollama.quantization",
+            "is not produced",
+        ),
+        ([("format: messages", "format: preference")], "data.train.format", "cannot train on `preference`"),
+        ([("base: Qwen/Qwen2.5-0.5B-Instruct", "base: ./no-such-model")], "model.base", "model folder not found"),
+        ([("batch_size: 8", "batch_size: 8\n  distributed: fsdp")], "task.distributed", "needs more than one device"),
+    ],
+)
 def test_language_model_semantic_errors(workspace, text_edits, key, words):
     text = SFT
     for old, new in text_edits:
@@ -174,8 +245,18 @@ def test_warnings_for_remote_code_and_unknown_models(workspace):
 def test_local_model_folder_is_sized_from_config_json(workspace):
     model = workspace / "tiny"
     model.mkdir()
-    (model / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-                                                   "intermediate_size": 128, "vocab_size": 800, "tie_word_embeddings": True}))
+    (model / "config.json").write_text(
+        json.dumps(
+            {
+                "hidden_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "intermediate_size": 128,
+                "vocab_size": 800,
+                "tie_word_embeddings": True,
+            }
+        )
+    )
     (model / "chat_template.jinja").write_text("{{ messages }}")
     plan = plan_recipe(write(workspace, "r.yaml", SFT.replace("Qwen/Qwen2.5-0.5B-Instruct", "tiny")))
     recipe = plan.recipes[0]
@@ -188,8 +269,12 @@ def test_local_model_folder_is_sized_from_config_json(workspace):
 
 def test_from_recipe_plans_upstream_first(workspace):
     write(workspace, "sft.yaml", SFT)
-    dpo = SFT.replace("name: demo", "name: demo-dpo").replace("sft.jsonl, format: messages", "pref.jsonl, format: preference") \
-        .replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: {from: sft.yaml}").replace("kind: sft", "kind: dpo")
+    dpo = (
+        SFT.replace("name: demo", "name: demo-dpo")
+        .replace("sft.jsonl, format: messages", "pref.jsonl, format: preference")
+        .replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: {from: sft.yaml}")
+        .replace("kind: sft", "kind: dpo")
+    )
     plan = plan_recipe(write(workspace, "dpo.yaml", dpo))
     assert [r.name for r in plan.recipes] == ["demo", "demo-dpo"]
     train = plan.recipes[1].steps[1]
@@ -209,7 +294,11 @@ def test_from_recipe_cycle_and_missing(workspace):
 
 def test_upstream_errors_are_reported_in_the_upstream_file(workspace):
     write(workspace, "sft.yaml", SFT.replace("kind: sft", "kind: sft\n  epochz: 1"))
-    path = write(workspace, "dpo.yaml", SFT.replace("name: demo", "name: d2").replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: {from: sft.yaml}"))
+    path = write(
+        workspace,
+        "dpo.yaml",
+        SFT.replace("name: demo", "name: d2").replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: {from: sft.yaml}"),
+    )
     error = only_error(path)
     assert error.file.endswith("sft.yaml") and error.key == "task.epochz"
 
@@ -229,13 +318,24 @@ def test_from_a_regression_recipe_is_refused(workspace):
 def test_an_ollama_deploy_needs_a_chat_template(workspace):
     model = workspace / "bare"
     model.mkdir()
-    (model / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-                                                   "intermediate_size": 128, "vocab_size": 800}))
+    (model / "config.json").write_text(
+        json.dumps(
+            {
+                "hidden_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "intermediate_size": 128,
+                "vocab_size": 800,
+            }
+        )
+    )
     text = PRETRAIN_BARE.replace("BASE", "bare")
     error = only_error(write(workspace, "r.yaml", text + "deploy: {target: ollama}\n"))
     assert (error.key, error.line) == ("model.base", text.splitlines().index("  base: bare") + 1)
     assert "no chat template" in error.message and "deploy.ollama.template" in error.hint
-    assert plan_recipe(write(workspace, "ok.yaml", text + "deploy: {target: ollama, ollama: {template: '{{ .Prompt }}'}}\n"))
+    assert plan_recipe(
+        write(workspace, "ok.yaml", text + "deploy: {target: ollama, ollama: {template: '{{ .Prompt }}'}}\n")
+    )
 
 
 PRETRAIN_BARE = """version: 1
@@ -253,11 +353,14 @@ hardware: cpu
 def test_training_plans_estimate_steps_and_wall_time(workspace, run_cli):
     import json as _json
 
-    rows = [_json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]})
-            for i in range(100)]
+    rows = [
+        _json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]})
+        for i in range(100)
+    ]
     (workspace / "sft.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
     text = SFT.replace("format: messages}", "format: messages}\n  validation: {fraction: 0.2}").replace(
-        "kind: sft", "kind: sft\n  epochs: 3\n  packing: false")
+        "kind: sft", "kind: sft\n  epochs: 3\n  packing: false"
+    )
     training = plan_recipe(write(workspace, "r.yaml", text)).recipes[-1].training
     assert training["steps_estimate"] == 30 and "3 epoch(s) × 80 rows ÷ batch 8" == training["steps_basis"]
     assert training["wall_seconds_estimate"] > 30 * training["seconds_per_step_estimate"]

@@ -7,18 +7,25 @@ import io
 import shutil
 from pathlib import Path
 
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from conftest import ROOT
 from modelops.plan.planner import plan_recipe
 from modelops.problems import RecipeError
 
 SEEDS = ["qwen2.5-0.5b-sft-ollama.yaml", "activations-forecast.yaml", "qwen2.5-0.5b-pretrain.yaml",
          "deepseek-r1-7b-qlora.yaml"]
-JUNK = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False, allow_infinity=False),
-                 st.text(max_size=12), st.lists(st.integers(0, 3), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.lists(st.integers(0, 3), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 
 
 def _paths(node, prefix=()):
@@ -50,8 +57,13 @@ def _edit(data, path, action, junk, suffix):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.sampled_from(SEEDS), choice=st.integers(0, 10**6), action=st.sampled_from(["delete", "replace", "rename", "add"]),
-       junk=JUNK, suffix=st.text("abz_", min_size=1, max_size=2))
+@given(
+    seed=st.sampled_from(SEEDS),
+    choice=st.integers(0, 10**6),
+    action=st.sampled_from(["delete", "replace", "rename", "add"]),
+    junk=JUNK,
+    suffix=st.text("abz_", min_size=1, max_size=2),
+)
 def test_random_edits_never_crash(tmp_path_factory, seed, choice, action, junk, suffix):
     work = tmp_path_factory.getbasetemp() / "property"
     if not work.exists():

@@ -4,15 +4,14 @@ plus the pieces that must be right on their own (features, folds, transforms, ba
 from __future__ import annotations
 
 import json
-import time
 import sys
 import textwrap
+import time
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, write
 
 sys.path.insert(0, str(ROOT / "examples" / "forecast"))
@@ -87,8 +86,15 @@ def test_apply_fits_one_text_model_per_step_and_beats_the_naive_baselines(applie
     assert set(metrics["by_horizon"]) == {"1", "2"}
     assert {"naive", "seasonal_naive", "model"} == set(metrics["by_horizon"]["1"])
     assert metrics["beats_naive"] and metrics["mae"] < metrics["naive_mae"]
-    assert metrics["target_transform"] in TRANSFORMS and set(metrics["target_transform_scores"]) >= {"none", "difference"}
-    assert {p.name for p in (fit / "plots").iterdir()} == {"actual_vs_predicted.png", "importance.png", "error_by_horizon.png"}
+    assert metrics["target_transform"] in TRANSFORMS and set(metrics["target_transform_scores"]) >= {
+        "none",
+        "difference",
+    }
+    assert {p.name for p in (fit / "plots").iterdir()} == {
+        "actual_vs_predicted.png",
+        "importance.png",
+        "error_by_horizon.png",
+    }
     gains = pd.read_csv(fit / "importance.csv")
     assert {"segment", "promo", "hour", "activations_rolling_mean6_lag1"} <= set(gains["feature"])
     report = (folder / "runs" / "report.html").read_text()
@@ -106,7 +112,7 @@ def test_predict_forecasts_every_series_and_refuses_short_ones(applied, run_cli)
 
     rows = _with_future_rows(recent, 2)
     first = (rows["user_id"] + rows["material_id"]) == rows["user_id"].iloc[0] + rows["material_id"].iloc[0]
-    rows = pd.concat([rows[~first], rows[first].tail(4)])          # one series with too little history
+    rows = pd.concat([rows[~first], rows[first].tail(4)])  # one series with too little history
     rows.to_csv(folder / "recent.csv", index=False)
     code, _, err = run_cli("predict", recipe, "--input", folder / "recent.csv", "--output", folder / "out.csv")
     assert code == 0, err
@@ -118,12 +124,20 @@ def test_predict_forecasts_every_series_and_refuses_short_ones(applied, run_cli)
     assert forecasts["forecast"].notna().all()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "the file is empty"),
-    (b"user_id,material_id,period,activations\nu,m,2025-03-01 00:00,1\n", "no column `segment`, `clicks`, `promo`; expected the columns"),
-    (b"user_id,material_id,period,activations,clicks,segment,promo\nu,m,2025-03-01 00:00 - 01:00,inf,1,s,0\n",
-     "column `activations` has infinite or too large values"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "the file is empty"),
+        (
+            b"user_id,material_id,period,activations\nu,m,2025-03-01 00:00,1\n",
+            "no column `segment`, `clicks`, `promo`; expected the columns",
+        ),
+        (
+            b"user_id,material_id,period,activations,clicks,segment,promo\nu,m,2025-03-01 00:00 - 01:00,inf,1,s,0\n",
+            "column `activations` has infinite or too large values",
+        ),
+    ],
+)
 def test_predict_refuses_bad_input_files_by_name(applied, run_cli, content, message):
     folder, recipe, _ = applied
     (folder / "bad.csv").write_bytes(content)
@@ -138,8 +152,15 @@ def _with_future_rows(recent: pd.DataFrame, horizon: int) -> pd.DataFrame:
         start = pd.Timestamp(last["period"].split(" - ")[0])
         for h in range(1, horizon + 1):
             when = start + pd.Timedelta(hours=h)
-            rows.append({**last.to_dict(), "period": f"{when:%Y-%m-%d %H:%M}", "activations": np.nan,
-                         "clicks": np.nan, "promo": 1})
+            rows.append(
+                {
+                    **last.to_dict(),
+                    "period": f"{when:%Y-%m-%d %H:%M}",
+                    "activations": np.nan,
+                    "clicks": np.nan,
+                    "promo": 1,
+                }
+            )
     return pd.concat([recent, pd.DataFrame(rows)]).sort_values(["user_id", "material_id", "period"], kind="stable")
 
 
@@ -161,9 +182,11 @@ def test_the_api_answers_over_real_http(applied):
         bad = client.post("/predict", json={"rows": [{**payload[0], "clicks": "many"}]})
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "rows", 0, "clicks"]
         missing = client.post("/predict", json={"rows": [{"user_id": "u"}]})
-        assert missing.status_code == 422 and {"period", "material_id"} <= {e["loc"][-1] for e in missing.json()["detail"]}
+        assert missing.status_code == 422 and {"period", "material_id"} <= {
+            e["loc"][-1] for e in missing.json()["detail"]
+        }
         assert meta["frequency"] == "h"
-        assert client.get("/docs").status_code == 404                 # no Swagger page that needs a CDN
+        assert client.get("/docs").status_code == 404  # no Swagger page that needs a CDN
         when = client.post("/predict", json={"rows": [{**payload[0], "period": "yesterday"}, payload[1]]})
         message = when.json()["detail"][0]["msg"]
         assert when.status_code == 422 and "rows[0]" in message and "line" not in message and "data." not in message
@@ -186,11 +209,13 @@ def test_the_api_refuses_huge_hostile_and_non_finite_requests_and_sheds_load(app
         yield json.dumps(row).encode() + b"]}"
 
     with BackgroundServer(create_app(bundle, max_in_flight=1)) as url, httpx.Client(base_url=url, timeout=60) as client:
-        huge = client.post("/predict", content=b'{"rows": [' + b" " * (2 << 20) + b"]}",
-                           headers={"content-type": "application/json"})
+        huge = client.post(
+            "/predict", content=b'{"rows": [' + b" " * (2 << 20) + b"]}", headers={"content-type": "application/json"}
+        )
         assert huge.status_code == 413
-        chunked = client.post("/predict", content=(b" " * (1 << 16) for _ in range(40)),
-                              headers={"content-type": "application/json"})
+        chunked = client.post(
+            "/predict", content=(b" " * (1 << 16) for _ in range(40)), headers={"content-type": "application/json"}
+        )
         assert chunked.status_code == 413
         junk = client.post("/predict", json={"rows": [{**row, "clicks": "x" * 100_000, "y" * 100_000: 1}]})
         assert junk.status_code == 422 and len(junk.content) < 2_000 and "xxxxxxxxxx" not in junk.text
@@ -198,11 +223,14 @@ def test_the_api_refuses_huge_hostile_and_non_finite_requests_and_sheds_load(app
             body = json.dumps({"rows": [{**row, "clicks": 0}]}).replace('"clicks": 0', f'"clicks": {spelling}')
             answer = client.post("/predict", content=body, headers={"content-type": "application/json"})
             assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "rows", 0, "clicks"]
-        holder = threading.Thread(target=lambda: client.post("/predict", content=slow_body(),
-                                                             headers={"content-type": "application/json"}))
+        holder = threading.Thread(
+            target=lambda: client.post("/predict", content=slow_body(), headers={"content-type": "application/json"})
+        )
         holder.start()
         deadline = time.monotonic() + 10
-        while (busy := client.post("/predict", json={"rows": [row]})).status_code != 503 and time.monotonic() < deadline:
+        while (
+            busy := client.post("/predict", json={"rows": [row]})
+        ).status_code != 503 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
         release.set()
@@ -226,8 +254,8 @@ def _tamper(path):
     """Change one digit of a model file in place: same size, different content."""
     text = path.read_bytes()
     at = text.index(b"leaf_value=") + len(b"leaf_value=") + 1
-    digit = next(i for i in range(at, len(text)) if text[i:i + 1].isdigit())
-    path.write_bytes(text[:digit] + (b"7" if text[digit:digit + 1] != b"7" else b"3") + text[digit + 1:])
+    digit = next(i for i in range(at, len(text)) if text[i : i + 1].isdigit())
+    path.write_bytes(text[:digit] + (b"7" if text[digit : digit + 1] != b"7" else b"3") + text[digit + 1 :])
 
 
 def test_tampered_models_are_refused_by_predict_and_serve_and_rebuilt_by_apply(applied, run_cli):
@@ -271,21 +299,40 @@ def test_vectorised_features_match_a_per_series_loop():
     raw = make_panel(5, 40, 60, seed=1, missing=0)
     raw = _single_key(raw)
     panel, _ = load_panel(raw.astype(str), SPEC, 1, "t")
-    spec = FeatureSpec("y", ["x"], ["g"], [1, 2, 4], 2, [{"type": "rolling_mean", "window": 3, "lag": 2},
-                       {"type": "rolling_std", "window": 4, "lag": 1}, {"type": "expanding_mean", "lag": 1}],
-                       frequency="1h")
+    spec = FeatureSpec(
+        "y",
+        ["x"],
+        ["g"],
+        [1, 2, 4],
+        2,
+        [
+            {"type": "rolling_mean", "window": 3, "lag": 2},
+            {"type": "rolling_std", "window": 4, "lag": 1},
+            {"type": "expanding_mean", "lag": 1},
+        ],
+        frequency="1h",
+    )
     frame = build_features(panel, spec)
     expected = []
     for _, series in panel.groupby(GROUP):
         y = series["y"].reset_index(drop=True)
-        part = pd.DataFrame({"y_lag1": y, "y_lag4": y.shift(3), "x_lag2": series["x"].reset_index(drop=True).shift(1),
-                             "y_rolling_mean3_lag2": y.shift(1).rolling(3).mean(),
-                             "y_rolling_std4_lag1": y.rolling(4).std(), "y_expanding_mean_lag1": y.expanding().mean(),
-                             "__y_h2": y.shift(-2)})
+        part = pd.DataFrame(
+            {
+                "y_lag1": y,
+                "y_lag4": y.shift(3),
+                "x_lag2": series["x"].reset_index(drop=True).shift(1),
+                "y_rolling_mean3_lag2": y.shift(1).rolling(3).mean(),
+                "y_rolling_std4_lag1": y.rolling(4).std(),
+                "y_expanding_mean_lag1": y.expanding().mean(),
+                "__y_h2": y.shift(-2),
+            }
+        )
         expected.append(part[part["y_lag4"].notna()])
     expected = pd.concat(expected).reset_index(drop=True)
     for column in expected:
-        np.testing.assert_allclose(frame[column].to_numpy(dtype=float), expected[column].to_numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(
+            frame[column].to_numpy(dtype=float), expected[column].to_numpy(), rtol=1e-5, atol=1e-4
+        )
 
 
 def test_folds_validate_after_training_for_every_series():
@@ -312,38 +359,83 @@ def test_target_transforms_invert_exactly():
         np.testing.assert_allclose(invert(transform_target(y, frame, kind).to_numpy(), frame, kind), y)
 
 
-@pytest.mark.parametrize("rows, policy, message", [
-    ([("a", "2025-03-01 00:00 - 01:00", "1", "1"), ("a", "yesterday", "1", "1")], "error",
-     "unparseable `period` values"),
-    ([("a", "2025-03-01 00:00 - 01:00", "1", "1"), ("a", "2025-03-01 01:00 - 02:00", "lots", "1")], "error",
-     "column `y` has non-numeric values at line(s) 3"),
-    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 00:00", "2", "1")], "error", "duplicate (g, period) rows at line(s) 2, 3"),
-    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 03:00", "2", "1")], "error", "gap(s) in the 0 days 01:00:00 time grid"),
-    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "2", "1")], "error", "1 series shorter than 5 rows"),
-    ([("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "inf", "1")], "error",
-     "column `y` has infinite or too large values (beyond ±3.4e+38, the float32 range of the features) at line(s) 3"),
-    ([("a", "2025-03-01 00:00", "1", "1e308"), ("a", "2025-03-01 01:00", "-Infinity", "1")], "error",
-     "column `x` has infinite or too large values"),
-    ([("a", "2025-03-01 00:00", "", "1"), ("a", "2025-03-01 01:00", " ", "1")], "error",
-     "column `y` (the target) has no values"),
-])
+@pytest.mark.parametrize(
+    "rows, policy, message",
+    [
+        (
+            [("a", "2025-03-01 00:00 - 01:00", "1", "1"), ("a", "yesterday", "1", "1")],
+            "error",
+            "unparseable `period` values",
+        ),
+        (
+            [("a", "2025-03-01 00:00 - 01:00", "1", "1"), ("a", "2025-03-01 01:00 - 02:00", "lots", "1")],
+            "error",
+            "column `y` has non-numeric values at line(s) 3",
+        ),
+        (
+            [("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 00:00", "2", "1")],
+            "error",
+            "duplicate (g, period) rows at line(s) 2, 3",
+        ),
+        (
+            [("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 03:00", "2", "1")],
+            "error",
+            "gap(s) in the 0 days 01:00:00 time grid",
+        ),
+        (
+            [("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "2", "1")],
+            "error",
+            "1 series shorter than 5 rows",
+        ),
+        (
+            [("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "inf", "1")],
+            "error",
+            "column `y` has infinite or too large values (beyond ±3.4e+38, the float32 range of the features) "
+            "at line(s) 3",
+        ),
+        (
+            [("a", "2025-03-01 00:00", "1", "1e308"), ("a", "2025-03-01 01:00", "-Infinity", "1")],
+            "error",
+            "column `x` has infinite or too large values",
+        ),
+        (
+            [("a", "2025-03-01 00:00", "", "1"), ("a", "2025-03-01 01:00", " ", "1")],
+            "error",
+            "column `y` (the target) has no values",
+        ),
+    ],
+)
 def test_bad_rows_are_named(rows, policy, message):
     with pytest.raises(PanelError) as error:
         load_panel(_frame(rows), SPEC, 5 if "shorter" in message else 1, "data.csv")
     assert message in str(error.value) and "data.csv" in str(error.value)
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("empty.csv", b"", "the file is empty"),
-    ("latin.csv", b"g,period,y,x\na,2025-03-01 00:00,1,1\nb\xe9,2025-03-01 00:00,1,1\n", "not UTF-8 text (byte 0xe9 on line 3)"),
-    ("junk.parquet", b"PAR1 not really", "not a readable Parquet file"),
-    ("comma.csv", b"g,period,y,x\na,2025-03-01 00:00,1,1\na,2025-03-01 01:00,1,5,47.6\n",
-     "line(s) 3 (5 fields) do not have the header's 4 fields; a decimal comma"),
-    ("first.csv", b"g,period,y,x\na,2025-03-01 00:00,1,5,47\n", "line(s) 2 (5 fields)"),
-    ("short.csv", b"g,period,y,x\na,2025-03-01 00:00,1,1\na,2025-03-01 01:00,1\n", "line(s) 3 (3 fields)"),
-    ("twice.csv", b"g,period,y,y\na,2025-03-01 00:00,1,1\n", "`y` named twice"),
-    ("nox.csv", b"g,period,y\na,2025-03-01 00:00,1\n", "no column `x`; expected the columns `g`, `period`, `y`, `x`"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", b"", "the file is empty"),
+        (
+            "latin.csv",
+            b"g,period,y,x\na,2025-03-01 00:00,1,1\nb\xe9,2025-03-01 00:00,1,1\n",
+            "not UTF-8 text (byte 0xe9 on line 3)",
+        ),
+        ("junk.parquet", b"PAR1 not really", "not a readable Parquet file"),
+        (
+            "comma.csv",
+            b"g,period,y,x\na,2025-03-01 00:00,1,1\na,2025-03-01 01:00,1,5,47.6\n",
+            "line(s) 3 (5 fields) do not have the header's 4 fields; a decimal comma",
+        ),
+        ("first.csv", b"g,period,y,x\na,2025-03-01 00:00,1,5,47\n", "line(s) 2 (5 fields)"),
+        ("short.csv", b"g,period,y,x\na,2025-03-01 00:00,1,1\na,2025-03-01 01:00,1\n", "line(s) 3 (3 fields)"),
+        ("twice.csv", b"g,period,y,y\na,2025-03-01 00:00,1,1\n", "`y` named twice"),
+        (
+            "nox.csv",
+            b"g,period,y\na,2025-03-01 00:00,1\n",
+            "no column `x`; expected the columns `g`, `period`, `y`, `x`",
+        ),
+    ],
+)
 def test_unreadable_tables_name_the_file_and_lines(tmp_path, name, content, message):
     from modelops.forecast.frame import read_table
 
@@ -357,12 +449,17 @@ def test_empty_fields_and_quoted_separators_read_as_written(tmp_path):
     from modelops.forecast.frame import read_table
 
     (tmp_path / "ok.csv").write_bytes(b'\xef\xbb\xbfg,period,y,x\n"a,b",2025-03-01 00:00,,1\n')
-    assert read_table(tmp_path / "ok.csv").to_dict("records") == [{"g": "a,b", "period": "2025-03-01 00:00", "y": "", "x": "1"}]
+    assert read_table(tmp_path / "ok.csv").to_dict("records") == [
+        {"g": "a,b", "period": "2025-03-01 00:00", "y": "", "x": "1"}
+    ]
 
 
 def test_skip_policy_counts_what_it_drops():
-    rows = [("a", f"2025-03-01 {h:02d}:00", str(h), "1") for h in range(6)] + [("a", "bad", "1", "1"),
-            ("a", "2025-03-01 02:00", "9", "1"), ("b", "2025-03-01 00:00", "1", "1")]
+    rows = [("a", f"2025-03-01 {h:02d}:00", str(h), "1") for h in range(6)] + [
+        ("a", "bad", "1", "1"),
+        ("a", "2025-03-01 02:00", "9", "1"),
+        ("b", "2025-03-01 00:00", "1", "1"),
+    ]
     spec = PanelSpec(**{**vars(SPEC), "on_bad_rows": "skip"})
     panel, counts = load_panel(_frame(rows), spec, 3, "data.csv")
     assert counts["rows_bad_time"] == 1 and counts["rows_duplicate"] == 1 and counts["groups_too_short"] == 1
@@ -372,14 +469,17 @@ def test_skip_policy_counts_what_it_drops():
 def test_the_dask_engine_trains_on_a_local_cluster(tmp_path, run_cli):
     make_panel(4, 24 * 6, 24 * 7, seed=5).to_csv(tmp_path / "panel.csv", index=False)
     recipe = "\n".join(line for line in RECIPE.splitlines() if "static_features" not in line and "known_" not in line)
-    recipe = recipe.replace("search: {grid: {num_leaves: [7, 31]}}", "target_transform: difference") \
-        .replace("folds: 2, gap: 1", "folds: 1").replace("deploy: {target: api}", "hardware: {engine: dask}")
+    recipe = (
+        recipe.replace("search: {grid: {num_leaves: [7, 31]}}", "target_transform: difference")
+        .replace("folds: 2, gap: 1", "folds: 1")
+        .replace("deploy: {target: api}", "hardware: {engine: dask}")
+    )
     code, out, err = run_cli("apply", write(tmp_path, "dask.yaml", recipe), cwd=tmp_path)
     assert code == 0, out + err
     [models] = (tmp_path / "runs" / "fc").glob("fit-*/out/models")
     assert (models / "model_h2.txt").read_text().startswith("tree")
     metrics = json.loads((models.parent / "metrics.json").read_text())
-    assert metrics["best_iteration"] == {"1": 200, "2": 200}      # no early stopping in lightgbm.dask
+    assert metrics["best_iteration"] == {"1": 200, "2": 200}  # no early stopping in lightgbm.dask
 
 
 def test_per_fold_scores_are_logged_and_tabled(applied):
@@ -393,8 +493,13 @@ def test_per_fold_scores_are_logged_and_tabled(applied):
 
 
 def test_every_kind_of_bad_row_is_reported_in_one_run():
-    rows = [("a", "2025-03-01 00:00", "1", "1"), ("a", "yesterday", "1", "1"), ("a", "2025-03-01 01:00", "lots", "1"),
-            ("b", "2025-03-01 00:00", "1", "1"), ("b", "2025-03-01 00:00", "2", "1")]
+    rows = [
+        ("a", "2025-03-01 00:00", "1", "1"),
+        ("a", "yesterday", "1", "1"),
+        ("a", "2025-03-01 01:00", "lots", "1"),
+        ("b", "2025-03-01 00:00", "1", "1"),
+        ("b", "2025-03-01 00:00", "2", "1"),
+    ]
     with pytest.raises(PanelError) as error:
         load_panel(_frame(rows), SPEC, 1, "data.csv")
     text = str(error.value)

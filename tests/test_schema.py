@@ -6,8 +6,8 @@ import json
 
 import jsonschema
 import pytest
-
 from conftest import RECIPES, ROOT
+
 from modelops.recipe.yaml_source import parse_yaml
 
 

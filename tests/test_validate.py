@@ -37,7 +37,9 @@ def test_github_annotations(run_cli, workspace):
 
 
 def test_missing_required_key_points_at_parent(run_cli, workspace):
-    path = write(workspace, "r.yaml", SFT.replace("  train: {path: sft.jsonl, format: messages}\n", "  clean: {strip: true}\n"))
+    path = write(
+        workspace, "r.yaml", SFT.replace("  train: {path: sft.jsonl, format: messages}\n", "  clean: {strip: true}\n")
+    )
     code, _, err = run_cli("validate", path)
     assert code == 2 and "r.yaml:3:1: data: required key `train` is missing" in err
 
@@ -64,7 +66,9 @@ def test_unreadable_and_missing_files(run_cli, workspace):
 
 
 def test_warnings_do_not_fail(run_cli, workspace):
-    text = SFT.replace("base: Qwen/Qwen2.5-0.5B-Instruct", "base: Qwen/Qwen2.5-0.5B-Instruct\n  trust_remote_code: true")
+    text = SFT.replace(
+        "base: Qwen/Qwen2.5-0.5B-Instruct", "base: Qwen/Qwen2.5-0.5B-Instruct\n  trust_remote_code: true"
+    )
     code, _, err = run_cli("validate", write(workspace, "r.yaml", text))
     assert code == 0 and "warning: model.trust_remote_code" in err
 
@@ -94,7 +98,10 @@ def test_folders_of_recipes_validate_and_several_recipes_plan(run_cli, workspace
 
     code, _, err = run_cli("validate", ROOT / "recipes", ROOT / "examples" / "tiny-zh")
     assert code == 0 and "recipe(s) valid" in err
-    first, second = write(workspace, "a.yaml", SFT), write(workspace, "b.yaml", SFT.replace("name: demo", "name: other"))
+    first, second = (
+        write(workspace, "a.yaml", SFT),
+        write(workspace, "b.yaml", SFT.replace("name: demo", "name: other")),
+    )
     code, out, _ = run_cli("plan", first, second)
     assert code == 0 and f"== {first}" in out and "recipe other" in out
     assert run_cli("plan", first, second, "--format", "json")[0] == 2

@@ -16,9 +16,9 @@ from modelops.apply.changes import StepChange, classify
 from modelops.apply.events import EventTail
 from modelops.apply.lock import RunLock
 from modelops.apply.state import RunState
-from modelops.processes import crash_hint, die_with_parent, exit_description
 from modelops.apply.verify import record_outputs
 from modelops.plan.model import Plan, Step
+from modelops.processes import crash_hint, die_with_parent, exit_description
 
 TAIL_LINES = 20
 RESUMABLE_KINDS = {"train_pretrain", "train_sft", "train_dpo"}   # keep their partial output: checkpoints
@@ -149,8 +149,16 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     partial.mkdir(parents=True, exist_ok=True)
     events = directory / "events.jsonl"
     events.unlink(missing_ok=True)
-    spec = {"id": step.id, "kind": step.kind, "fingerprint": step.fingerprint, "params": step.params, "inputs": _resolve_inputs(step, directories),
-            "outputs": step.outputs, "out": str(partial.resolve()), "events": str(events.resolve())}
+    spec = {
+        "id": step.id,
+        "kind": step.kind,
+        "fingerprint": step.fingerprint,
+        "params": step.params,
+        "inputs": _resolve_inputs(step, directories),
+        "outputs": step.outputs,
+        "out": str(partial.resolve()),
+        "events": str(events.resolve()),
+    }
     (directory / "step.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
     for name, text in step.files.items():
         (directory / name).write_text(text, encoding="utf-8")
@@ -160,9 +168,15 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     log_path = directory / "log.txt"
     tail = EventTail(events, lambda event: on_event("event", step, event))
     with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   encoding="utf-8", errors="replace",
-                                   preexec_fn=die_with_parent if sys.platform == "linux" else None)
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
         tail.start()
         try:
             for line in process.stdout:
@@ -180,8 +194,12 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
         state.record_failure(step.short_id, step.fingerprint, exit_description(code), log_path)
         tail = log_path.read_text(encoding="utf-8").splitlines()[-TAIL_LINES:]
         hint = crash_hint(code)
-        raise StepFailed(f"step {step.id} failed ({exit_description(code)}); last lines:\n" + "\n".join(tail) +
-                         f"\nwhole log: {log_path}" + (f"\nhint: {hint}" if hint else ""))
+        raise StepFailed(
+            f"step {step.id} failed ({exit_description(code)}); last lines:\n"
+            + "\n".join(tail)
+            + f"\nwhole log: {log_path}"
+            + (f"\nhint: {hint}" if hint else "")
+        )
     missing = [name for name in step.outputs if not (partial / name).exists()]
     if missing:
         state.record_failure(step.short_id, step.fingerprint, f"missing outputs: {', '.join(missing)}", log_path)
@@ -191,10 +209,21 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
     ended = time.time()
     hashes, stamps = record_outputs(final, step.outputs)
-    state.record(step.short_id, {
-        "fingerprint": step.fingerprint, "kind": step.kind, "params": step.params, "directory": step.directory,
-        "inputs": {i.name: i.digest for i in step.inputs}, "command": step.command_line(),
-        "outputs": hashes, "stamps": stamps, "metrics": metrics,
-        "started": round(started, 3), "ended": round(ended, 3)})
+    state.record(
+        step.short_id,
+        {
+            "fingerprint": step.fingerprint,
+            "kind": step.kind,
+            "params": step.params,
+            "directory": step.directory,
+            "inputs": {i.name: i.digest for i in step.inputs},
+            "command": step.command_line(),
+            "outputs": hashes,
+            "stamps": stamps,
+            "metrics": metrics,
+            "started": round(started, 3),
+            "ended": round(ended, 3),
+        },
+    )
     on_event("done", step, {"seconds": ended - started})
     return StepResult(step, "ran", ended - started, metrics)

@@ -93,13 +93,17 @@ def finished_output(plan, kind: str) -> Path:
     step = steps[-1]
     state, directory = RunState.load(Path(recipe.workdir)), Path(step.directory)
     if not state.ran(step.short_id, step.fingerprint, directory):
-        raise ValueError(f"step {step.id} has not run for the recipe as it is now: run `modelops apply {recipe.file}` first")
-    for earlier in recipe.steps[: recipe.steps.index(step) + 1]:        # what it was made from too (a served GGUF)
+        raise ValueError(
+            f"step {step.id} has not run for the recipe as it is now: run `modelops apply {recipe.file}` first"
+        )
+    for earlier in recipe.steps[: recipe.steps.index(step) + 1]:  # what it was made from too (a served GGUF)
         if state.ran(earlier.short_id, earlier.fingerprint, Path(earlier.directory)):
             moved = state.changed_outputs(earlier.short_id, Path(earlier.directory))
             if moved:
-                raise ValueError(f"step {earlier.id}: {outputs_changed(moved)}; refusing to use them. "
-                                 f"`modelops apply {recipe.file}` runs the step again")
+                raise ValueError(
+                    f"step {earlier.id}: {outputs_changed(moved)}; refusing to use them. "
+                    f"`modelops apply {recipe.file}` runs the step again"
+                )
     return directory / "out"
 
 

@@ -29,7 +29,9 @@ def runtime_version() -> str:
     try:
         return importlib.metadata.version("llama-cpp-python")
     except importlib.metadata.PackageNotFoundError:
-        raise ConverterMissing("llama-cpp-python is not installed: pip install -c constraints.txt 'llama-cpp-python[server]'") from None
+        raise ConverterMissing(
+            "llama-cpp-python is not installed: pip install -c constraints.txt 'llama-cpp-python[server]'"
+        ) from None
 
 
 def expected_dir(version: str) -> Path:
@@ -55,33 +57,51 @@ def converter_dir(announce=print) -> Path:
         _extract(archive, unpacked)
         try:
             unpacked.rename(folder)
-        except OSError:              # another process unpacked it meanwhile
+        except OSError:  # another process unpacked it meanwhile
             if not (folder / "convert_hf_to_gguf.py").exists():
                 raise
     return folder
 
 
 def _download_sdist(version: str, into: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", f"llama-cpp-python=={version}", "--no-deps",
-               "--no-binary", ":all:", "--quiet", "-d", str(into)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        f"llama-cpp-python=={version}",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--quiet",
+        "-d",
+        str(into),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     archives = list(into.glob("llama_cpp_python-*.tar.gz"))
     if result.returncode != 0 or not archives:
-        raise ConverterMissing(f"could not download the llama-cpp-python {version} source distribution "
-                               f"({result.stderr.strip().splitlines()[-1:] or 'no archive'}); "
-                               "set LLAMA_CPP_DIR to a llama.cpp checkout of the matching version")
+        raise ConverterMissing(
+            f"could not download the llama-cpp-python {version} source distribution "
+            f"({result.stderr.strip().splitlines()[-1:] or 'no archive'}); "
+            "set LLAMA_CPP_DIR to a llama.cpp checkout of the matching version"
+        )
     return archives[0]
 
 
 def _extract(archive: Path, into: Path) -> None:
     with tarfile.open(archive) as tar:
         root = tar.getnames()[0].split("/")[0] + "/vendor/llama.cpp/"
-        members = [m for m in tar.getmembers() if m.name.startswith(root)
-                   and any(m.name[len(root):].startswith(w) for w in WANTED) and (m.isfile() or m.isdir())]
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.name.startswith(root)
+            and any(m.name[len(root) :].startswith(w) for w in WANTED)
+            and (m.isfile() or m.isdir())
+        ]
         if not any(m.name.endswith("/convert_hf_to_gguf.py") for m in members):
             raise ConverterMissing(f"{archive.name} carries no vendor/llama.cpp/convert_hf_to_gguf.py")
         for member in members:
-            member.name = member.name[len(root):]
+            member.name = member.name[len(root) :]
         tar.extractall(into, members=members, filter="data")
 
 

@@ -21,11 +21,17 @@ def gguf_facts(path: Path, requested: str | None = None) -> dict[str, Any]:
     facts: dict[str, Any] = {"file": path.name, "bytes": size, "mib": round(size / 2**20, 3), "parameters": parameters,
                              "bits_per_weight": round(size * 8 / max(parameters, 1), 3), "tensor_types": dict(types)}
     if requested and "_k" in requested:
-        fallback = Counter(t.tensor_type.name for t in reader.tensors
-                           if len(t.shape) > 1 and int(t.shape[0]) % K_QUANT_ROW and not t.tensor_type.name.startswith("F"))
+        fallback = Counter(
+            t.tensor_type.name
+            for t in reader.tensors
+            if len(t.shape) > 1 and int(t.shape[0]) % K_QUANT_ROW and not t.tensor_type.name.startswith("F")
+        )
         if fallback:
-            facts["fallback"] = {"tensors": sum(fallback.values()), "types": dict(fallback),
-                                 "reason": f"rows not divisible by {K_QUANT_ROW}, which {requested} needs"}
+            facts["fallback"] = {
+                "tensors": sum(fallback.values()),
+                "types": dict(fallback),
+                "reason": f"rows not divisible by {K_QUANT_ROW}, which {requested} needs",
+            }
     return facts
 
 

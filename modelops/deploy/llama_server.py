@@ -15,8 +15,21 @@ from modelops.processes import crash_hint, exit_description
 
 
 def server_command(gguf: Path, host: str, port: int, n_ctx: int, lora: Path | None = None) -> list[str]:
-    command = [sys.executable, "-m", "modelops.deploy.llama_server", "--model", str(gguf), "--host", host, "--port", str(port),
-               "--n_ctx", str(n_ctx), "--model_alias", gguf.stem]
+    command = [
+        sys.executable,
+        "-m",
+        "modelops.deploy.llama_server",
+        "--model",
+        str(gguf),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--model_alias",
+        gguf.stem,
+    ]
     return command + (["--lora_path", str(lora)] if lora else [])
 
 
@@ -58,8 +71,11 @@ class BackgroundLlamaServer:
         if code is None:
             return None
         hint = crash_hint(code)
-        return f"ended ({exit_description(code)})" + (f"; see {self.log}" if self.log else "") + \
-            (f"\nhint: {hint}" if hint else "")
+        return (
+            f"ended ({exit_description(code)})"
+            + (f"; see {self.log}" if self.log else "")
+            + (f"\nhint: {hint}" if hint else "")
+        )
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()

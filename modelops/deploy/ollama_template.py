@@ -47,7 +47,8 @@ class Layout:
 def _conversation(*contents: str, system: bool) -> list[dict]:
     roles = ["user", "assistant"] * 3
     messages = [{"role": "system", "content": S}] if system else []
-    return messages + [{"role": role, "content": text} for role, text in zip(roles, contents)]
+    turns = zip(roles, contents, strict=False)          # roles: enough for any conversation used here
+    return messages + [{"role": role, "content": text} for role, text in turns]
 
 
 def _between(text: str, *markers: str) -> list[str]:
@@ -135,7 +136,8 @@ def simulate(layout: Layout, messages: list[dict]) -> str:
     turns = [m for m in messages if layout.system == "turn" or m["role"] != "system"]
     for i, message in enumerate(turns):
         out.append(layout.transitions.get((previous, message["role"]), ""))
-        folded = (layout.system == "first_user" and previous == "") or (layout.system == "last_user" and i == len(turns) - 1)
+        last = i == len(turns) - 1
+        folded = (layout.system == "first_user" and previous == "") or (layout.system == "last_user" and last)
         if system and folded and message["role"] == "user":
             out.append(layout.system_prefix + system + layout.system_suffix)
         out.append(message["content"])
@@ -149,18 +151,24 @@ def go_template(layout: Layout) -> str:
     """The layout as an Ollama TEMPLATE (Go text/template over `.Messages`)."""
     out = []
     if layout.system == "slot":
-        out.append(f"{_text(layout.system_prefix)}{{{{ if .System }}}}{{{{ .System }}}}{{{{ else }}}}"
-                   f"{_text(layout.default_system)}{{{{ end }}}}")
+        out.append(
+            f"{_text(layout.system_prefix)}{{{{ if .System }}}}{{{{ .System }}}}{{{{ else }}}}"
+            f"{_text(layout.default_system)}{{{{ end }}}}"
+        )
     out.append('{{ $prev := "" }}{{ range $i, $m := .Messages }}')
     if layout.system != "turn":
         out.append('{{ if ne .Role "system" }}')
-    branches = [f'{"if" if not i else "else if"} and (eq $prev "{a}") (eq .Role "{b}") }}}}{_text(text)}'
-                for i, ((a, b), text) in enumerate(layout.transitions.items())]
+    branches = [
+        f'{"if" if not i else "else if"} and (eq $prev "{a}") (eq .Role "{b}") }}}}{_text(text)}'
+        for i, ((a, b), text) in enumerate(layout.transitions.items())
+    ]
     out.append("".join("{{ " + branch for branch in branches) + "{{ end }}")
     if layout.system in ("first_user", "last_user"):
         where = '(eq $prev "")' if layout.system == "first_user" else "(eq (len (slice $.Messages $i)) 1)"
-        out.append(f'{{{{ if and $.System (eq .Role "user") {where} }}}}{_text(layout.system_prefix)}{{{{ $.System }}}}'
-                   f"{_text(layout.system_suffix)}{{{{ end }}}}")
+        out.append(
+            f'{{{{ if and $.System (eq .Role "user") {where} }}}}{_text(layout.system_prefix)}{{{{ $.System }}}}'
+            f"{_text(layout.system_suffix)}{{{{ end }}}}"
+        )
     out.append("{{ .Content }}{{ $prev = .Role }}")
     if layout.system != "turn":
         out.append("{{ end }}")
@@ -183,5 +191,7 @@ def layout_of(tokenizer) -> Layout:
     def render(messages: list[dict], add_generation_prompt: bool) -> str:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
-    special = list(dict.fromkeys([*tokenizer.all_special_tokens, *(t.content for t in tokenizer.added_tokens_decoder.values())]))
+    special = list(
+        dict.fromkeys([*tokenizer.all_special_tokens, *(t.content for t in tokenizer.added_tokens_decoder.values())])
+    )
     return measure(render, tokenizer.bos_token, special, tokenizer.eos_token)

@@ -71,7 +71,9 @@ class FeatureSpec:
     def model_columns(self) -> list[str]:
         """Model inputs shared by every horizon (calendar and known columns are added per horizon)."""
         columns = [c for name in [self.target, *self.features] for c in self.lag_columns(name)]
-        columns += [self.transform_column(t, name) for t in self.lag_transforms for name in t.get("features") or [self.target]]
+        columns += [
+            self.transform_column(t, name) for t in self.lag_transforms for name in t.get("features") or [self.target]
+        ]
         return columns + self.static
 
     def horizon_columns(self) -> list[str]:

@@ -1,6 +1,7 @@
 """Fit one direct LightGBM model per step ahead: choose the target transform (on the latest fold, at the
-nearest and farthest step ahead) and the parameters (on every fold, early stopping on each), score against naive baselines on the same
-rows, then refit on all rows with the chosen parameters and the folds' mean best iteration."""
+nearest and farthest step ahead) and the parameters (on every fold, early stopping on each), score against
+naive baselines on the same rows, then refit on all rows with the chosen parameters and the folds' mean
+best iteration."""
 
 from __future__ import annotations
 
@@ -45,9 +46,19 @@ class FitConfig:
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> "FitConfig":
         v = p["validation"]
-        return cls(p["model"]["params"], p["model"]["early_stopping_rounds"], p["search"], v["folds"], v.get("window"),
-                   v.get("gap", 0), p["metrics"], p["target_transform"], p["seed"], p.get("engine", "local"),
-                   expand(p.get("scheduler")))
+        return cls(
+            p["model"]["params"],
+            p["model"]["early_stopping_rounds"],
+            p["search"],
+            v["folds"],
+            v.get("window"),
+            v.get("gap", 0),
+            p["metrics"],
+            p["target_transform"],
+            p["seed"],
+            p.get("engine", "local"),
+            expand(p.get("scheduler")),
+        )
 
     @property
     def metric(self) -> str:
@@ -58,7 +69,7 @@ class FitConfig:
         if not self.search:
             return [{}]
         grid = self.search["grid"]
-        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
         if self.search["method"] == "random":
             combos = random.Random(self.seed).sample(combos, min(self.search["trials"], len(combos)))
         return combos
@@ -69,19 +80,29 @@ class Evaluation:
     """Cross-validated result of one (transform, parameters, horizon)."""
 
     score: float
-    predictions: np.ndarray          # on the validation rows of all folds, in fold order
-    rows: np.ndarray                 # frame row numbers of those predictions
+    predictions: np.ndarray  # on the validation rows of all folds, in fold order
+    rows: np.ndarray  # frame row numbers of those predictions
     fold_rows: list[int]
     best_iterations: list[int]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"score": np.array(self.score), "predictions": self.predictions, "rows": self.rows,
-                "fold_rows": np.array(self.fold_rows), "best_iterations": np.array(self.best_iterations)}
+        return {
+            "score": np.array(self.score),
+            "predictions": self.predictions,
+            "rows": self.rows,
+            "fold_rows": np.array(self.fold_rows),
+            "best_iterations": np.array(self.best_iterations),
+        }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Evaluation":
-        return cls(float(arrays["score"]), arrays["predictions"], arrays["rows"],
-                   [int(n) for n in arrays["fold_rows"]], [int(n) for n in arrays["best_iterations"]])
+        return cls(
+            float(arrays["score"]),
+            arrays["predictions"],
+            arrays["rows"],
+            [int(n) for n in arrays["fold_rows"]],
+            [int(n) for n in arrays["best_iterations"]],
+        )
 
 
 @dataclass
@@ -107,15 +128,31 @@ class LocalTrainer:
         self.categorical, self.patience = categorical, early_stopping_rounds
 
     def _dataset(self, x: pd.DataFrame, y: pd.Series) -> lgb.Dataset:
-        return lgb.Dataset(x, y, categorical_feature=[c for c in self.categorical if c in x] or "auto",
-                           params={"verbosity": -1}, free_raw_data=True)
+        return lgb.Dataset(
+            x,
+            y,
+            categorical_feature=[c for c in self.categorical if c in x] or "auto",
+            params={"verbosity": -1},
+            free_raw_data=True,
+        )
 
-    def train(self, params: dict[str, Any], rounds: int, x: pd.DataFrame, y: pd.Series,
-              valid: tuple[pd.DataFrame, pd.Series] | None = None) -> tuple[lgb.Booster, int]:
+    def train(
+        self,
+        params: dict[str, Any],
+        rounds: int,
+        x: pd.DataFrame,
+        y: pd.Series,
+        valid: tuple[pd.DataFrame, pd.Series] | None = None,
+    ) -> tuple[lgb.Booster, int]:
         if valid is None:
             return lgb.train(params, self._dataset(x, y), rounds), rounds
-        booster = lgb.train(params, self._dataset(x, y), rounds, valid_sets=[self._dataset(*valid)],
-                            callbacks=[lgb.early_stopping(self.patience, verbose=False)])
+        booster = lgb.train(
+            params,
+            self._dataset(x, y),
+            rounds,
+            valid_sets=[self._dataset(*valid)],
+            callbacks=[lgb.early_stopping(self.patience, verbose=False)],
+        )
         return booster, booster.best_iteration or rounds
 
     def close(self) -> None:
@@ -134,13 +171,22 @@ class DaskTrainer:
         self.client = Client(scheduler or self.cluster)
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 
-    def train(self, params: dict[str, Any], rounds: int, x: pd.DataFrame, y: pd.Series,
-              valid: tuple[pd.DataFrame, pd.Series] | None = None) -> tuple[lgb.Booster, int]:
+    def train(
+        self,
+        params: dict[str, Any],
+        rounds: int,
+        x: pd.DataFrame,
+        y: pd.Series,
+        valid: tuple[pd.DataFrame, pd.Series] | None = None,
+    ) -> tuple[lgb.Booster, int]:
         import dask.dataframe as dd
 
         model = lgb.DaskLGBMRegressor(client=self.client, n_estimators=rounds, **params)
-        model.fit(dd.from_pandas(x, npartitions=self.workers), dd.from_pandas(y, npartitions=self.workers),
-                  categorical_feature=[c for c in self.categorical if c in x] or "auto")
+        model.fit(
+            dd.from_pandas(x, npartitions=self.workers),
+            dd.from_pandas(y, npartitions=self.workers),
+            categorical_feature=[c for c in self.categorical if c in x] or "auto",
+        )
         return model.to_local().booster_, rounds
 
     def close(self) -> None:
@@ -149,8 +195,8 @@ class DaskTrainer:
             self.cluster.close()
 
 
-Unit = tuple[str, tuple[tuple[str, Any], ...], int, bool]    # (transform, parameters, step ahead, latest fold only)
-_WORKER: Fitter | None = None                              # the fitter of a worker process
+Unit = tuple[str, tuple[tuple[str, Any], ...], int, bool]  # (transform, parameters, step ahead, latest fold only)
+_WORKER: Fitter | None = None  # the fitter of a worker process
 
 
 def _start_worker(frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, parallelism: Parallelism) -> None:
@@ -165,13 +211,23 @@ def _evaluate_in_worker(unit: Unit) -> Evaluation:
 
 
 class Fitter:
-    def __init__(self, frame: pd.DataFrame, spec: FeatureSpec, config: FitConfig, emit: Callable[..., None],
-                 parallelism: Parallelism | None = None, journal: Journal | None = None):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        spec: FeatureSpec,
+        config: FitConfig,
+        emit: Callable[..., None],
+        parallelism: Parallelism | None = None,
+        journal: Journal | None = None,
+    ):
         self.frame, self.spec, self.config, self.emit = frame, spec, config, emit
         self.parallelism = parallelism or Parallelism(1, 0, "LightGBM's default threads")
         self.journal = journal
-        self.trainer = DaskTrainer(spec.static, config.scheduler) if config.engine == "dask" \
+        self.trainer = (
+            DaskTrainer(spec.static, config.scheduler)
+            if config.engine == "dask"
             else LocalTrainer(spec.static, config.early_stopping_rounds)
+        )
         self.step = pd.Timedelta(spec.frequency)
         self.folds = make_folds(frame, spec.horizon, config.folds, config.window, self.step)
         self.done, self.total, self.resumed = 0, 0, 0
@@ -183,17 +239,22 @@ class Fitter:
             return self._run()
         finally:
             if self.pool is not None:
-                self.pool.shutdown(wait=True, cancel_futures=True)   # an interrupt waits only for the fits running now
+                self.pool.shutdown(wait=True, cancel_futures=True)  # an interrupt waits only for the fits running now
                 self.pool = None
             self.trainer.close()
 
     def _run(self) -> FitResult:
-        transforms = candidates(self.frame) if self.config.target_transform == "auto" else [self.config.target_transform]
+        transforms = (
+            candidates(self.frame) if self.config.target_transform == "auto" else [self.config.target_transform]
+        )
         combos = self.config.candidates()
         horizons = range(1, self.spec.horizon + 1)
-        probes = sorted({1, self.spec.horizon})      # the transform is chosen on the nearest and farthest step ahead
-        self.total = (len(transforms) if len(transforms) > 1 else 0) * len(probes) \
-            + len(combos) * len(horizons) * len(self.folds) + len(horizons)
+        probes = sorted({1, self.spec.horizon})  # the transform is chosen on the nearest and farthest step ahead
+        self.total = (
+            (len(transforms) if len(transforms) > 1 else 0) * len(probes)
+            + len(combos) * len(horizons) * len(self.folds)
+            + len(horizons)
+        )
         scores: dict[str, float] = {}
         if len(transforms) > 1:
             probes_of = {kind: [(kind, _frozen(combos[0]), h, True) for h in probes] for kind in transforms}
@@ -244,8 +305,11 @@ class Fitter:
             return
         if self.pool is None:
             self.pool = concurrent.futures.ProcessPoolExecutor(
-                processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                initargs=(self.frame, self.spec, self.config, self.parallelism))
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.frame, self.spec, self.config, self.parallelism),
+            )
         futures = {self.pool.submit(_evaluate_in_worker, unit): index for index, unit in todo}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
@@ -276,8 +340,10 @@ class Fitter:
             train, valid = fold.masks(self.frame, h, self.step, self.config.gap)
             train, valid = train & labelled, valid & labelled
             if not train.any() or not valid.any():
-                raise ValueError(f"validation fold starting {fold.first_origin} has no training or no validation "
-                                 f"rows for horizon {h}; use fewer folds or a shorter window")
+                raise ValueError(
+                    f"validation fold starting {fold.first_origin} has no training or no validation "
+                    f"rows for horizon {h}; use fewer folds or a shorter window"
+                )
             x_train, y_train = self._data(kind, h, train)
             x_valid, y_valid = self._data(kind, h, valid)
             booster, best = self.trainer.train(params, rounds, x_train, y_train, (x_valid, y_valid))
@@ -289,7 +355,9 @@ class Fitter:
         rows_all = np.concatenate(rows)
         actual = self.frame[f"__y_h{h}"].to_numpy()[rows_all]
         predicted_all = np.concatenate(predictions)
-        return Evaluation(score(actual, predicted_all)[self.config.metric], predicted_all, rows_all, fold_rows, iterations)
+        return Evaluation(
+            score(actual, predicted_all)[self.config.metric], predicted_all, rows_all, fold_rows, iterations
+        )
 
     def refit(self, kind: str, combo: dict[str, Any], h: int, iterations: list[int]) -> lgb.Booster:
         params, _ = self._lgb_params(combo)

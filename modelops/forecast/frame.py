@@ -68,7 +68,9 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     try:
         header = next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")], delimiter=sep), None)
     except UnicodeDecodeError as exc:
-        raise PanelError(f"{path}: not UTF-8 text (byte 0x{first[exc.start]:02x} on line 1); save it as UTF-8") from None
+        raise PanelError(
+            f"{path}: not UTF-8 text (byte 0x{first[exc.start]:02x} on line 1); save it as UTF-8"
+        ) from None
     if not header:
         raise PanelError(f"{path}: the file is empty; expected a header line and rows")
     twice = sorted({name for name in header if header.count(name) > 1})
@@ -81,15 +83,20 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
         return "skip"
 
     def read(threads: bool):
-        return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=threads),
-                              parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True,
-                                                               invalid_row_handler=invalid),
-                              convert_options=pacsv.ConvertOptions(
-                                  column_types={name: pa.string() for name in header},
-                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=threads),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
     try:
         table = read(threads=True)
-        if wrong:                                 # line numbers are known only to a single-threaded read
+        if wrong:  # line numbers are known only to a single-threaded read
             wrong.clear()
             read(threads=False)
     except pa.ArrowInvalid as exc:
@@ -100,9 +107,11 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     if wrong:
         shown = ", ".join(f"{line} ({count} fields)" for line, count in wrong[:SAMPLE])
         more = f" and {len(wrong) - SAMPLE} more" if len(wrong) > SAMPLE else ""
-        raise PanelError(f"{path}: line(s) {shown}{more} do not have the header's {len(header)} fields; a decimal "
-                         "comma or an unquoted separator inside a value? Quote such values, use `.` for decimals, "
-                         "and give every row each field (empty is fine)")
+        raise PanelError(
+            f"{path}: line(s) {shown}{more} do not have the header's {len(header)} fields; a decimal "
+            "comma or an unquoted separator inside a value? Quote such values, use `.` for decimals, "
+            "and give every row each field (empty is fine)"
+        )
     return table.to_pandas()
 
 
@@ -132,12 +141,14 @@ def _columns(frame: pd.DataFrame, columns: list[str] | None, path: Path) -> pd.D
         return frame
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise PanelError(f"{path}: no column {', '.join(f'`{c}`' for c in missing)}; expected the columns "
-                         f"{', '.join(f'`{c}`' for c in columns)}")
+        raise PanelError(
+            f"{path}: no column {', '.join(f'`{c}`' for c in missing)}; expected the columns "
+            f"{', '.join(f'`{c}`' for c in columns)}"
+        )
     return frame[columns]
 
 
-REQUEST = "request"      # `source` of rows sent to the API: named `rows[i]`, and hints name no recipe key
+REQUEST = "request"  # `source` of rows sent to the API: named `rows[i]`, and hints name no recipe key
 
 
 def _lines(frame: pd.DataFrame, mask: pd.Series, source: str) -> str:
@@ -145,7 +156,7 @@ def _lines(frame: pd.DataFrame, mask: pd.Series, source: str) -> str:
     more = f" and {len(rows) - SAMPLE} more" if len(rows) > SAMPLE else ""
     if source == REQUEST:
         return ", ".join(f"rows[{r}]" for r in rows[:SAMPLE]) + more
-    shown = ", ".join(str(r + 2) for r in rows[:SAMPLE])      # +2: header line and 1-based lines
+    shown = ", ".join(str(r + 2) for r in rows[:SAMPLE])  # +2: header line and 1-based lines
     return f"line(s) {shown}" + more
 
 
@@ -166,8 +177,14 @@ def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: st
     frame = frame.reset_index(drop=True)
     times = parse_times(frame[spec.time_column], spec)
     if times.isna().any():
-        _policy(times.isna(), spec, f"{source}: unparseable `{spec.time_column}` values (format "
-                f"{spec.time_format!r}) at " + _lines(frame, times.isna(), source), report, "rows_bad_time")
+        _policy(
+            times.isna(),
+            spec,
+            f"{source}: unparseable `{spec.time_column}` values (format "
+            f"{spec.time_format!r}) at " + _lines(frame, times.isna(), source),
+            report,
+            "rows_bad_time",
+        )
     values = {}
     bad = pd.Series(False, index=frame.index)
     for column in spec.numeric:
@@ -176,28 +193,47 @@ def load_panel(frame: pd.DataFrame, spec: PanelSpec, min_length: int, source: st
         blank = raw.isna() | (raw.astype(str).str.strip() == "") if raw.dtype == object else raw.isna()
         not_numeric = number.isna() & ~blank
         if not_numeric.any():
-            _policy(not_numeric, spec, f"{source}: column `{column}` has non-numeric values at "
-                    + _lines(frame, not_numeric, source), report, f"rows_non_numeric_{column}")
-        out_of_range = number.notna() & ~(number.abs() <= LARGEST)          # inf, -inf, 1e308
+            _policy(
+                not_numeric,
+                spec,
+                f"{source}: column `{column}` has non-numeric values at " + _lines(frame, not_numeric, source),
+                report,
+                f"rows_non_numeric_{column}",
+            )
+        out_of_range = number.notna() & ~(number.abs() <= LARGEST)  # inf, -inf, 1e308
         if out_of_range.any():
-            _policy(out_of_range, spec, f"{source}: column `{column}` has infinite or too large values (beyond "
-                    f"±{LARGEST:.1e}, the float32 range of the features) at " + _lines(frame, out_of_range, source),
-                    report, f"rows_out_of_range_{column}")
+            _policy(
+                out_of_range,
+                spec,
+                f"{source}: column `{column}` has infinite or too large values (beyond "
+                f"±{LARGEST:.1e}, the float32 range of the features) at " + _lines(frame, out_of_range, source),
+                report,
+                f"rows_out_of_range_{column}",
+            )
         bad |= not_numeric | out_of_range
         values[column] = number.astype("float64").where(~out_of_range)
 
     keep = ~(times.isna() | bad) if spec.on_bad_rows == "skip" else pd.Series(True, index=frame.index)
-    panel = pd.DataFrame({**{g: frame[g].astype(str) for g in spec.groups},
-                          **{s: frame[s].astype(str) for s in spec.static if s not in spec.groups},
-                          TIME: times, **values})[keep.to_numpy()]
+    panel = pd.DataFrame(
+        {
+            **{g: frame[g].astype(str) for g in spec.groups},
+            **{s: frame[s].astype(str) for s in spec.static if s not in spec.groups},
+            TIME: times,
+            **values,
+        }
+    )[keep.to_numpy()]
     panel = _dedupe(panel, frame, spec, source, report)
     errors = report.pop("errors")
-    if errors:             # every kind of bad row at once, not one kind per run
-        raise PanelError("; ".join(errors) + ("; fix those rows" if source == REQUEST else
-                                              "; fix them, or set `data.on_bad_rows: skip` to drop them"))
+    if errors:  # every kind of bad row at once, not one kind per run
+        raise PanelError(
+            "; ".join(errors)
+            + ("; fix those rows" if source == REQUEST else "; fix them, or set `data.on_bad_rows: skip` to drop them")
+        )
     if panel[spec.target].isna().all():
-        raise PanelError(f"{source}: column `{spec.target}` (the target) has no values"
-                         + ("" if source == REQUEST else "; is it the right column?"))
+        raise PanelError(
+            f"{source}: column `{spec.target}` (the target) has no values"
+            + ("" if source == REQUEST else "; is it the right column?")
+        )
     panel[GROUP] = panel.groupby(spec.groups, sort=True, observed=True).ngroup() if spec.groups else 0
     panel = panel.sort_values([GROUP, TIME], kind="stable").reset_index(drop=True)
     panel = _regular(panel, spec, source, report)
@@ -224,12 +260,19 @@ def _dedupe(panel: pd.DataFrame, frame: pd.DataFrame, spec: PanelSpec, source: s
     involved[panel.index[panel.duplicated(keys, keep=False).to_numpy()]] = True
     dropped = panel.duplicated(keys, keep="last")
     if spec.on_bad_rows == "error":
-        _policy(involved, spec, f"{source}: duplicate ({', '.join([*spec.groups, spec.time_column])}) rows at "
-                + _lines(frame, involved, source), report, "rows_duplicate")
+        _policy(
+            involved,
+            spec,
+            f"{source}: duplicate ({', '.join([*spec.groups, spec.time_column])}) rows at "
+            + _lines(frame, involved, source),
+            report,
+            "rows_duplicate",
+        )
         return panel
     report["rows_duplicate"] = int(dropped.sum())
-    report.setdefault("samples", []).append(f"{source}: duplicates at {_lines(frame, involved, source)}; "
-                                            "the last of each kept")
+    report.setdefault("samples", []).append(
+        f"{source}: duplicates at {_lines(frame, involved, source)}; the last of each kept"
+    )
     return panel[~dropped.to_numpy()]
 
 
@@ -254,9 +297,16 @@ def _regular(panel: pd.DataFrame, spec: PanelSpec, source: str, report: dict) ->
         return panel
     if spec.missing == "error":
         where = panel[gaps].head(SAMPLE)
-        shown = "; ".join(f"{_group_name(panel, i, spec)} before {t}" for i, t in zip(where.index, where[TIME]))
-        raise PanelError(f"{source}: {int(gaps.sum())} gap(s) in the {freq} time grid: {shown}; " + (
-            "send every time step" if source == REQUEST else "set `data.time.missing: fill` (with `frequency`) or `skip`"))
+        pairs = zip(where.index, where[TIME], strict=True)
+        shown = "; ".join(f"{_group_name(panel, i, spec)} before {t}" for i, t in pairs)
+        raise PanelError(
+            f"{source}: {int(gaps.sum())} gap(s) in the {freq} time grid: {shown}; "
+            + (
+                "send every time step"
+                if source == REQUEST
+                else "set `data.time.missing: fill` (with `frequency`) or `skip`"
+            )
+        )
     # fill: build the full grid per series, vectorised (repeat each series' start, add offsets)
     bounds = panel.groupby(GROUP)[TIME].agg(["min", "max"])
     counts = ((bounds["max"] - bounds["min"]) // freq + 1).astype(int)
@@ -281,7 +331,7 @@ def _drop_short(panel: pd.DataFrame, spec: PanelSpec, min_length: int, source: s
         return panel
     names = panel[short].drop_duplicates(GROUP)
     listed = ", ".join(_group_name(panel, i, spec) for i in names.index[:SAMPLE])
-    message = (f"{source}: {len(names)} series shorter than {min_length} rows (largest lag + horizon + 1): {listed}")
+    message = f"{source}: {len(names)} series shorter than {min_length} rows (largest lag + horizon + 1): {listed}"
     if spec.on_bad_rows == "error":
         raise PanelError(message + "; set `data.on_bad_rows: skip` to leave them out")
     report["groups_too_short"] = len(names)

@@ -22,7 +22,9 @@ class Forecaster:
         self.panel_spec = PanelSpec(**self.config["panel"])
         self.feature_spec = FeatureSpec(**self.config["features"])
         self.transform: str = self.config["transform"]
-        self.boosters = {int(h): lgb.Booster(model_file=str(folder / name)) for h, name in self.config["models"].items()}
+        self.boosters = {
+            int(h): lgb.Booster(model_file=str(folder / name)) for h, name in self.config["models"].items()
+        }
 
     @property
     def input_columns(self) -> dict[str, str]:
@@ -37,33 +39,46 @@ class Forecaster:
         `source` names the rows in errors: a file, or `frame.REQUEST` for the API's request rows."""
         spec = self.feature_spec
         panel, _ = load_panel(raw, PanelSpec(**{**vars(self.panel_spec), "on_bad_rows": "error"}), 1, source)
-        panel = panel[panel[spec.target].notna().groupby(panel[GROUP]).cumsum() > 0]   # drop leading blank targets
+        panel = panel[panel[spec.target].notna().groupby(panel[GROUP]).cumsum() > 0]  # drop leading blank targets
         observed = panel[spec.target].notna()
         counts = observed.groupby(panel[GROUP]).sum()
         short = counts[counts < spec.history].index
-        refused = [{"series": self._name(panel, g), "reason": f"{int(counts[g])} observation(s); needs at least "
-                    f"{spec.history} (the largest lag or window)"} for g in short]
+        refused = [
+            {
+                "series": self._name(panel, g),
+                "reason": f"{int(counts[g])} observation(s); needs at least {spec.history} (the largest lag or window)",
+            }
+            for g in short
+        ]
         panel = panel[~panel[GROUP].isin(short)]
         if panel.empty:
             return pd.DataFrame(), refused
         frame = build_features(panel, spec, with_targets=False)
         latest = frame[frame[LAST].notna()].groupby(GROUP).tail(1).reset_index(drop=True)
-        missing_known = [f"`{k}` {h} step(s) ahead" for k in spec.known for h in self.boosters
-                         if latest[f"__known_{k}_h{h}"].isna().any()]
+        missing_known = [
+            f"`{k}` {h} step(s) ahead"
+            for k in spec.known
+            for h in self.boosters
+            if latest[f"__known_{k}_h{h}"].isna().any()
+        ]
         if missing_known:
-            raise PanelError("known-in-advance features need values for the next "
-                             f"{spec.horizon} time(s) of every series (rows after the last observed target); "
-                             "missing: " + ", ".join(missing_known[:6]))
-        return forecast_latest(latest, spec, self.boosters, self.transform,
-                               self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S"), refused
+            raise PanelError(
+                "known-in-advance features need values for the next "
+                f"{spec.horizon} time(s) of every series (rows after the last observed target); "
+                "missing: " + ", ".join(missing_known[:6])
+            )
+        return forecast_latest(
+            latest, spec, self.boosters, self.transform, self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S"
+        ), refused
 
     def _name(self, panel: pd.DataFrame, group: int) -> str:
         row = panel[panel[GROUP] == group].iloc[0]
         return "/".join(str(row[g]) for g in self.panel_spec.groups) or "the series"
 
 
-def forecast_latest(latest: pd.DataFrame, spec: FeatureSpec, boosters: dict[int, lgb.Booster], transform: str,
-                    spelling: str) -> pd.DataFrame:
+def forecast_latest(
+    latest: pd.DataFrame, spec: FeatureSpec, boosters: dict[int, lgb.Booster], transform: str, spelling: str
+) -> pd.DataFrame:
     """Forecasts in long form (groups, origin, time, step_ahead, forecast) from feature rows taken as origins."""
     step = pd.Timedelta(spec.frequency)
     parts = []

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pandas.tseries.frequencies import to_offset
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from modelops.forecast.frame import LARGEST, REQUEST, PanelError

@@ -92,22 +92,49 @@ def tables(metrics: dict[str, Any], wanted: list[str], result: FitResult, gains:
         rows.append([h, *[fmt(entry["model"].get(m)) for m in wanted], *[fmt(entry[n].get("mae")) for n in names]])
     rows.append(["all", *[fmt(metrics["overall"]["model"].get(m)) for m in wanted],
                  *[fmt(metrics["overall"][n].get("mae")) for n in names]])
-    folds = [["fold", "validation origins", *[f"{m} h{h}" for h in result.evaluations for m in ("rows", "mae", "rmse", "r2")]]]
+    folds = [
+        [
+            "fold",
+            "validation origins",
+            *[f"{m} h{h}" for h in result.evaluations for m in ("rows", "mae", "rmse", "r2")],
+        ]
+    ]
     for i, fold in enumerate(result.folds):
         scores = metrics["by_fold"][str(i + 1)]
-        folds.append([i + 1, f"{fold.first_origin} .. {fold.last_origin}",
-                      *[cell for h, e in result.evaluations.items() for cell in
-                        (e.fold_rows[i], *[fmt(scores[str(h)][m]) for m in ("mae", "rmse", "r2")])]])
+        folds.append(
+            [
+                i + 1,
+                f"{fold.first_origin} .. {fold.last_origin}",
+                *[
+                    cell
+                    for h, e in result.evaluations.items()
+                    for cell in (e.fold_rows[i], *[fmt(scores[str(h)][m]) for m in ("mae", "rmse", "r2")])
+                ],
+            ]
+        )
     params = [["step ahead", "parameters", "best iteration"]]
-    params += [[h, ", ".join(f"{k}={v}" for k, v in p.items()) or "(recipe's)", metrics["best_iteration"][str(h)]]
-               for h, p in metrics["best_params"].items()]
+    params += [
+        [h, ", ".join(f"{k}={v}" for k, v in p.items()) or "(recipe's)", metrics["best_iteration"][str(h)]]
+        for h, p in metrics["best_params"].items()
+    ]
     top = [["feature", "gain"]] + [[r.feature, f"{r.gain_total:.4g}"] for r in gains.head(10).itertuples()]
-    return {"Validation by step ahead (model vs naive baselines)": rows, "Target transform": [["choice"], [reason]],
-            "Validation folds": folds, "Chosen parameters": params, "Top-10 features by gain": top}
+    return {
+        "Validation by step ahead (model vs naive baselines)": rows,
+        "Target transform": [["choice"], [reason]],
+        "Validation folds": folds,
+        "Chosen parameters": params,
+        "Top-10 features by gain": top,
+    }
 
 
-def plots(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, metrics: dict[str, Any], gains: pd.DataFrame,
-          folder: Path) -> None:
+def plots(
+    frame: pd.DataFrame,
+    spec: FeatureSpec,
+    result: FitResult,
+    metrics: dict[str, Any],
+    gains: pd.DataFrame,
+    folder: Path,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,7 +145,7 @@ def plots(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, metrics: di
     shown = frame[GROUP].to_numpy()[evaluation.rows]
     groups = pd.Series(shown).value_counts().index[:3]
     figure, axes = plt.subplots(len(groups), 1, figsize=(9, 2.6 * len(groups)), squeeze=False)
-    for axis, group in zip(axes[:, 0], groups):
+    for axis, group in zip(axes[:, 0], groups, strict=True):
         pick = shown == group
         rows = evaluation.rows[pick]
         target_time = frame[TIME].to_numpy()[rows] + pd.Timedelta(spec.frequency)
@@ -142,7 +169,9 @@ def plots(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, metrics: di
     figure, axis = plt.subplots(figsize=(6, 3.5))
     horizons = [int(h) for h in metrics["by_horizon"]]
     for name in metrics["overall"]:
-        axis.plot(horizons, [metrics["by_horizon"][str(h)][name].get("mae", np.nan) for h in horizons], "o-", label=name)
+        axis.plot(
+            horizons, [metrics["by_horizon"][str(h)][name].get("mae", np.nan) for h in horizons], "o-", label=name
+        )
     axis.set_xlabel("steps ahead")
     axis.set_ylabel("MAE (validation folds)")
     axis.set_xticks(horizons)

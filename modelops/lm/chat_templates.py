@@ -13,8 +13,6 @@ SPECIAL_TOKENS = {
     "gemma": ["<start_of_turn>", "<end_of_turn>"],
     "phi3": ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>"],
 }
-END_OF_TURN = {"chatml": "<|im_end|>", "qwen2": "<|im_end|>", "llama3": "<|eot_id|>", "gemma": "<end_of_turn>",
-               "phi3": "<|end|>", "mistral": None}
 
 
 def chat_template(name: str) -> str:

@@ -21,7 +21,11 @@ def _strings(value: Any) -> Iterator[str]:
 
 def texts(path: Path) -> Iterator[str]:
     """Lines of .txt/.md files (a folder: all of them), or every string inside JSON / JSON-lines rows."""
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".txt", ".md", ".jsonl", ".json")) if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.rglob("*") if p.suffix in (".txt", ".md", ".jsonl", ".json"))
+        if path.is_dir()
+        else [path]
+    )
     for file in files:
         with file.open(encoding="utf-8") as handle:
             if file.suffix == ".jsonl":

@@ -29,8 +29,14 @@ def _peft_config(task: dict[str, Any]):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=adapter["r"], lora_alpha=adapter["alpha"], lora_dropout=adapter["dropout"],
-                      target_modules=adapter["target_modules"], use_dora=adapter["type"] == "dora", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=adapter["r"],
+        lora_alpha=adapter["alpha"],
+        lora_dropout=adapter["dropout"],
+        target_modules=adapter["target_modules"],
+        use_dora=adapter["type"] == "dora",
+        task_type="CAUSAL_LM",
+    )
 
 
 def _four_bit(task: dict[str, Any], dtype):
@@ -44,8 +50,9 @@ def _four_bit(task: dict[str, Any], dtype):
         raise SystemExit("QLoRA needs bitsandbytes on a CUDA machine: pip install bitsandbytes")
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=dtype)
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+    )
 
 
 def _progress_callback(spec: Spec):
@@ -133,7 +140,7 @@ def _resumable_checkpoint(folder: Path, main_process: bool) -> str | None:
     return str(found[-1]) if found else None
 
 
-COMPARED = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")     # reported before and after
+COMPARED = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")  # reported before and after
 
 
 def _starting_point(trainer, out: Path) -> dict[str, float]:
@@ -143,7 +150,7 @@ def _starting_point(trainer, out: Path) -> dict[str, float]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        pass                                  # not measured yet (or cut short: measured again)
+        pass  # not measured yet (or cut short: measured again)
     metrics = trainer.evaluate()
     if trainer.is_world_process_zero():
         write_atomically(path, json.dumps(metrics))
@@ -163,9 +170,13 @@ def train(spec: Spec, kind: str) -> None:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p["setup"]["precision"], torch.float32)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, attn_implementation=p["setup"]["attn_implementation"],
-                                                 trust_remote_code=p["model"]["trust_remote_code"],
-                                                 quantization_config=_four_bit(p["task"], dtype))
+    model = AutoModelForCausalLM.from_pretrained(
+        base,
+        dtype=dtype,
+        attn_implementation=p["setup"]["attn_implementation"],
+        trust_remote_code=p["model"]["trust_remote_code"],
+        quantization_config=_four_bit(p["task"], dtype),
+    )
     files = {"train": str(spec.inputs["train.jsonl"])}
     has_validation = spec.inputs["validation.jsonl"].stat().st_size > 0
     if has_validation:
@@ -178,9 +189,15 @@ def train(spec: Spec, kind: str) -> None:
     if p["task"]["eval"]["early_stopping_patience"] and has_validation:
         callbacks.append(EarlyStoppingCallback(p["task"]["eval"]["early_stopping_patience"]))
     trainer_class = DPOTrainer if kind == "dpo" else SFTTrainer
-    trainer = trainer_class(model=model, args=config, train_dataset=data["train"],
-                            eval_dataset=data["validation"] if has_validation else None, processing_class=tokenizer,
-                            peft_config=_peft_config(p["task"]), callbacks=callbacks)
+    trainer = trainer_class(
+        model=model,
+        args=config,
+        train_dataset=data["train"],
+        eval_dataset=data["validation"] if has_validation else None,
+        processing_class=tokenizer,
+        peft_config=_peft_config(p["task"]),
+        callbacks=callbacks,
+    )
     trainer.evaluate = _rng_neutral(trainer.evaluate)
     resume = _resumable_checkpoint(spec.out / "checkpoints", trainer.is_world_process_zero())
     trainer.accelerator.wait_for_everyone()
@@ -191,12 +208,12 @@ def train(spec: Spec, kind: str) -> None:
     evaluation = trainer.evaluate() if has_validation else {}
     evaluation |= {f"{name}_before": value for name, value in before.items() if name in COMPARED}
     target = spec.out / ("model" if p["task"]["adapter"]["type"] == "none" else "adapter")
-    if trainer.is_fsdp_enabled:      # checkpoints are sharded (fast to resume); the final model is saved whole
+    if trainer.is_fsdp_enabled:  # checkpoints are sharded (fast to resume); the final model is saved whole
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(target))
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(target)
-        (target / "training_args.bin").unlink(missing_ok=True)    # a pickle; the arguments are in step.json
+        (target / "training_args.bin").unlink(missing_ok=True)  # a pickle; the arguments are in step.json
         _write_metrics(spec, trainer, result.metrics, evaluation, resume)
     _finish(trainer)
 
@@ -208,18 +225,30 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
     losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
     # the mean over every step's logged loss: the Trainer's own `train_loss` covers only a resumed session's steps
     mean = sum(loss for _, loss in losses) / len(losses) if losses else train_metrics.get("train_loss")
-    metrics = {"train_loss": mean, "first_loss": losses[0][1] if losses else None,
-               "last_loss": losses[-1][1] if losses else None, "steps": trainer.state.global_step,
-               "samples_per_second": train_metrics.get("train_samples_per_second"),
-               "processes": trainer.accelerator.num_processes, "resumed_from": Path(resumed).name if resumed else None}
+    metrics = {
+        "train_loss": mean,
+        "first_loss": losses[0][1] if losses else None,
+        "last_loss": losses[-1][1] if losses else None,
+        "steps": trainer.state.global_step,
+        "samples_per_second": train_metrics.get("train_samples_per_second"),
+        "processes": trainer.accelerator.num_processes,
+        "resumed_from": Path(resumed).name if resumed else None,
+    }
     if "eval_loss" in evaluation:
         metrics |= {"eval_loss": evaluation["eval_loss"], "eval_perplexity": math.exp(min(evaluation["eval_loss"], 50))}
     metrics |= {k: v for k, v in evaluation.items() if k.startswith("eval_rewards") or k.endswith("_before")}
     spec.write_json("metrics.json", metrics)
     spec.write_json("log_history.json", history)
     _loss_plot(history, spec.out / "plots" / "loss.png")
-    print("loss " + " → ".join(f"{v:.3f}" for v in (metrics["first_loss"], metrics["last_loss"]) if v is not None)
-          + (f"; eval loss {metrics['eval_loss']:.3f}, perplexity {metrics['eval_perplexity']:.1f}" if "eval_loss" in metrics else ""))
+    print(
+        "loss "
+        + " → ".join(f"{v:.3f}" for v in (metrics["first_loss"], metrics["last_loss"]) if v is not None)
+        + (
+            f"; eval loss {metrics['eval_loss']:.3f}, perplexity {metrics['eval_perplexity']:.1f}"
+            if "eval_loss" in metrics
+            else ""
+        )
+    )
 
 
 def _loss_plot(history: list[dict], path: Path) -> None:
@@ -233,7 +262,7 @@ def _loss_plot(history: list[dict], path: Path) -> None:
     for key, label in (("loss", "training loss"), ("eval_loss", "validation loss")):
         points = [(h["step"], h[key]) for h in history if key in h]
         if points:
-            axis.plot(*zip(*points), "o-" if key == "eval_loss" else "-", label=label)
+            axis.plot(*zip(*points, strict=True), "o-" if key == "eval_loss" else "-", label=label)
     axis.set_xlabel("optimizer step")
     axis.set_ylabel("loss")
     axis.legend()

@@ -102,10 +102,17 @@ def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:
     problems = []
     for key, location in data_locations(loaded).items():
         if location.is_local and (why := _not_data(location.path)):
-            problems.append(loaded.problem(key, f"{location.raw} {why}", "point at a data file (or a folder of text files)"))
+            problems.append(
+                loaded.problem(key, f"{location.raw} {why}", "point at a data file (or a folder of text files)")
+            )
         elif location.is_local and not location.path.exists():
-            problems.append(loaded.problem(key, f"data file not found: {location.raw}",
-                                           f"paths are relative to the recipe's folder ({loaded.root})"))
+            problems.append(
+                loaded.problem(
+                    key,
+                    f"data file not found: {location.raw}",
+                    f"paths are relative to the recipe's folder ({loaded.root})",
+                )
+            )
         elif not location.is_local:
             notes.append(f"{'.'.join(key)} `{location.raw}` is remote ({location.kind}); it is fetched when applied")
     kind = loaded.recipe.task.kind
@@ -115,12 +122,15 @@ def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:
         fmt = data_format(loaded, source)
         if fmt not in ACCEPTED_FORMATS[kind]:
             accepted = ", ".join(ACCEPTED_FORMATS[kind])
-            problems.append(loaded.problem(("data", key, "format"), f"a `{kind}` task cannot train on `{fmt}` data",
-                                           f"use one of: {accepted}"))
+            problems.append(
+                loaded.problem(
+                    ("data", key, "format"), f"a `{kind}` task cannot train on `{fmt}` data", f"use one of: {accepted}"
+                )
+            )
     return problems
 
 
-SHARED_ROLES = ({"groups", "static_features"}, {"features", "known_features"})     # one column, two uses: fine
+SHARED_ROLES = ({"groups", "static_features"}, {"features", "known_features"})  # one column, two uses: fine
 
 
 def _check_names(loaded: LoadedRecipe, task: RegressionTask) -> list[Problem]:
@@ -129,22 +139,40 @@ def _check_names(loaded: LoadedRecipe, task: RegressionTask) -> list[Problem]:
     problems = []
     generated = {name: "a calendar feature" for name in task.calendar}
     generated |= {f"{name}_lag{k}": "a lag feature" for name in [task.target, *task.features] for k in task.lag_list}
-    roles = [("groups", task.groups), ("features", task.features), ("static_features", task.static_features),
-             ("known_features", task.known_features)]
+    roles = [
+        ("groups", task.groups),
+        ("features", task.features),
+        ("static_features", task.static_features),
+        ("known_features", task.known_features),
+    ]
     seen: dict[str, str] = {}
     for key, names in [("target", [task.target]), *roles]:
         for index, name in enumerate(names):
             path = ("task", key) if key == "target" else ("task", key, index)
             if name.startswith("__"):
-                problems.append(loaded.problem(path, f"`{name}`: names starting with `__` are reserved for "
-                                                     "modelops' own columns", "rename the column in the data"))
+                problems.append(
+                    loaded.problem(
+                        path,
+                        f"`{name}`: names starting with `__` are reserved for modelops' own columns",
+                        "rename the column in the data",
+                    )
+                )
             elif name in generated and key != "groups":
-                problems.append(loaded.problem(path, f"`{name}` has the name of {generated[name]} that modelops "
-                                                     "builds", "rename the column, or leave that feature out"))
-            elif name in seen and {seen[name], key} & {"static_features", "known_features"} \
-                    and {seen[name], key} not in SHARED_ROLES:
-                problems.append(loaded.problem(path, f"`{name}` is also in `task.{seen[name]}`",
-                                               "give each column one role"))
+                problems.append(
+                    loaded.problem(
+                        path,
+                        f"`{name}` has the name of {generated[name]} that modelops builds",
+                        "rename the column, or leave that feature out",
+                    )
+                )
+            elif (
+                name in seen
+                and {seen[name], key} & {"static_features", "known_features"}
+                and {seen[name], key} not in SHARED_ROLES
+            ):
+                problems.append(
+                    loaded.problem(path, f"`{name}` is also in `task.{seen[name]}`", "give each column one role")
+                )
             seen.setdefault(name, key)
     return problems
 
@@ -154,18 +182,32 @@ def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
     assert isinstance(task, RegressionTask)
     problems = []
     if recipe.model is not None:
-        problems.append(loaded.problem(("model",), "a regression task has no `model` section",
-                                       "put the regressor under `task.model`", at="key"))
+        problems.append(
+            loaded.problem(
+                ("model",), "a regression task has no `model` section", "put the regressor under `task.model`", at="key"
+            )
+        )
     if recipe.data.time is None:
-        return problems + [loaded.problem(("data",), "regression needs `data.time` (the time column)",
-                                          "add `time: {column: period, format: '%Y-%m-%d'}`", at="key")]
+        return problems + [
+            loaded.problem(
+                ("data",),
+                "regression needs `data.time` (the time column)",
+                "add `time: {column: period, format: '%Y-%m-%d'}`",
+                at="key",
+            )
+        ]
     problems += _check_names(loaded, task)
     location = locate(recipe.data.train.path, loaded.root)
     if not location.is_local or _not_data(location.path) or not location.path.is_file():
         return problems
     if location.path.suffix.lower() not in TABLE_SUFFIXES:
-        return problems + [loaded.problem(("data", "train", "path"), f"{location.raw} is not a table file",
-                                          f"regression reads {', '.join(TABLE_SUFFIXES)} files")]
+        return problems + [
+            loaded.problem(
+                ("data", "train", "path"),
+                f"{location.raw} is not a table file",
+                f"regression reads {', '.join(TABLE_SUFFIXES)} files",
+            )
+        ]
     try:
         facts = table_facts(location.path, recipe.data.time.column, recipe.data.time.range_separator)
     except ValueError as exc:
@@ -177,12 +219,16 @@ def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
 
 
 def _column_keys(loaded: LoadedRecipe, task: RegressionTask) -> list[tuple[tuple, str]]:
-    keys: list[tuple[tuple, str]] = [(("data", "time", "column"), loaded.recipe.data.time.column),
-                                     (("task", "target"), task.target)]
+    keys: list[tuple[tuple, str]] = [
+        (("data", "time", "column"), loaded.recipe.data.time.column),
+        (("task", "target"), task.target),
+    ]
     for field in ("features", "groups", "static_features", "known_features"):
         keys += [(("task", field, i), name) for i, name in enumerate(getattr(task, field))]
     for i, transform in enumerate(task.lag_transforms):
-        keys += [(("task", "lag_transforms", i, "features", j), name) for j, name in enumerate(transform.features or [])]
+        keys += [
+            (("task", "lag_transforms", i, "features", j), name) for j, name in enumerate(transform.features or [])
+        ]
     return keys
 
 
@@ -194,7 +240,9 @@ def _check_columns(loaded: LoadedRecipe, columns: list[str]) -> list[Problem]:
         if name not in columns:
             close = difflib.get_close_matches(name, columns, n=1)
             hint = f"did you mean `{close[0]}`?" if close else _listed(columns)
-            problems.append(loaded.problem(key, f"column `{name}` is not in {Path(loaded.recipe.data.train.path).name}", hint))
+            problems.append(
+                loaded.problem(key, f"column `{name}` is not in {Path(loaded.recipe.data.train.path).name}", hint)
+            )
     return problems
 
 
@@ -210,16 +258,25 @@ def _check_lengths(loaded: LoadedRecipe, task: RegressionTask, time_points: int)
     max_lag = max(task.lag_list)
     lag_key = ("task", "window") if task.window is not None else ("task", "lags")
     if max_lag + task.horizon >= time_points:
-        return [loaded.problem(lag_key, f"lags up to {max_lag} plus horizon {task.horizon} need more than "
-                                        f"{max_lag + task.horizon} time points; the data has {time_points}",
-                               "use a smaller window or horizon, or more history")]
+        return [
+            loaded.problem(
+                lag_key,
+                f"lags up to {max_lag} plus horizon {task.horizon} need more than "
+                f"{max_lag + task.horizon} time points; the data has {time_points}",
+                "use a smaller window or horizon, or more history",
+            )
+        ]
     window = task.validation.window or task.horizon
     needed = max_lag + task.horizon + task.validation.gap + task.validation.folds * window
     if needed >= time_points:
-        return [loaded.problem(("task", "validation", "folds"),
-                               f"{task.validation.folds} validation windows of {window} steps (gap {task.validation.gap}) "
-                               f"leave no training rows in {time_points} time points",
-                               "use fewer folds, a shorter validation window, or more history")]
+        return [
+            loaded.problem(
+                ("task", "validation", "folds"),
+                f"{task.validation.folds} validation windows of {window} steps (gap {task.validation.gap}) "
+                f"leave no training rows in {time_points} time points",
+                "use fewer folds, a shorter validation window, or more history",
+            )
+        ]
     return []
 
 
@@ -227,19 +284,37 @@ def _check_language_model(loaded: LoadedRecipe) -> list[Problem]:
     recipe, task = loaded.recipe, loaded.recipe.task
     problems = []
     if recipe.model is None:
-        return [loaded.problem(("task", "kind"), f"a `{task.kind}` task needs a `model` section",
-                               "add `model: {base: Qwen/Qwen2.5-0.5B-Instruct}` (or a local folder)", at="key")]
+        return [
+            loaded.problem(
+                ("task", "kind"),
+                f"a `{task.kind}` task needs a `model` section",
+                "add `model: {base: Qwen/Qwen2.5-0.5B-Instruct}` (or a local folder)",
+                at="key",
+            )
+        ]
     if recipe.data.time is not None:
         problems.append(loaded.problem(("data", "time"), "`data.time` applies to regression only", at="key"))
     if recipe.model.trust_remote_code:
-        problems.append(loaded.problem(("model", "trust_remote_code"), "trust_remote_code is on: code from the model "
-                                       "repository will run on this machine", "keep it off unless you have read that code",
-                                       severity="warning"))
+        problems.append(
+            loaded.problem(
+                ("model", "trust_remote_code"),
+                "trust_remote_code is on: code from the model repository will run on this machine",
+                "keep it off unless you have read that code",
+                severity="warning",
+            )
+        )
     if recipe.model.init is not None and not isinstance(task, PretrainTask):
-        problems.append(loaded.problem(("model", "init"), f"a fresh model cannot start a `{task.kind}` task",
-                                       "pretrain it first and use `base: {from: pretrain.yaml}`", at="key"))
+        problems.append(
+            loaded.problem(
+                ("model", "init"),
+                f"a fresh model cannot start a `{task.kind}` task",
+                "pretrain it first and use `base: {from: pretrain.yaml}`",
+                at="key",
+            )
+        )
     needs_template = isinstance(task, (SftTask, DpoTask)) or (
-        recipe.deploy is not None and recipe.deploy.target == "ollama" and not recipe.deploy.ollama.template)
+        recipe.deploy is not None and recipe.deploy.target == "ollama" and not recipe.deploy.ollama.template
+    )
     if needs_template and isinstance(recipe.model.base, str):
         problems += _check_chat_template(loaded)
     if not isinstance(recipe.hardware, str) and recipe.hardware.engine == "dask":
@@ -259,9 +334,18 @@ def _check_chat_template(loaded: LoadedRecipe) -> list[Problem]:
     config = location.path / "tokenizer_config.json"
     if config.exists() and '"chat_template"' in config.read_text(encoding="utf-8", errors="replace"):
         return []
-    return [loaded.problem(("model", "base"), f"{location.raw} has no chat template",
-                           "set `model.chat_template` (chatml, llama3, qwen2, mistral, gemma, phi3)"
-                           + (" or `deploy.ollama.template`" if loaded.recipe.deploy and loaded.recipe.deploy.target == "ollama" else ""))]
+    return [
+        loaded.problem(
+            ("model", "base"),
+            f"{location.raw} has no chat template",
+            "set `model.chat_template` (chatml, llama3, qwen2, mistral, gemma, phi3)"
+            + (
+                " or `deploy.ollama.template`"
+                if loaded.recipe.deploy and loaded.recipe.deploy.target == "ollama"
+                else ""
+            ),
+        )
+    ]
 
 
 def _check_deploy(loaded: LoadedRecipe) -> list[Problem]:
@@ -271,14 +355,29 @@ def _check_deploy(loaded: LoadedRecipe) -> list[Problem]:
     problems = []
     regression = isinstance(task, RegressionTask)
     if regression and deploy.target in LM_TARGETS:
-        problems.append(loaded.problem(("deploy", "target"), f"`{deploy.target}` deploys language models",
-                                       "use `api` (or `none`) for regression"))
+        problems.append(
+            loaded.problem(
+                ("deploy", "target"),
+                f"`{deploy.target}` deploys language models",
+                "use `api` (or `none`) for regression",
+            )
+        )
     if not regression and deploy.target == "api":
-        problems.append(loaded.problem(("deploy", "target"), "`api` serves regression models",
-                                       "use `ollama`, `llama-cpp` or `hf` for language models"))
+        problems.append(
+            loaded.problem(
+                ("deploy", "target"),
+                "`api` serves regression models",
+                "use `ollama`, `llama-cpp` or `hf` for language models",
+            )
+        )
     if deploy.quantize and deploy.target not in ("ollama", "llama-cpp"):
-        problems.append(loaded.problem(("deploy", "quantize"), f"quantised GGUFs are not used by target `{deploy.target}`",
-                                       "remove `quantize` or deploy to `ollama` / `llama-cpp`"))
+        problems.append(
+            loaded.problem(
+                ("deploy", "quantize"),
+                f"quantised GGUFs are not used by target `{deploy.target}`",
+                "remove `quantize` or deploy to `ollama` / `llama-cpp`",
+            )
+        )
     if deploy.target == "ollama":
         problems += _check_ollama(loaded)
     return problems
@@ -296,32 +395,58 @@ def _check_ollama(loaded: LoadedRecipe) -> list[Problem]:
             hint = f"did you mean `{close[0]}`?" if close else "known: " + ", ".join(sorted(OLLAMA_PARAMETERS))
             problems.append(loaded.problem(key, f"Ollama has no parameter `{name}`", hint, at="key"))
         elif not _fits_type(value, expected, name):
-            problems.append(loaded.problem(key, f"`{name}` must be {expected.__name__}" +
-                                           (" or a list of strings" if name == "stop" else ""), f"got `{value}`"))
+            problems.append(
+                loaded.problem(
+                    key,
+                    f"`{name}` must be {expected.__name__}" + (" or a list of strings" if name == "stop" else ""),
+                    f"got `{value}`",
+                )
+            )
     model_name = ollama.name or loaded.recipe.name
     if not OLLAMA_NAME.fullmatch(model_name):
-        problems.append(loaded.problem(("deploy", "ollama", "name") if ollama.name else ("name",),
-                                       f"`{model_name}` is not an Ollama model name",
-                                       "letters, digits, `.`, `_` and `-`, as `[namespace/]model[:tag]` "
-                                       "(e.g. `zh-assistant:0.1`)"))
+        problems.append(
+            loaded.problem(
+                ("deploy", "ollama", "name") if ollama.name else ("name",),
+                f"`{model_name}` is not an Ollama model name",
+                "letters, digits, `.`, `_` and `-`, as `[namespace/]model[:tag]` (e.g. `zh-assistant:0.1`)",
+            )
+        )
     for name, value in ollama.parameters.items():
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str) and ('"' in item or not item.isprintable()):
-                problems.append(loaded.problem(("deploy", "ollama", "parameters", name),
-                                               "contains a double quote, a newline or another control character, "
-                                               "which would end the PARAMETER line", "remove them from the value"))
-    texts = [(("deploy", "ollama", "system"), ollama.system), (("deploy", "ollama", "template"), ollama.template),
-             (("deploy", "ollama", "license"), ollama.license)]
+                problems.append(
+                    loaded.problem(
+                        ("deploy", "ollama", "parameters", name),
+                        "contains a double quote, a newline or another control character, "
+                        "which would end the PARAMETER line",
+                        "remove them from the value",
+                    )
+                )
+    texts = [
+        (("deploy", "ollama", "system"), ollama.system),
+        (("deploy", "ollama", "template"), ollama.template),
+        (("deploy", "ollama", "license"), ollama.license),
+    ]
     texts += [(("deploy", "ollama", "messages", i, "content"), m.content) for i, m in enumerate(ollama.messages)]
     for key, text in texts:
         if text and ('"""' in text or text.startswith('"') or text.endswith('"')):
-            problems.append(loaded.problem(key, 'contains `"""` or starts or ends with `"`, which would end its '
-                                           'Modelfile value (`"""…"""`) early; it cannot be escaped',
-                                           "rephrase, or keep double quotes away from the ends"))
+            problems.append(
+                loaded.problem(
+                    key,
+                    'contains `"""` or starts or ends with `"`, which would end its '
+                    'Modelfile value (`"""…"""`) early; it cannot be escaped',
+                    "rephrase, or keep double quotes away from the ends",
+                )
+            )
     choices = list(deploy.quantize) + [deploy.gguf.outtype]
     if ollama.quantization and ollama.quantization not in choices:
-        problems.append(loaded.problem(("deploy", "ollama", "quantization"), f"`{ollama.quantization}` is not produced",
-                                       "one of: " + ", ".join(choices)))
+        problems.append(
+            loaded.problem(
+                ("deploy", "ollama", "quantization"),
+                f"`{ollama.quantization}` is not produced",
+                "one of: " + ", ".join(choices),
+            )
+        )
     return problems
 
 

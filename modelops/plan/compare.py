@@ -66,9 +66,14 @@ def _costs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         was = before.get(recipe["name"])
         if was is None:
             continue
-        if was["hardware"]["label"] != recipe["hardware"]["label"] or was["hardware"]["processes_per_node"] != recipe["hardware"]["processes_per_node"]:
-            lines.append(f"{recipe['name']}: hardware {was['hardware']['label']} × {was['hardware']['processes_per_node']} → "
-                         f"{recipe['hardware']['label']} × {recipe['hardware']['processes_per_node']}")
+        if (
+            was["hardware"]["label"] != recipe["hardware"]["label"]
+            or was["hardware"]["processes_per_node"] != recipe["hardware"]["processes_per_node"]
+        ):
+            lines.append(
+                f"{recipe['name']}: hardware {was['hardware']['label']} × {was['hardware']['processes_per_node']} → "
+                f"{recipe['hardware']['label']} × {recipe['hardware']['processes_per_node']}"
+            )
         for key, label in COSTS.items():
             a, b = (_total((was.get("training") or {}).get(key)), _total((recipe.get("training") or {}).get(key)))
             if a != b and (a is not None or b is not None):
@@ -93,15 +98,27 @@ def compare(old: dict[str, Any], new: dict[str, Any], against: str) -> PlanDiff:
 def plan_at_revision(recipe: Path, revision: str, plan: Callable[[Path], dict[str, Any]]) -> dict[str, Any] | None:
     """The plan of `recipe` as it was at a git revision (checked out in a temporary worktree), or None when the
     recipe did not exist there."""
-    top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=recipe.resolve().parent, check=True,
-                              capture_output=True, text=True).stdout.strip())
+    top = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=recipe.resolve().parent,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     relative = recipe.resolve().relative_to(top)
     commit = _commit(top, revision)
     scratch = Path(tempfile.mkdtemp(prefix="modelops-against-"))
     tree = scratch / "tree"
     try:
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), commit], cwd=top, check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--quiet", str(tree), commit],
+            cwd=top,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         old_recipe = tree / relative
         return plan(old_recipe) if old_recipe.exists() else None
     finally:
@@ -119,8 +136,12 @@ def _commit(top: Path, revision: str) -> str:
     before git sees it as part of a command."""
     if not revision or revision.startswith("-"):
         raise RevisionError(f"`{revision}` is not a git revision")
-    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
-                           cwd=top, capture_output=True, text=True)
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+        cwd=top,
+        capture_output=True,
+        text=True,
+    )
     if found.returncode != 0:
         raise RevisionError(f"`{revision}` names no commit in {top}")
     return found.stdout.strip()
@@ -136,8 +157,9 @@ def diff_text(diff: PlanDiff) -> str:
     lines = [f"changes against {one_line(diff.against)}:"]
     for step in diff.steps:
         mark = {"added": "+", "removed": "-", "changed": "~"}[step.status]
-        lines.append(f"  {mark} {one_line(step.id)} ({step.status})"
-                     + "".join(f"\n      {one_line(r)}" for r in step.reasons))
+        lines.append(
+            f"  {mark} {one_line(step.id)} ({step.status})" + "".join(f"\n      {one_line(r)}" for r in step.reasons)
+        )
     lines += [f"  cost: {one_line(line)}" for line in diff.costs]
     return "\n".join(lines) + "\n"
 

@@ -62,42 +62,85 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
     assert isinstance(task, RegressionTask)
     steps = StepList(recipe.name)
     features = steps.add(
-        "features", "table_features", "Parse times, build lag features and horizon targets",
-        params={"data": _dump(recipe.data), "remote_train": _remote(loaded), "target": task.target,
-                "features": task.features, "groups": task.groups, "lags": task.lag_list,
-                "lag_transforms": [_dump(t) for t in task.lag_transforms], "calendar": task.calendar,
-                "static_features": task.static_features, "known_features": task.known_features,
-                "horizon": task.horizon, "season": task.season},
-        inputs=_data_inputs(loaded), outputs=["features.parquet", "preprocessing.json", "recent.csv"],
-        summary={"lags": _span(task.lag_list), "horizon": task.horizon, "groups": ", ".join(task.groups) or "(one series)"})
+        "features",
+        "table_features",
+        "Parse times, build lag features and horizon targets",
+        params={
+            "data": _dump(recipe.data),
+            "remote_train": _remote(loaded),
+            "target": task.target,
+            "features": task.features,
+            "groups": task.groups,
+            "lags": task.lag_list,
+            "lag_transforms": [_dump(t) for t in task.lag_transforms],
+            "calendar": task.calendar,
+            "static_features": task.static_features,
+            "known_features": task.known_features,
+            "horizon": task.horizon,
+            "season": task.season,
+        },
+        inputs=_data_inputs(loaded),
+        outputs=["features.parquet", "preprocessing.json", "recent.csv"],
+        summary={
+            "lags": _span(task.lag_list),
+            "horizon": task.horizon,
+            "groups": ", ".join(task.groups) or "(one series)",
+        },
+    )
     fit = steps.add(
-        "fit", "lightgbm_fit", f"Fit {task.horizon} LightGBM model(s), one per step ahead, with time-ordered validation",
-        params={"target": task.target, "horizon": task.horizon, "model": _dump(task.model), "search": _dump(task.search),
-                "validation": _dump(task.validation), "metrics": task.metrics, "target_transform": task.target_transform,
-                "seed": recipe.seed, "engine": hardware["engine"], "scheduler": hardware["scheduler"],
-                "threads": hardware["threads"]},
+        "fit",
+        "lightgbm_fit",
+        f"Fit {task.horizon} LightGBM model(s), one per step ahead, with time-ordered validation",
+        params={
+            "target": task.target,
+            "horizon": task.horizon,
+            "model": _dump(task.model),
+            "search": _dump(task.search),
+            "validation": _dump(task.validation),
+            "metrics": task.metrics,
+            "target_transform": task.target_transform,
+            "seed": recipe.seed,
+            "engine": hardware["engine"],
+            "scheduler": hardware["scheduler"],
+            "threads": hardware["threads"],
+        },
         inputs=[output_of(features, "features.parquet"), output_of(features, "preprocessing.json")],
         outputs=["models", "metrics.json", "importance.csv", "plots", "tables.json"],
-        summary={"search": _search_size(task), "folds": task.validation.folds, "metric": _search_metric(task),
-                 "target transform": task.target_transform, **_fit_estimate(loaded, task)})
+        summary={
+            "search": _search_size(task),
+            "folds": task.validation.folds,
+            "metric": _search_metric(task),
+            "target transform": task.target_transform,
+            **_fit_estimate(loaded, task),
+        },
+    )
     if recipe.deploy is not None and recipe.deploy.target == "api":
-        steps.add("api", "api_bundle", "Package the models for `modelops serve` and smoke-test POST /predict",
-                  params={"name": recipe.name}, inputs=[output_of(fit, "models"), output_of(fit, "metrics.json"),
-                                                        output_of(features, "recent.csv")],
-                  outputs=["bundle"])
+        steps.add(
+            "api",
+            "api_bundle",
+            "Package the models for `modelops serve` and smoke-test POST /predict",
+            params={"name": recipe.name},
+            inputs=[output_of(fit, "models"), output_of(fit, "metrics.json"), output_of(features, "recent.csv")],
+            outputs=["bundle"],
+        )
     return steps.steps
 
 
 def _span(values: list[int]) -> str:
-    return f"{values[0]}..{values[-1]}" if values == list(range(values[0], values[-1] + 1)) and len(values) > 2 \
+    return (
+        f"{values[0]}..{values[-1]}"
+        if values == list(range(values[0], values[-1] + 1)) and len(values) > 2
         else ", ".join(map(str, values))
+    )
 
 
 def _combinations(task: RegressionTask) -> int:
     """Parameter sets the search tries: the grid's size, the random trials, or 1 without a search."""
     if task.search is None:
         return 1
-    return task.search.trials if task.search.method == "random" else math.prod(len(v) for v in task.search.grid.values())
+    return (
+        task.search.trials if task.search.method == "random" else math.prod(len(v) for v in task.search.grid.values())
+    )
 
 
 def _search_size(task: RegressionTask) -> str:
@@ -114,8 +157,8 @@ def train_file_rows(loaded: LoadedRecipe) -> int | None:
     return count_rows(location.path) if location.is_local and location.path else None
 
 
-SECONDS_PER_CELL_ROUND = 2.7e-8     # one LightGBM thread; the demo forecast: 416 fits of 1,857 rows × 11 in 113 s
-TRANSFORM_PROBES = 4                # target transforms `auto` tries (forecast.transforms.TRANSFORMS)
+SECONDS_PER_CELL_ROUND = 2.7e-8  # one LightGBM thread; the demo forecast: 416 fits of 1,857 rows × 11 in 113 s
+TRANSFORM_PROBES = 4  # target transforms `auto` tries (forecast.transforms.TRANSFORMS)
 
 
 def _fit_estimate(loaded: LoadedRecipe, task: RegressionTask) -> dict[str, str]:
@@ -126,12 +169,20 @@ def _fit_estimate(loaded: LoadedRecipe, task: RegressionTask) -> dict[str, str]:
     rows = train_file_rows(loaded)
     if not rows:
         return {"fits": f"{fits:,}"}
-    columns = len(task.lag_list) * (1 + len(task.features)) + len(task.lag_transforms) + len(task.calendar) \
-        + len(task.known_features) + len(task.static_features)
+    columns = (
+        len(task.lag_list) * (1 + len(task.features))
+        + len(task.lag_transforms)
+        + len(task.calendar)
+        + len(task.known_features)
+        + len(task.static_features)
+    )
     grid = task.search.grid if task.search is not None and task.search.method == "grid" else {}
     rounds = max([int(v) for v in grid.get("n_estimators", [])] + [int(task.model.params.get("n_estimators", 500))])
     seconds = fits * rows * columns * rounds * SECONDS_PER_CELL_ROUND
-    return {"fits": f"{fits:,}", "time on one CPU": f"≲ {seconds / 60:.0f} min" if seconds >= 90 else f"≲ {seconds:.0f} s"}
+    return {
+        "fits": f"{fits:,}",
+        "time on one CPU": f"≲ {seconds / 60:.0f} min" if seconds >= 90 else f"≲ {seconds:.0f} s",
+    }
 
 
 def _search_metric(task: RegressionTask) -> str:
@@ -145,8 +196,10 @@ def _remote(loaded: LoadedRecipe) -> str | None:
 
 # ------------------------------------------------------------------ language models
 
-def expand_language_model(loaded: LoadedRecipe, model: ModelRef, setup: TrainingSetup,
-                          launch_module: str) -> tuple[list[Step], Step]:
+
+def expand_language_model(
+    loaded: LoadedRecipe, model: ModelRef, setup: TrainingSetup, launch_module: str
+) -> tuple[list[Step], Step]:
     """Steps of a pretrain/sft/dpo recipe, and the step whose `model` output is the trained full model."""
     recipe, task = loaded.recipe, loaded.recipe.task
     assert isinstance(task, TrainingTask)
@@ -156,36 +209,68 @@ def expand_language_model(loaded: LoadedRecipe, model: ModelRef, setup: Training
         base_input = _base_input(loaded, steps, model)
         data_inputs.append(StepInput("tokenizer", step=base_input.step, output=base_input.output, path=base_input.path))
     data = steps.add(
-        "data", "lm_data", "Load, convert, clean and split the data",
-        params={"task": task.kind, "format": data_format(loaded), "data": _dump(recipe.data),
-                "remote_train": _remote(loaded), "validation_fraction": _validation_fraction(loaded), "seed": recipe.seed},
-        inputs=data_inputs, outputs=["train.jsonl", "validation.jsonl", "stats.json"],
-        summary={"format": data_format(loaded), "dedupe": recipe.data.clean.dedupe})
+        "data",
+        "lm_data",
+        "Load, convert, clean and split the data",
+        params={
+            "task": task.kind,
+            "format": data_format(loaded),
+            "data": _dump(recipe.data),
+            "remote_train": _remote(loaded),
+            "validation_fraction": _validation_fraction(loaded),
+            "seed": recipe.seed,
+        },
+        inputs=data_inputs,
+        outputs=["train.jsonl", "validation.jsonl", "stats.json"],
+        summary={"format": data_format(loaded), "dedupe": recipe.data.clean.dedupe},
+    )
     if not recipe.data.clean.max_tokens:
         base_input = _base_input(loaded, steps, model)
     full = task.adapter.type == "none"
     lr = task.learning_rate or DEFAULT_LEARNING_RATE[(task.kind, full)]
     train = steps.add(
-        "train", f"train_{task.kind}", _train_title(task),
-        params={"task": _dump(task) | {"learning_rate": lr}, "model": _dump(recipe.model), "seed": recipe.seed,
-                "setup": setup.summary()},
+        "train",
+        f"train_{task.kind}",
+        _train_title(task),
+        params={
+            "task": _dump(task) | {"learning_rate": lr},
+            "model": _dump(recipe.model),
+            "seed": recipe.seed,
+            "setup": setup.summary(),
+        },
         inputs=[output_of(data, "train.jsonl"), output_of(data, "validation.jsonl"), base_input],
         outputs=["model" if full else "adapter", "metrics.json", "checkpoints"],
-        summary={"adapter": _adapter_text(task), "learning rate": lr, "epochs": task.max_steps and
-                 f"{task.max_steps} steps" or task.epochs, "max length": task.max_length,
-                 "packing": _packing(task), "checkpoints": _save_text(task)})
+        summary={
+            "adapter": _adapter_text(task),
+            "learning rate": lr,
+            "epochs": task.max_steps and f"{task.max_steps} steps" or task.epochs,
+            "max length": task.max_length,
+            "packing": _packing(task),
+            "checkpoints": _save_text(task),
+        },
+    )
     train.params["launch_module"] = launch_module
     evaluate = steps.add(
-        "evaluate", "lm_evaluate", "Validation loss and perplexity" + (", preference win rate" if task.kind != "pretrain" else ""),
+        "evaluate",
+        "lm_evaluate",
+        "Validation loss and perplexity" + (", preference win rate" if task.kind != "pretrain" else ""),
         params={"task": task.kind, "max_length": task.max_length},
         inputs=[output_of(train, "model" if full else "adapter"), output_of(data, "validation.jsonl"), base_input],
-        outputs=["metrics.json", "samples.jsonl"])
+        outputs=["metrics.json", "samples.jsonl"],
+    )
     final = train
     deploy = recipe.deploy
     if not full and (deploy is None or deploy.merge):
-        final = steps.add("merge", "lora_merge", "Merge the adapter into the 16-bit base and save safetensors",
-                          params={"precision": "fp32" if setup.precision == "fp32" else "bf16" if setup.precision == "bf16" else "fp16"},
-                          inputs=[output_of(train, "adapter"), base_input], outputs=["model"])
+        final = steps.add(
+            "merge",
+            "lora_merge",
+            "Merge the adapter into the 16-bit base and save safetensors",
+            params={
+                "precision": "fp32" if setup.precision == "fp32" else "bf16" if setup.precision == "bf16" else "fp16"
+            },
+            inputs=[output_of(train, "adapter"), base_input],
+            outputs=["model"],
+        )
     if deploy is not None:
         _expand_deploy(loaded, steps, final, train, base_input, data, evaluate)
     return steps.steps, final
@@ -196,22 +281,42 @@ def _base_input(loaded: LoadedRecipe, steps: StepList, model: ModelRef) -> StepI
     if recipe.model.init is not None:
         tokenizer_spec = recipe.model.tokenizer
         if tokenizer_spec.train is not None:
-            tokenizer = steps.add("tokenizer", "tokenizer_train", "Train a SentencePiece tokenizer on the training text",
-                                  params=_dump(tokenizer_spec.train) | {"format": data_format(loaded), "seed": recipe.seed,
-                                                                       "chat_template": recipe.model.chat_template},
-                                  inputs=_data_inputs(loaded), outputs=["tokenizer"])
+            tokenizer = steps.add(
+                "tokenizer",
+                "tokenizer_train",
+                "Train a SentencePiece tokenizer on the training text",
+                params=_dump(tokenizer_spec.train)
+                | {"format": data_format(loaded), "seed": recipe.seed, "chat_template": recipe.model.chat_template},
+                inputs=_data_inputs(loaded),
+                outputs=["tokenizer"],
+            )
             tokenizer_input = output_of(tokenizer, "tokenizer")
         else:
             tokenizer_input = StepInput("tokenizer", path=str(locate(tokenizer_spec.path, loaded.root).path))
-        init = steps.add("init", "model_init", f"Initialise a fresh {recipe.model.init.architecture} model",
-                         params=_dump(recipe.model.init) | {"seed": recipe.seed}, inputs=[tokenizer_input], outputs=["model"])
+        init = steps.add(
+            "init",
+            "model_init",
+            f"Initialise a fresh {recipe.model.init.architecture} model",
+            params=_dump(recipe.model.init) | {"seed": recipe.seed},
+            inputs=[tokenizer_input],
+            outputs=["model"],
+        )
         return output_of(init, "model", "base")
     if model.input is not None:
         return StepInput("base", path=model.input.path, step=model.input.step, output=model.input.output)
-    fetch = steps.add("base", "model_fetch", f"Download {model.remote.raw} ({model.remote.kind}) into the cache",
-                      params={"source": model.remote.kind, "id": model.remote.raw, "revision": recipe.model.revision,
-                              "trust_remote_code": recipe.model.trust_remote_code},
-                      inputs=[], outputs=["model"])
+    fetch = steps.add(
+        "base",
+        "model_fetch",
+        f"Download {model.remote.raw} ({model.remote.kind}) into the cache",
+        params={
+            "source": model.remote.kind,
+            "id": model.remote.raw,
+            "revision": recipe.model.revision,
+            "trust_remote_code": recipe.model.trust_remote_code,
+        },
+        inputs=[],
+        outputs=["model"],
+    )
     return output_of(fetch, "model", "base")
 
 
@@ -229,13 +334,18 @@ def _validation_fraction(loaded: LoadedRecipe) -> float | None:
 
 
 def _train_title(task: TrainingTask) -> str:
-    return {"pretrain": "Continued pretraining (causal LM)", "sft": "Supervised fine-tuning",
-            "dpo": "Direct preference optimisation"}[task.kind] + " with TRL under accelerate"
+    return {
+        "pretrain": "Continued pretraining (causal LM)",
+        "sft": "Supervised fine-tuning",
+        "dpo": "Direct preference optimisation",
+    }[task.kind] + " with TRL under accelerate"
 
 
 def _save_text(task: TrainingTask) -> str:
-    every = [f"{task.save.every_minutes:g} min" if task.save.every_minutes else "",
-             f"{task.save.every_steps} steps" if task.save.every_steps else ""]
+    every = [
+        f"{task.save.every_minutes:g} min" if task.save.every_minutes else "",
+        f"{task.save.every_steps} steps" if task.save.every_steps else "",
+    ]
     every = [e for e in every if e]
     return f"every {' or '.join(every)}, keep {task.save.keep}" if every else "none: an interrupted run starts over"
 
@@ -251,59 +361,113 @@ def _packing(task: TrainingTask) -> bool:
     return task.kind in ("pretrain", "sft")
 
 
-def _expand_deploy(loaded: LoadedRecipe, steps: StepList, final: Step, train: Step, base: StepInput,
-                   data: Step, evaluate: Step) -> None:
+def _expand_deploy(
+    loaded: LoadedRecipe, steps: StepList, final: Step, train: Step, base: StepInput, data: Step, evaluate: Step
+) -> None:
     recipe = loaded.recipe
     deploy = recipe.deploy
     model_out = output_of(final, "model")
     if deploy.target == "hf":
-        steps.add("model-card", "hf_model_card", "The merged model with a model card, ready for vLLM or TGI",
-                  params={"name": recipe.name, "description": recipe.description, "task": recipe.task.kind,
-                          "base": _base_text(recipe.model.base)},
-                  inputs=[model_out, output_of(evaluate, "metrics.json", "evaluation.json"),
-                          output_of(train, "metrics.json", "training.json"), output_of(data, "stats.json"),
-                          StepInput("recipe.yaml", path=str(loaded.path))],
-                  outputs=["model"])
+        steps.add(
+            "model-card",
+            "hf_model_card",
+            "The merged model with a model card, ready for vLLM or TGI",
+            params={
+                "name": recipe.name,
+                "description": recipe.description,
+                "task": recipe.task.kind,
+                "base": _base_text(recipe.model.base),
+            },
+            inputs=[
+                model_out,
+                output_of(evaluate, "metrics.json", "evaluation.json"),
+                output_of(train, "metrics.json", "training.json"),
+                output_of(data, "stats.json"),
+                StepInput("recipe.yaml", path=str(loaded.path)),
+            ],
+            outputs=["model"],
+        )
         return
     if deploy.target not in ("ollama", "llama-cpp"):
         return
     merged = final is not train or "model" in train.outputs
-    metadata = _dump(deploy.gguf.metadata) | {"name": deploy.gguf.metadata.name or recipe.name,
-                                              "description": deploy.gguf.metadata.description or recipe.description}
+    metadata = _dump(deploy.gguf.metadata) | {
+        "name": deploy.gguf.metadata.name or recipe.name,
+        "description": deploy.gguf.metadata.description or recipe.description,
+    }
     outtype = deploy.gguf.outtype
-    gguf = steps.add("gguf", "gguf_convert", f"Convert to GGUF ({outtype}) with llama.cpp's converter",
-                     params={"outtype": outtype, "metadata": metadata},
-                     inputs=[model_out if merged else base], outputs=[f"model-{outtype}.gguf"])
+    gguf = steps.add(
+        "gguf",
+        "gguf_convert",
+        f"Convert to GGUF ({outtype}) with llama.cpp's converter",
+        params={"outtype": outtype, "metadata": metadata},
+        inputs=[model_out if merged else base],
+        outputs=[f"model-{outtype}.gguf"],
+    )
     ggufs = {outtype: output_of(gguf, f"model-{outtype}.gguf", outtype)}
     adapter = None
     if not merged:
-        adapter = steps.add("gguf-adapter", "gguf_lora_convert", "Convert the LoRA adapter to GGUF",
-                            params={"outtype": outtype}, inputs=[output_of(train, "adapter"), base],
-                            outputs=["adapter.gguf"])
+        adapter = steps.add(
+            "gguf-adapter",
+            "gguf_lora_convert",
+            "Convert the LoRA adapter to GGUF",
+            params={"outtype": outtype},
+            inputs=[output_of(train, "adapter"), base],
+            outputs=["adapter.gguf"],
+        )
     for quant in deploy.quantize:
-        q = steps.add(f"quantize-{quant}", "gguf_quantize", f"Quantise to {quant} with llama.cpp",
-                      params={"type": quant}, inputs=[ggufs[outtype]], outputs=[f"model-{quant}.gguf"])
+        q = steps.add(
+            f"quantize-{quant}",
+            "gguf_quantize",
+            f"Quantise to {quant} with llama.cpp",
+            params={"type": quant},
+            inputs=[ggufs[outtype]],
+            outputs=[f"model-{quant}.gguf"],
+        )
         ggufs[quant] = output_of(q, f"model-{quant}.gguf", quant)
-    parity_inputs = [output_of(final, "model" if merged else "adapter", "reference"), output_of(data, "validation.jsonl")]
+    parity_inputs = [
+        output_of(final, "model" if merged else "adapter", "reference"),
+        output_of(data, "validation.jsonl"),
+    ]
     parity_inputs += [] if merged else [base]
-    steps.add("parity", "gguf_parity", "Next-token agreement, KL divergence and perplexity of each GGUF vs the HF model",
-              params={"min_top1": deploy.parity.min_top1, "prompts": deploy.parity.prompts},
-              inputs=parity_inputs + list(ggufs.values()) + ([output_of(adapter, "adapter.gguf")] if adapter else []),
-              outputs=["parity.json"])
+    steps.add(
+        "parity",
+        "gguf_parity",
+        "Next-token agreement, KL divergence and perplexity of each GGUF vs the HF model",
+        params={"min_top1": deploy.parity.min_top1, "prompts": deploy.parity.prompts},
+        inputs=parity_inputs + list(ggufs.values()) + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+        outputs=["parity.json"],
+    )
     chosen_name = deploy.ollama.quantization or (deploy.quantize[0] if deploy.quantize else outtype)
     chosen = StepInput("gguf", step=ggufs[chosen_name].step, output=ggufs[chosen_name].output)
     if deploy.target == "ollama":
         modelfile = steps.add(
-            "modelfile", "ollama_modelfile", "Render the Ollama Modelfile (TEMPLATE, stop tokens, SYSTEM, PARAMETERs)",
+            "modelfile",
+            "ollama_modelfile",
+            "Render the Ollama Modelfile (TEMPLATE, stop tokens, SYSTEM, PARAMETERs)",
             params=_dump(deploy.ollama) | {"name": deploy.ollama.name or recipe.name, "gguf": chosen_name},
             inputs=[chosen, model_out if merged else base] + ([output_of(adapter, "adapter.gguf")] if adapter else []),
-            outputs=["Modelfile", "modelfile.json"])
-        steps.add("ollama", "ollama_create", "Create the model on an Ollama server, or write a deployable bundle",
-                  params={"name": deploy.ollama.name or recipe.name, "host": deploy.ollama.host,
-                          "require": deploy.ollama.require},
-                  inputs=[output_of(modelfile, "Modelfile"), output_of(modelfile, "modelfile.json"), chosen]
-                  + ([output_of(adapter, "adapter.gguf")] if adapter else []),
-                  outputs=["bundle", "create.json"])
-    steps.add("smoke", "llama_server_smoke", "Serve the GGUF with llama_cpp.server and send chat requests",
-              params=_dump(deploy.serve), inputs=[chosen, output_of(data, "validation.jsonl")]
-              + ([output_of(adapter, "adapter.gguf")] if adapter else []), outputs=["smoke.json"])
+            outputs=["Modelfile", "modelfile.json"],
+        )
+        steps.add(
+            "ollama",
+            "ollama_create",
+            "Create the model on an Ollama server, or write a deployable bundle",
+            params={
+                "name": deploy.ollama.name or recipe.name,
+                "host": deploy.ollama.host,
+                "require": deploy.ollama.require,
+            },
+            inputs=[output_of(modelfile, "Modelfile"), output_of(modelfile, "modelfile.json"), chosen]
+            + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+            outputs=["bundle", "create.json"],
+        )
+    steps.add(
+        "smoke",
+        "llama_server_smoke",
+        "Serve the GGUF with llama_cpp.server and send chat requests",
+        params=_dump(deploy.serve),
+        inputs=[chosen, output_of(data, "validation.jsonl")]
+        + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+        outputs=["smoke.json"],
+    )

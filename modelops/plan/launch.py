@@ -53,21 +53,42 @@ def trainer_arguments(kind: str, p: dict[str, Any], out: Path, has_validation: b
     task, setup = p["task"], p["setup"]
     precision = setup["precision"]
     arguments: dict[str, Any] = dict(
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=setup["per_device_batch"],
-        per_device_eval_batch_size=setup["per_device_batch"], gradient_accumulation_steps=setup["gradient_accumulation"],
-        learning_rate=task["learning_rate"], lr_scheduler_type=task["scheduler"], warmup_steps=task["warmup_ratio"],
-        weight_decay=task["weight_decay"], num_train_epochs=task["epochs"], max_steps=task["max_steps"] or -1,
-        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
+        output_dir=str(out / "checkpoints"),
+        per_device_train_batch_size=setup["per_device_batch"],
+        per_device_eval_batch_size=setup["per_device_batch"],
+        gradient_accumulation_steps=setup["gradient_accumulation"],
+        learning_rate=task["learning_rate"],
+        lr_scheduler_type=task["scheduler"],
+        warmup_steps=task["warmup_ratio"],
+        weight_decay=task["weight_decay"],
+        num_train_epochs=task["epochs"],
+        max_steps=task["max_steps"] or -1,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not cuda,
         activation_checkpointing=setup["gradient_checkpointing"] and setup["distributed"] != "fsdp",
-        save_strategy="steps" if task["save"]["every_steps"] else "no", save_steps=task["save"]["every_steps"],
-        save_total_limit=task["save"]["keep"],         # save.every_minutes: lm/train.py's timed saves
-        logging_steps=1, report_to="none", seed=p["seed"], data_seed=p["seed"], max_length=task["max_length"],
+        save_strategy="steps" if task["save"]["every_steps"] else "no",
+        save_steps=task["save"]["every_steps"],
+        save_total_limit=task["save"]["keep"],  # save.every_minutes: lm/train.py's timed saves
+        logging_steps=1,
+        report_to="none",
+        seed=p["seed"],
+        data_seed=p["seed"],
+        max_length=task["max_length"],
         eval_strategy=("steps" if task["eval"]["every_steps"] else "epoch") if has_validation else "no",
-        eval_steps=task["eval"]["every_steps"], disable_tqdm=True, use_liger_kernel=bool(task.get("liger_kernels")))
+        eval_steps=task["eval"]["every_steps"],
+        disable_tqdm=True,
+        use_liger_kernel=bool(task.get("liger_kernels")),
+    )
     if task["eval"]["early_stopping_patience"] and has_validation:
         every = task["eval"]["every_steps"] or task["save"]["every_steps"]
-        arguments |= dict(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-                          save_strategy="steps" if every else "epoch", save_steps=every)
+        arguments |= dict(
+            load_best_model_at_end=True,
+            metric_for_best_model="eval_loss",
+            greater_is_better=False,
+            save_strategy="steps" if every else "epoch",
+            save_steps=every,
+        )
     if kind == "dpo":
         return arguments | dict(beta=task["beta"], loss_type=[task["loss_type"]])
     packing = task["packing"] if task["packing"] is not None else True

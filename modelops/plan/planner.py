@@ -78,10 +78,17 @@ def load_chain(path: Path, env: Mapping[str, str] | None = None) -> list[LoadedR
             key = ("model", "base", "from")
             if upstream in stack or upstream == file.resolve():
                 cycle = " → ".join(p.name for p in stack + [file.resolve(), upstream])
-                raise RecipeError([loaded.problem(key, f"recipes form a cycle: {cycle}", "one of them must start from a model")])
+                raise RecipeError(
+                    [loaded.problem(key, f"recipes form a cycle: {cycle}", "one of them must start from a model")]
+                )
             if not upstream.is_file():
-                raise RecipeError([loaded.problem(key, f"recipe not found: {model.base.from_}",
-                                                  f"paths are relative to {loaded.root}")])
+                raise RecipeError(
+                    [
+                        loaded.problem(
+                            key, f"recipe not found: {model.base.from_}", f"paths are relative to {loaded.root}"
+                        )
+                    ]
+                )
             if upstream not in done:
                 visit(upstream, stack + [file.resolve()])
         done.add(file.resolve())
@@ -91,8 +98,9 @@ def load_chain(path: Path, env: Mapping[str, str] | None = None) -> list[LoadedR
     return order
 
 
-def _plan_one(loaded: LoadedRecipe, upstream: dict[Path, _Upstream],
-              fingerprints: dict[str, str]) -> tuple[RecipePlan | None, list[Problem]]:
+def _plan_one(
+    loaded: LoadedRecipe, upstream: dict[Path, _Upstream], fingerprints: dict[str, str]
+) -> tuple[RecipePlan | None, list[Problem]]:
     problems, notes = check_recipe(loaded)
     recipe = loaded.recipe
     try:
@@ -120,9 +128,18 @@ def _plan_one(loaded: LoadedRecipe, upstream: dict[Path, _Upstream],
             training["seconds_per_step_estimate"] = round(seconds, 3)
         training |= estimate_run(recipe.task, setup, seconds, _train_rows(loaded))
     _finish_steps(steps, workdir, hw, setup, fingerprints)
-    return RecipePlan(name=recipe.name, file=relative(loaded.path), task=recipe.task.kind, workdir=workdir,
-                      hardware=hardware_info, model=model_info, training=training, steps=steps,
-                      notes=sorted(set(notes)), network=destinations(loaded)), problems
+    return RecipePlan(
+        name=recipe.name,
+        file=relative(loaded.path),
+        task=recipe.task.kind,
+        workdir=workdir,
+        hardware=hardware_info,
+        model=model_info,
+        training=training,
+        steps=steps,
+        notes=sorted(set(notes)),
+        network=destinations(loaded),
+    ), problems
 
 
 def _train_rows(loaded: LoadedRecipe) -> int | None:
@@ -134,8 +151,13 @@ def _train_rows(loaded: LoadedRecipe) -> int | None:
     return rows - round(rows * validation.fraction)
 
 
-def _plan_language_model(loaded: LoadedRecipe, hw: ResolvedHardware, upstream: dict[Path, _Upstream],
-                         problems: list[Problem], notes: list[str]):
+def _plan_language_model(
+    loaded: LoadedRecipe,
+    hw: ResolvedHardware,
+    upstream: dict[Path, _Upstream],
+    problems: list[Problem],
+    notes: list[str],
+):
     recipe, task = loaded.recipe, loaded.recipe.task
     assert isinstance(task, TrainingTask)
     if recipe.model is None:
@@ -156,8 +178,9 @@ def _plan_language_model(loaded: LoadedRecipe, hw: ResolvedHardware, upstream: d
     return steps, final, shape, setup
 
 
-def _resolve_model(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], problems: list[Problem],
-                   notes: list[str]) -> tuple[ModelRef | None, ModelShape | None]:
+def _resolve_model(
+    loaded: LoadedRecipe, upstream: dict[Path, _Upstream], problems: list[Problem], notes: list[str]
+) -> tuple[ModelRef | None, ModelShape | None]:
     model = loaded.recipe.model
     key = ("model", "base")
     if model.init is not None:
@@ -167,23 +190,41 @@ def _resolve_model(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], proble
     if isinstance(model.base, FromRecipe):
         up = upstream.get((loaded.root / model.base.from_).resolve())
         if up is None:
-            problems.append(loaded.problem(key + ("from",), "the upstream recipe could not be planned",
-                                           "fix the errors reported for it"))
+            problems.append(
+                loaded.problem(
+                    key + ("from",), "the upstream recipe could not be planned", "fix the errors reported for it"
+                )
+            )
             return None, None
         if up.final is None:
-            problems.append(loaded.problem(key + ("from",), f"the upstream recipe is a {up.kind} task; it produces no language model",
-                                           "start from a pretrain, sft or dpo recipe"))
+            problems.append(
+                loaded.problem(
+                    key + ("from",),
+                    f"the upstream recipe is a {up.kind} task; it produces no language model",
+                    "start from a pretrain, sft or dpo recipe",
+                )
+            )
             return None, None
         if "model" not in up.final.outputs:
-            problems.append(loaded.problem(key + ("from",), "the upstream recipe does not produce a full model",
-                                           "set `deploy.merge: true` (or no deploy section) upstream"))
+            problems.append(
+                loaded.problem(
+                    key + ("from",),
+                    "the upstream recipe does not produce a full model",
+                    "set `deploy.merge: true` (or no deploy section) upstream",
+                )
+            )
             return None, None
         return ModelRef(input=StepInput("base", step=up.final.id, output="model")), up.shape
     location = locate(model.base, loaded.root)
     if location.is_local:
         if not location.path.is_dir():
-            problems.append(loaded.problem(key, f"model folder not found: {model.base}",
-                                           "give a hub id (`org/name`), `modelscope://org/name`, or an existing folder"))
+            problems.append(
+                loaded.problem(
+                    key,
+                    f"model folder not found: {model.base}",
+                    "give a hub id (`org/name`), `modelscope://org/name`, or an existing folder",
+                )
+            )
             return None, None
         try:
             shape = shape_from_config(location.path)
@@ -193,24 +234,38 @@ def _resolve_model(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], proble
         return ModelRef(input=StepInput("base", path=str(location.path))), shape
     shape = shape_from_catalog(model.base)
     if shape is None:
-        problems.append(loaded.problem(key, f"`{model.base}` is not in the built-in catalog: no memory estimate",
-                                       "plan with a local copy (its config.json is read) to get one", severity="warning"))
+        problems.append(
+            loaded.problem(
+                key,
+                f"`{model.base}` is not in the built-in catalog: no memory estimate",
+                "plan with a local copy (its config.json is read) to get one",
+                severity="warning",
+            )
+        )
     return ModelRef(input=None, remote=location), shape
 
 
 def _model_summary(loaded: LoadedRecipe, shape: ModelShape | None) -> dict:
     model = loaded.recipe.model
     base = model.base.from_ if isinstance(model.base, FromRecipe) else model.base
-    out = {"base": f"from {base}" if isinstance(model.base, FromRecipe) else base or "fresh " + model.init.architecture,
-           "trust_remote_code": model.trust_remote_code}
+    out = {
+        "base": f"from {base}" if isinstance(model.base, FromRecipe) else base or "fresh " + model.init.architecture,
+        "trust_remote_code": model.trust_remote_code,
+    }
     if shape is not None:
-        out |= {"params": shape.params, "layers": shape.layers, "hidden": shape.hidden, "vocab": shape.vocab,
-                "shape_source": shape.source}
+        out |= {
+            "params": shape.params,
+            "layers": shape.layers,
+            "hidden": shape.hidden,
+            "vocab": shape.vocab,
+            "shape_source": shape.source,
+        }
     return out
 
 
-def _finish_steps(steps: list[Step], workdir: str, hw: ResolvedHardware, setup: TrainingSetup | None,
-                  fingerprints: dict[str, str]) -> None:
+def _finish_steps(
+    steps: list[Step], workdir: str, hw: ResolvedHardware, setup: TrainingSetup | None, fingerprints: dict[str, str]
+) -> None:
     """Fingerprints (inputs first), step directories, commands and launch files."""
     for step in steps:
         for item in step.inputs:
@@ -237,6 +292,11 @@ def _check_unique_workdirs(chain: list[LoadedRecipe], problems: list[Problem]) -
     for loaded in chain:
         workdir = _workdir(loaded)
         if workdir in seen:
-            problems.append(loaded.problem(("name",), f"run directory {workdir} is also used by {seen[workdir].path.name}",
-                                           "give each recipe its own `name` or `workdir`"))
+            problems.append(
+                loaded.problem(
+                    ("name",),
+                    f"run directory {workdir} is also used by {seen[workdir].path.name}",
+                    "give each recipe its own `name` or `workdir`",
+                )
+            )
         seen[workdir] = loaded

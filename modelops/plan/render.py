@@ -27,7 +27,8 @@ def _count(n: int | None) -> str:
 def _hardware_line(r: RecipePlan) -> str:
     hw = r.hardware
     nodes = f" × {hw['nodes']} nodes" if hw["nodes"] > 1 else ""
-    return f"{hw['label']} × {hw['processes_per_node']}{nodes} ({hw['memory_gb']:g} GiB per device, profile `{hw['name']}`)"
+    per_device = f"{hw['memory_gb']:g} GiB per device, profile `{hw['name']}`"
+    return f"{hw['label']} × {hw['processes_per_node']}{nodes} ({per_device})"
 
 
 def _training_lines(t: dict[str, Any]) -> list[str]:
@@ -41,16 +42,22 @@ def _training_lines(t: dict[str, Any]) -> list[str]:
     memory = t.get("memory_gib")
     if memory:
         parts = ", ".join(f"{k} {v:g}" for k, v in memory.items() if k != "total")
-        lines.append(f"peak memory estimate: {memory['total']:g} GiB of {t['memory_capacity_gib']:g} GiB per device ({parts})")
+        lines.append(
+            f"peak memory estimate: {memory['total']:g} GiB of {t['memory_capacity_gib']:g} GiB per device ({parts})"
+        )
     else:
         lines.append("peak memory estimate: unknown (model not in the catalog)")
     if "seconds_per_step_estimate" in t:
-        lines.append(f"time estimate: ~{t['seconds_per_step_estimate']:g} s per optimizer step "
-                     f"(6·N FLOPs per token at {ASSUMED_MFU:.0%} of peak throughput, + {STEP_OVERHEAD_S:g} s per step)")
+        lines.append(
+            f"time estimate: ~{t['seconds_per_step_estimate']:g} s per optimizer step "
+            f"(6·N FLOPs per token at {ASSUMED_MFU:.0%} of peak throughput, + {STEP_OVERHEAD_S:g} s per step)"
+        )
     if "steps_estimate" in t:
         wall = t.get("wall_seconds_estimate")
-        lines.append(f"steps: {t['steps_estimate']:,} ({t['steps_basis']})"
-                     + (f", wall time ≈ {_duration(wall)} with start-up" if wall is not None else ""))
+        lines.append(
+            f"steps: {t['steps_estimate']:,} ({t['steps_basis']})"
+            + (f", wall time ≈ {_duration(wall)} with start-up" if wall is not None else "")
+        )
     return lines + [f"why: {reason}" for reason in t["reasons"]]
 
 
@@ -77,8 +84,10 @@ def plan_text(plan: Plan) -> str:
         out.append(f"recipe {r.name} ({r.file}) — task {r.task}, run directory {r.workdir}")
         out.append(f"  hardware: {_hardware_line(r)}")
         if r.model:
-            out.append(f"  model: {r.model['base']}" + (f", {_count(r.model.get('params'))} parameters"
-                                                       if r.model.get("params") else ""))
+            out.append(
+                f"  model: {r.model['base']}"
+                + (f", {_count(r.model.get('params'))} parameters" if r.model.get("params") else "")
+            )
         if r.training:
             out += [f"  {line}" for line in _training_lines(r.training)]
         if r.task == "regression" and r.hardware["engine"] == "local":
@@ -110,8 +119,10 @@ def plan_markdown(plan: Plan) -> str:
         out.append("")
         out.append(f"- **Hardware:** {md_text(_hardware_line(r))}")
         if r.model:
-            out.append(f"- **Model:** {md_code(str(r.model['base']))}" + (
-                f", {_count(r.model.get('params'))} parameters" if r.model.get("params") else ""))
+            out.append(
+                f"- **Model:** {md_code(str(r.model['base']))}"
+                + (f", {_count(r.model.get('params'))} parameters" if r.model.get("params") else "")
+            )
         if r.training:
             out += [f"- {md_text(line)}" for line in _training_lines(r.training)]
         out.append("- **Network:** " + ("none (nothing leaves this machine)" if not r.network else ""))
@@ -120,8 +131,10 @@ def plan_markdown(plan: Plan) -> str:
         out += ["", "| # | step | kind | key parameters | fingerprint |", "|---|---|---|---|---|"]
         for n, step in enumerate(r.steps, 1):
             params = "; ".join(f"{k}: {v}" for k, v in step.summary.items()) or step.title
-            out.append(f"| {n} | {md_code(step.short_id, True)} | `{step.kind}` | {md_text(params)} | "
-                       f"`{step.fingerprint[:12]}` |")
+            out.append(
+                f"| {n} | {md_code(step.short_id, True)} | `{step.kind}` | {md_text(params)} | "
+                f"`{step.fingerprint[:12]}` |"
+            )
         out += ["", "<details><summary>Commands and generated configs</summary>", ""]
         out += md_fence("\n".join(step.command_line() for step in r.steps), "sh")
         for step in r.steps:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,6 @@ class ModelShape:
         names = _LINEAR_NAMES if targets == "all-linear" else [t for t in targets if t in _LINEAR_NAMES]
         shapes = self.linear_shapes()
         return self.layers * sum(r * sum(shapes[n]) for n in names)
-
-    def with_vocab(self, vocab: int) -> "ModelShape":
-        return replace(self, vocab=vocab)
 
 
 def shape_from_catalog(model_id: str) -> ModelShape | None:

@@ -43,7 +43,11 @@ def locate(raw: str, root: Path) -> Location:
         return Location("url", raw)
     if raw.startswith(MODELSCOPE):
         return Location("modelscope", raw, None)
-    path = (root / Path(raw).expanduser()).resolve() if not Path(raw).expanduser().is_absolute() else Path(raw).expanduser()
+    path = (
+        (root / Path(raw).expanduser()).resolve()
+        if not Path(raw).expanduser().is_absolute()
+        else Path(raw).expanduser()
+    )
     if _exists(path) or _looks_local(raw) or not _HUB_ID.match(raw):
         return Location("local", raw, path)
     return Location("hub", raw)

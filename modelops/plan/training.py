@@ -68,8 +68,11 @@ def choose_setup(task: TrainingTask, hw: ResolvedHardware, shape: ModelShape | N
     devices = hw.devices
     if task.batch_size % devices:
         lower = task.batch_size - task.batch_size % devices
-        raise SetupError(("task", "batch_size"), f"global batch {task.batch_size} does not divide over {devices} devices",
-                         f"use a multiple of {devices}, e.g. {max(lower, devices)} or {lower + devices}")
+        raise SetupError(
+            ("task", "batch_size"),
+            f"global batch {task.batch_size} does not divide over {devices} devices",
+            f"use a multiple of {devices}, e.g. {max(lower, devices)} or {lower + devices}",
+        )
     per_replica = task.batch_size // devices
     attn = _attention(attn_request, hw)
     candidates = _strategies(task, hw, reasons)
@@ -84,14 +87,27 @@ def choose_setup(task: TrainingTask, hw: ResolvedHardware, shape: ModelShape | N
         return _estimate(task, hw, shape, trainable, precision, micro, checkpointing, strategy, attn)
 
     strategy, micro, checkpointing, memory = _first_fit(
-        candidates, _checkpointing_options(task), _micro_batches(task, per_replica), estimate,
-        hw.memory_gb * GIB * TIGHT_FRACTION)
+        candidates,
+        _checkpointing_options(task),
+        _micro_batches(task, per_replica),
+        estimate,
+        hw.memory_gb * GIB * TIGHT_FRACTION,
+    )
     _explain(task, strategy, micro, checkpointing, memory, reasons)
     setup = TrainingSetup(
-        precision=precision, distributed=strategy, devices=devices, per_device_batch=micro,
-        gradient_accumulation=per_replica // micro, global_batch=task.batch_size,
-        gradient_checkpointing=checkpointing, attn_implementation=attn, memory=memory,
-        capacity_gb=hw.memory_gb, trainable_params=trainable, total_params=total, reasons=reasons,
+        precision=precision,
+        distributed=strategy,
+        devices=devices,
+        per_device_batch=micro,
+        gradient_accumulation=per_replica // micro,
+        global_batch=task.batch_size,
+        gradient_checkpointing=checkpointing,
+        attn_implementation=attn,
+        memory=memory,
+        capacity_gb=hw.memory_gb,
+        trainable_params=trainable,
+        total_params=total,
+        reasons=reasons,
     )
     _fit_warnings(setup, task, hw)
     return setup
@@ -100,30 +116,43 @@ def choose_setup(task: TrainingTask, hw: ResolvedHardware, shape: ModelShape | N
 def _precision(task: TrainingTask, hw: ResolvedHardware, reasons: list[str]) -> str:
     if task.precision == "auto":
         chosen = "bf16" if hw.bf16 else ("fp16" if hw.fp16 else "fp32")
-        why = {"bf16": f"{hw.gpu} supports bf16", "fp16": f"{hw.gpu} has no bf16; fp16 with loss scaling",
-               "fp32": "CPU training runs in fp32"}[chosen]
+        why = {
+            "bf16": f"{hw.gpu} supports bf16",
+            "fp16": f"{hw.gpu} has no bf16; fp16 with loss scaling",
+            "fp32": "CPU training runs in fp32",
+        }[chosen]
         reasons.append(f"precision {chosen}: {why}")
         return chosen
     if task.precision == "bf16" and hw.cuda and not hw.bf16:
-        raise SetupError(("task", "precision"), f"{hw.label} does not support bf16",
-                         "use `precision: fp16` (or `auto`) on this GPU")
+        raise SetupError(
+            ("task", "precision"), f"{hw.label} does not support bf16", "use `precision: fp16` (or `auto`) on this GPU"
+        )
     if task.precision == "fp16" and not hw.cuda:
-        raise SetupError(("task", "precision"), "fp16 training needs a CUDA GPU", "use `precision: fp32` or `auto` on CPU")
+        raise SetupError(
+            ("task", "precision"), "fp16 training needs a CUDA GPU", "use `precision: fp32` or `auto` on CPU"
+        )
     reasons.append(f"precision {task.precision}: pinned by the recipe")
     return task.precision
 
 
 def _check_adapter(task: TrainingTask, hw: ResolvedHardware) -> None:
     if task.adapter.type == "qlora" and not hw.cuda:
-        raise SetupError(("task", "adapter", "type"), "QLoRA needs a CUDA GPU (bitsandbytes 4-bit kernels)",
-                         "use `type: lora` on CPU, or a GPU profile such as `a10x1`")
+        raise SetupError(
+            ("task", "adapter", "type"),
+            "QLoRA needs a CUDA GPU (bitsandbytes 4-bit kernels)",
+            "use `type: lora` on CPU, or a GPU profile such as `a10x1`",
+        )
     if task.liger_kernels and not hw.cuda:
-        raise SetupError(("task", "liger_kernels"), "Liger kernels need a CUDA GPU", "set `liger_kernels: false` on CPU")
+        raise SetupError(
+            ("task", "liger_kernels"), "Liger kernels need a CUDA GPU", "set `liger_kernels: false` on CPU"
+        )
 
 
 def _attention(request: str, hw: ResolvedHardware) -> str:
     if request == "flash_attention_2" and not hw.cuda:
-        raise SetupError(("model", "attn_implementation"), "flash_attention_2 needs a CUDA GPU", "use `sdpa` (or `auto`)")
+        raise SetupError(
+            ("model", "attn_implementation"), "flash_attention_2 needs a CUDA GPU", "use `sdpa` (or `auto`)"
+        )
     return "sdpa" if request == "auto" else request
 
 
@@ -135,15 +164,21 @@ def _strategies(task: TrainingTask, hw: ResolvedHardware, reasons: list[str]) ->
             return ["single"]
         return ["ddp", "fsdp"] if hw.cuda else ["ddp"]
     if pinned == "single" and devices > 1:
-        raise SetupError(("task", "distributed"), f"`single` cannot use {devices} devices",
-                         "use `ddp`, `fsdp` or `auto`, or one device")
+        raise SetupError(
+            ("task", "distributed"),
+            f"`single` cannot use {devices} devices",
+            "use `ddp`, `fsdp` or `auto`, or one device",
+        )
     if pinned != "single" and devices == 1:
         raise SetupError(("task", "distributed"), f"`{pinned}` needs more than one device", "use `single` or `auto`")
     if pinned in ("fsdp", "deepspeed_zero2", "deepspeed_zero3") and not hw.cuda:
         raise SetupError(("task", "distributed"), f"`{pinned}` needs CUDA GPUs", "use `ddp` for several CPU processes")
     if task.adapter.type == "qlora" and pinned == "deepspeed_zero3":
-        raise SetupError(("task", "distributed"), "QLoRA cannot shard 4-bit weights with ZeRO-3 here",
-                         "use `fsdp` or `ddp` with QLoRA")
+        raise SetupError(
+            ("task", "distributed"),
+            "QLoRA cannot shard 4-bit weights with ZeRO-3 here",
+            "use `fsdp` or `ddp` with QLoRA",
+        )
     reasons.append(f"strategy {pinned}: pinned by the recipe")
     return [pinned]
 
@@ -180,32 +215,67 @@ def _micro_batches(task: TrainingTask, per_replica: int) -> list[int]:
     return [d for d in range(min(per_replica, MAX_MICRO_BATCH), 0, -1) if per_replica % d == 0]
 
 
-def _estimate(task: TrainingTask, hw: ResolvedHardware, shape: ModelShape | None, trainable: int | None,
-              precision: str, micro: int, checkpointing: bool, strategy: str, attn: str) -> MemoryEstimate | None:
+def _estimate(
+    task: TrainingTask,
+    hw: ResolvedHardware,
+    shape: ModelShape | None,
+    trainable: int | None,
+    precision: str,
+    micro: int,
+    checkpointing: bool,
+    strategy: str,
+    attn: str,
+) -> MemoryEstimate | None:
     if shape is None or trainable is None:
         return None
     shard = {"fsdp": "full", "deepspeed_zero3": "full", "deepspeed_zero2": "zero2"}.get(strategy, "none")
     dpo = isinstance(task, DpoTask)
-    return estimate_memory(MemoryInputs(
-        shape=shape, adapter=task.adapter.type, trainable=trainable, half_precision=precision != "fp32",
-        micro_batch=micro, seq_len=task.max_length, checkpointing=checkpointing, shard=shard,
-        devices=hw.devices, efficient_attention=attn != "eager", cuda=hw.cuda,
-        sequences_per_example=2 if dpo else 1, reference_copy=dpo and task.adapter.type == "none",
-    ))
+    return estimate_memory(
+        MemoryInputs(
+            shape=shape,
+            adapter=task.adapter.type,
+            trainable=trainable,
+            half_precision=precision != "fp32",
+            micro_batch=micro,
+            seq_len=task.max_length,
+            checkpointing=checkpointing,
+            shard=shard,
+            devices=hw.devices,
+            efficient_attention=attn != "eager",
+            cuda=hw.cuda,
+            sequences_per_example=2 if dpo else 1,
+            reference_copy=dpo and task.adapter.type == "none",
+        )
+    )
 
 
-def _explain(task: TrainingTask, strategy: str, micro: int, checkpointing: bool,
-             estimate: MemoryEstimate | None, reasons: list[str]) -> None:
+def _explain(
+    task: TrainingTask,
+    strategy: str,
+    micro: int,
+    checkpointing: bool,
+    estimate: MemoryEstimate | None,
+    reasons: list[str],
+) -> None:
     if task.distributed == "auto":
-        why = {"single": "one device", "ddp": "a full replica fits each device",
-               "fsdp": "a replica does not fit one device; parameters, gradients and optimizer state are sharded"}
+        why = {
+            "single": "one device",
+            "ddp": "a full replica fits each device",
+            "fsdp": "a replica does not fit one device; parameters, gradients and optimizer state are sharded",
+        }
         reasons.append(f"strategy {strategy}: {why.get(strategy, 'chosen')}")
     if task.gradient_checkpointing is None:
-        reasons.append("gradient checkpointing on: needed to fit memory" if checkpointing
-                       else "gradient checkpointing off: activations fit without it")
+        reasons.append(
+            "gradient checkpointing on: needed to fit memory"
+            if checkpointing
+            else "gradient checkpointing off: activations fit without it"
+        )
     if task.per_device_batch_size is None and task.gradient_accumulation is None:
-        reasons.append(f"per-device batch {micro}: the largest divisor of the per-device share that fits"
-                       if estimate is not None else f"per-device batch {micro}: no memory estimate, kept the full share")
+        reasons.append(
+            f"per-device batch {micro}: the largest divisor of the per-device share that fits"
+            if estimate is not None
+            else f"per-device batch {micro}: no memory estimate, kept the full share"
+        )
 
 
 def _too_big_hint(setup: TrainingSetup, task: TrainingTask, hw: ResolvedHardware) -> str:
@@ -222,8 +292,11 @@ def _too_big_hint(setup: TrainingSetup, task: TrainingTask, hw: ResolvedHardware
         options.append("more or larger GPUs")
     else:
         ram = usable_memory_gib()
-        more = f"`hardware: {{gpu: cpu, memory_gb: {ram:.0f}}}` (this machine's RAM)" \
-            if ram and ram > setup.capacity_gb else "`hardware: {gpu: cpu, memory_gb: N}` on a machine with more RAM"
+        more = (
+            f"`hardware: {{gpu: cpu, memory_gb: {ram:.0f}}}` (this machine's RAM)"
+            if ram and ram > setup.capacity_gb
+            else "`hardware: {gpu: cpu, memory_gb: N}` on a machine with more RAM"
+        )
         options.append(f"a GPU profile, or {more}")
     return "use " + ", ".join(options[:-1]) + f" or {options[-1]}"
 
@@ -233,15 +306,29 @@ def _fit_warnings(setup: TrainingSetup, task: TrainingTask, hw: ResolvedHardware
         return
     need, have = setup.memory.total / GIB, setup.capacity_gb
     if need > have:
-        setup.errors.append((("hardware",), f"estimated peak memory {need:.1f} GiB per device exceeds {have:g} GiB",
-                             _too_big_hint(setup, task, hw)))
+        setup.errors.append(
+            (
+                ("hardware",),
+                f"estimated peak memory {need:.1f} GiB per device exceeds {have:g} GiB",
+                _too_big_hint(setup, task, hw),
+            )
+        )
     elif not hw.cuda and (ram := usable_memory_gib()) and need > ram:
-        setup.warnings.append((("hardware",), f"estimated peak memory {need:.1f} GiB is more than this machine's "
-                               f"{ram:.1f} GiB of RAM", "run it on a machine with more memory, or lower the batch, "
-                               "`max_length` or the model size"))
+        setup.warnings.append(
+            (
+                ("hardware",),
+                f"estimated peak memory {need:.1f} GiB is more than this machine's {ram:.1f} GiB of RAM",
+                "run it on a machine with more memory, or lower the batch, `max_length` or the model size",
+            )
+        )
     elif need > have * TIGHT_FRACTION:
-        setup.warnings.append((("hardware",), f"estimated peak memory {need:.1f} GiB is over {TIGHT_FRACTION:.0%} of {have:g} GiB",
-                               "the run may hit out-of-memory; consider gradient checkpointing or a smaller per-device batch"))
+        setup.warnings.append(
+            (
+                ("hardware",),
+                f"estimated peak memory {need:.1f} GiB is over {TIGHT_FRACTION:.0%} of {have:g} GiB",
+                "the run may hit out-of-memory; consider gradient checkpointing or a smaller per-device batch",
+            )
+        )
 
 
 def estimate_step_seconds(setup: TrainingSetup, hw: ResolvedHardware, seq_len: int) -> float | None:
@@ -255,8 +342,9 @@ def estimate_step_seconds(setup: TrainingSetup, hw: ResolvedHardware, seq_len: i
     return flops_per_token * tokens / (hw.tflops * 1e12 * ASSUMED_MFU * setup.devices) + STEP_OVERHEAD_S
 
 
-def estimate_run(task: TrainingTask, setup: TrainingSetup, step_seconds: float | None,
-                 train_rows: int | None) -> dict[str, Any]:
+def estimate_run(
+    task: TrainingTask, setup: TrainingSetup, step_seconds: float | None, train_rows: int | None
+) -> dict[str, Any]:
     """Optimizer steps (`max_steps`, or epochs × rows ÷ global batch — packing can only lower that) and the
     wall time: start-up (launcher, imports, reading the weights, the evaluation before training) + steps."""
     if task.max_steps:
@@ -264,7 +352,8 @@ def estimate_run(task: TrainingTask, setup: TrainingSetup, step_seconds: float |
     elif train_rows:
         steps = math.ceil(task.epochs * train_rows / setup.global_batch)
         basis = f"{task.epochs:g} epoch(s) × {train_rows:,} rows ÷ batch {setup.global_batch}" + (
-            " (packing may need fewer)" if getattr(task, "packing", False) is not False else "")
+            " (packing may need fewer)" if getattr(task, "packing", False) is not False else ""
+        )
     else:
         return {}
     estimate: dict[str, Any] = {"steps_estimate": steps, "steps_basis": basis}

@@ -9,7 +9,6 @@ from pydantic import Field, model_validator
 from modelops.recipe.common import Section
 
 DataFormat = Literal["text", "messages", "alpaca", "sharegpt", "preference", "table"]
-LM_FORMATS = ("text", "messages", "alpaca", "sharegpt", "preference")
 
 
 class DataSource(Section):
@@ -50,7 +49,9 @@ class Cleaning(Section):
     max_chars: int | None = Field(None, gt=0, description="Drop rows longer than this many characters.")
     dedupe: Literal["none", "exact", "near"] = Field("exact", description=(
         "`exact` drops identical rows; `near` also drops near-duplicates (MinHash/LSH)."))
-    near_threshold: float = Field(0.9, gt=0, le=1, description="Jaccard similarity above which rows are near-duplicates.")
+    near_threshold: float = Field(
+        0.9, gt=0, le=1, description="Jaccard similarity above which rows are near-duplicates."
+    )
     max_tokens: int | None = Field(None, gt=0, description="Filter or truncate rows longer than this many tokens.")
     over_max_tokens: Literal["drop", "truncate"] = Field("drop", description="What to do with rows over `max_tokens`.")
 
@@ -60,12 +61,17 @@ class TimeColumn(Section):
 
     column: str = Field(description="Name of the time column.")
     format: str | None = Field(None, description="strftime format, e.g. `%Y-%m-%d %H:%M`; inferred when absent.")
-    range_separator: str | None = Field(None, description=(
-        "For values like `2025-03-01 10:00 - 11:00`: the separator; the part before it is the time."))
+    range_separator: str | None = Field(
+        None, description=("For values like `2025-03-01 10:00 - 11:00`: the separator; the part before it is the time.")
+    )
     frequency: str | None = Field(None, description="Expected spacing (`h`, `D`, `15min`, ...), for gap handling.")
-    missing: Literal["error", "fill", "skip"] = Field("error", description=(
-        "Missing timestamps within a series: `error`, `fill` (insert rows, target and features forward-filled) "
-        "or `skip` (leave the gaps; lags then span them). `fill` needs `frequency`."))
+    missing: Literal["error", "fill", "skip"] = Field(
+        "error",
+        description=(
+            "Missing timestamps within a series: `error`, `fill` (insert rows, target and features forward-filled) "
+            "or `skip` (leave the gaps; lags then span them). `fill` needs `frequency`."
+        ),
+    )
 
     @model_validator(mode="after")
     def _fill_needs_frequency(self) -> "TimeColumn":
@@ -78,10 +84,16 @@ class Data(Section):
     """The data section."""
 
     train: DataSource = Field(description="Training data.")
-    validation: ValidationSplit | None = Field(None, description="Held-out data; defaults to 5% of train for language-model tasks.")
+    validation: ValidationSplit | None = Field(
+        None, description="Held-out data; defaults to 5% of train for language-model tasks."
+    )
     test: DataSource | None = Field(None, description="Optional test data, used only by evaluation.")
     clean: Cleaning = Field(default_factory=Cleaning, description="Cleaning rules (language-model data).")
     time: TimeColumn | None = Field(None, description="Time column (required for regression).")
-    on_bad_rows: Literal["error", "skip"] = Field("error", description=(
-        "Rows that cannot be used (invalid JSON, missing fields, ...): stop with their file and line, "
-        "or skip them and report the count and a sample."))
+    on_bad_rows: Literal["error", "skip"] = Field(
+        "error",
+        description=(
+            "Rows that cannot be used (invalid JSON, missing fields, ...): stop with their file and line, "
+            "or skip them and report the count and a sample."
+        ),
+    )

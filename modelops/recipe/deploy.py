@@ -34,14 +34,18 @@ class GgufMetadata(Section):
 class Gguf(Section):
     """Conversion to GGUF with llama.cpp's converter."""
 
-    outtype: Literal["f32", "f16", "bf16", "q8_0"] = Field("f16", description="Type of the converted file (before quantisation).")
+    outtype: Literal["f32", "f16", "bf16", "q8_0"] = Field(
+        "f16", description="Type of the converted file (before quantisation)."
+    )
     metadata: GgufMetadata = Field(default_factory=GgufMetadata, description="GGUF metadata.")
 
 
 class Parity(Section):
     """Agreement of each GGUF with the Hugging Face model; a broken conversion fails the step."""
 
-    min_top1: float | None = Field(None, ge=0, le=1, description="Minimum next-token agreement; default 0.98 for f16/bf16/q8_0, unchecked below.")
+    min_top1: float | None = Field(
+        None, ge=0, le=1, description="Minimum next-token agreement; default 0.98 for f16/bf16/q8_0, unchecked below."
+    )
     prompts: int = Field(16, ge=1, description="Held-out prompts to compare on.")
 
 
@@ -57,14 +61,24 @@ class Ollama(Section):
 
     name: str | None = Field(None, description="Model name and tag (`zh-assistant:0.1`); defaults to the recipe name.")
     system: str | None = Field(None, description="System prompt (SYSTEM).")
-    template: str | None = Field(None, description="A literal Go template, for chat templates that cannot be translated.")
-    parameters: dict[str, Union[int, float, str, list[str]]] = Field(default_factory=dict, description=(
-        "Runtime options (PARAMETER lines): num_ctx, temperature, top_p, top_k, min_p, repeat_penalty, "
-        "repeat_last_n, num_predict, seed, stop, ..."))
+    template: str | None = Field(
+        None, description="A literal Go template, for chat templates that cannot be translated."
+    )
+    parameters: dict[str, Union[int, float, str, list[str]]] = Field(
+        default_factory=dict,
+        description=(
+            "Runtime options (PARAMETER lines): num_ctx, temperature, top_p, top_k, min_p, repeat_penalty, "
+            "repeat_last_n, num_predict, seed, stop, ..."
+        ),
+    )
     messages: list[OllamaMessage] = Field(default_factory=list, description="MESSAGE lines.")
     license: str | None = Field(None, description="LICENSE text.")
-    quantization: str | None = Field(None, description="Which GGUF goes into FROM; defaults to the first of `quantize`.")
-    host: str | None = Field(None, description="Ollama server; defaults to `OLLAMA_HOST`. Without one, a bundle is written.")
+    quantization: str | None = Field(
+        None, description="Which GGUF goes into FROM; defaults to the first of `quantize`."
+    )
+    host: str | None = Field(
+        None, description="Ollama server; defaults to `OLLAMA_HOST`. Without one, a bundle is written."
+    )
     require: bool = Field(False, description="Fail when no Ollama server is reachable instead of writing a bundle.")
 
 
@@ -78,9 +92,14 @@ class Serve(Section):
 class Deploy(Section):
     """The deploy section."""
 
-    target: Literal["ollama", "llama-cpp", "hf", "api", "none"] = Field(description=(
-        "`ollama`, `llama-cpp` (GGUF + server), `hf` (merged folder + model card), `api` (regression), or `none`."))
-    merge: bool = Field(True, description="Merge a trained adapter into the base; `false` ships the adapter separately.")
+    target: Literal["ollama", "llama-cpp", "hf", "api", "none"] = Field(
+        description=(
+            "`ollama`, `llama-cpp` (GGUF + server), `hf` (merged folder + model card), `api` (regression), or `none`."
+        )
+    )
+    merge: bool = Field(
+        True, description="Merge a trained adapter into the base; `false` ships the adapter separately."
+    )
     gguf: Gguf = Field(default_factory=Gguf, description="GGUF conversion.")
     quantize: list[QuantType] = Field(default_factory=list, description="Quantised GGUFs to produce.")
     parity: Parity = Field(default_factory=Parity, description="Conversion parity checks.")

@@ -20,6 +20,12 @@ class HardwareSpec(Section):
     main_process_ip: str | None = Field(None, description="Address of node 0, for multi-node runs.")
     main_process_port: int = Field(29500, ge=1, le=65535, description="Port of node 0's rendezvous.")
     engine: Literal["local", "dask"] = Field("local", description="Regression only: `dask` trains with lightgbm.dask.")
-    scheduler: str | None = Field(None, description="Dask scheduler address (`tcp://host:8786`); none starts a local cluster.")
-    threads: int | None = Field(None, ge=1, description="Regression only: CPU threads the LightGBM fits may use in "
-                                "all (default: the CPUs this process may use, from its affinity and cgroup quota).")
+    scheduler: str | None = Field(
+        None, description="Dask scheduler address (`tcp://host:8786`); none starts a local cluster."
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="Regression only: CPU threads the LightGBM fits may use in "
+        "all (default: the CPUs this process may use, from its affinity and cgroup quota).",
+    )

@@ -93,20 +93,29 @@ def _problem(source: Source, error: Mapping[str, Any]) -> Problem:
     key = walk.path[-1] if walk.path else ""
     if kind == "extra_forbidden":
         allowed = _field_names(walk.parent)
-        return source.problem(walk.path, f"unknown key `{key}`", _did_you_mean(str(key), allowed, "allowed keys"), at="key")
+        return source.problem(
+            walk.path, f"unknown key `{key}`", _did_you_mean(str(key), allowed, "allowed keys"), at="key"
+        )
     if kind == "missing":
-        return source.problem(walk.path[:-1], f"required key `{key}` is missing",
-                              _field_doc(walk.parent, str(key)), at="key")
+        return source.problem(
+            walk.path[:-1], f"required key `{key}` is missing", _field_doc(walk.parent, str(key)), at="key"
+        )
     if kind == "union_tag_not_found":
-        return source.problem(walk.path, "`kind` is missing", "add `kind:` with one of: " + ", ".join(TASK_KINDS), at="key")
+        return source.problem(
+            walk.path, "`kind` is missing", "add `kind:` with one of: " + ", ".join(TASK_KINDS), at="key"
+        )
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag"))
-        return source.problem(walk.path + ("kind",), f"unknown task kind `{tag}`",
-                              _did_you_mean(tag, TASK_KINDS, "task kinds"))
+        return source.problem(
+            walk.path + ("kind",), f"unknown task kind `{tag}`", _did_you_mean(tag, TASK_KINDS, "task kinds")
+        )
     if kind in ("literal_error", "enum"):
         expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
-        return source.problem(walk.path, f"`{walk.value}` is not allowed here",
-                              _did_you_mean(str(walk.value), expected, "expected one of"))
+        return source.problem(
+            walk.path,
+            f"`{walk.value}` is not allowed here",
+            _did_you_mean(str(walk.value), expected, "expected one of"),
+        )
     message = str(error["msg"]).removeprefix("Value error, ")
     if walk.present and not isinstance(walk.value, (dict, list)) and kind != "value_error":
         message += f" (got `{walk.value}`)"
@@ -124,7 +133,7 @@ def _walk(data: Any, loc: tuple) -> _Walk:
     parent: type | None = None
     path: list = []
     present = True
-    for i, part in enumerate(loc):
+    for part in loc:
         member = _union_member(tp, part)
         if member is not None:
             tp = member
@@ -218,15 +227,25 @@ def _field_doc(model: type[BaseModel] | None, key: str) -> str:
     return f"{key}: {field.description}" if field and field.description else ""
 
 
-SYNONYMS = {   # names other tools use for an allowed value
-    "weekday": "dayofweek", "day_of_week": "dayofweek", "dow": "dayofweek", "week": "weekofyear",
-    "week_of_year": "weekofyear", "day_of_year": "dayofyear", "doy": "dayofyear", "hour_of_day": "hour"}
+SYNONYMS = {  # names other tools use for an allowed value
+    "weekday": "dayofweek",
+    "day_of_week": "dayofweek",
+    "dow": "dayofweek",
+    "week": "weekofyear",
+    "week_of_year": "weekofyear",
+    "day_of_year": "dayofyear",
+    "doy": "dayofyear",
+    "hour_of_day": "hour",
+}
 
 
 def _did_you_mean(word: str, choices: typing.Sequence[str], label: str) -> str:
     choices = [c for c in choices if c]
-    close = [SYNONYMS[word.lower()]] if SYNONYMS.get(word.lower()) in choices else \
-        difflib.get_close_matches(word, choices, n=2, cutoff=0.6)
+    close = (
+        [SYNONYMS[word.lower()]]
+        if SYNONYMS.get(word.lower()) in choices
+        else difflib.get_close_matches(word, choices, n=2, cutoff=0.6)
+    )
     if close:
         return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
     return f"{label}: {', '.join(choices)}" if choices else ""

@@ -24,7 +24,9 @@ class ModelInit(Section):
     hidden_size: int = Field(256, gt=0, description="Width of the residual stream.")
     num_layers: int = Field(4, gt=0, description="Transformer blocks.")
     num_heads: int = Field(4, gt=0, description="Attention heads.")
-    num_kv_heads: int | None = Field(None, gt=0, description="Key/value heads (grouped-query attention); defaults to `num_heads`.")
+    num_kv_heads: int | None = Field(
+        None, gt=0, description="Key/value heads (grouped-query attention); defaults to `num_heads`."
+    )
     intermediate_size: int | None = Field(None, gt=0, description="MLP width; defaults to about 8/3 of `hidden_size`.")
     max_position_embeddings: int = Field(2048, gt=0, description="Longest sequence the model supports.")
     tie_word_embeddings: bool = Field(True, description="Share the input embedding and the output head.")
@@ -61,21 +63,30 @@ class TokenizerSpec(Section):
 class Model(Section):
     """The model section."""
 
-    base: name_or(FromRecipe) | None = Field(None, description=(  # type: ignore[valid-type]
-        "Starting model: a Hugging Face hub id (`Qwen/Qwen2.5-0.5B-Instruct`), `modelscope://org/name`, "
-        "a local folder, or `{from: other-recipe.yaml}` for another recipe's output."))
+    base: name_or(FromRecipe) | None = Field(
+        None,
+        description=(  # type: ignore[valid-type]
+            "Starting model: a Hugging Face hub id (`Qwen/Qwen2.5-0.5B-Instruct`), `modelscope://org/name`, "
+            "a local folder, or `{from: other-recipe.yaml}` for another recipe's output."
+        ),
+    )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to pin.")
     init: ModelInit | None = Field(None, description="Initialise a fresh model instead of loading `base`.")
     tokenizer: TokenizerSpec | None = Field(None, description="Tokenizer, when it does not come from `base`.")
     chat_template: ChatTemplateName | None = Field(None, description="Chat template to use when the base has none.")
-    trust_remote_code: bool = Field(False, description="Run model code from the hub. Off unless you trust it; every plan warns.")
-    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field("auto", description=(
-        "Attention kernel: `auto` picks `flash_attention_2` on CUDA when installed, else `sdpa`."))
+    trust_remote_code: bool = Field(
+        False, description="Run model code from the hub. Off unless you trust it; every plan warns."
+    )
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
+        "auto", description=("Attention kernel: `auto` picks `flash_attention_2` on CUDA when installed, else `sdpa`.")
+    )
 
     @model_validator(mode="after")
     def _base_or_init(self) -> "Model":
         if (self.base is None) == (self.init is None):
             raise ValueError("give exactly one of `base` (a model to start from) or `init` (a fresh architecture)")
         if self.init is not None and self.tokenizer is None:
-            raise ValueError("a fresh model (`init`) needs `tokenizer: {train: {vocab_size: N}}` or `tokenizer: {path: ...}`")
+            raise ValueError(
+                "a fresh model (`init`) needs `tokenizer: {train: {vocab_size: N}}` or `tokenizer: {path: ...}`"
+            )
         return self

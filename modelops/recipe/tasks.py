@@ -19,7 +19,9 @@ class LagTransform(Section):
 
     type: Literal["rolling_mean", "rolling_std", "expanding_mean"] = Field(description="The statistic.")
     window: int | None = Field(None, ge=2, description="Rolling window length (rolling statistics only).")
-    lag: int = Field(1, ge=1, description="Lag the statistic ends at (1 = ending at the latest observation, like `lag1`).")
+    lag: int = Field(
+        1, ge=1, description="Lag the statistic ends at (1 = ending at the latest observation, like `lag1`)."
+    )
     features: list[str] | None = Field(None, description="Features to transform; defaults to the target.")
 
     @model_validator(mode="after")
@@ -33,8 +35,12 @@ class LightGBMModel(Section):
     """A LightGBM regressor."""
 
     type: Literal["lightgbm"] = Field("lightgbm", description="Model family.")
-    params: dict[str, Scalar] = Field(default_factory=dict, description="LightGBM parameters (`n_estimators`, `num_leaves`, ...).")
-    early_stopping_rounds: int = Field(50, ge=1, description="Rounds without improvement on a validation fold before stopping.")
+    params: dict[str, Scalar] = Field(
+        default_factory=dict, description="LightGBM parameters (`n_estimators`, `num_leaves`, ...)."
+    )
+    early_stopping_rounds: int = Field(
+        50, ge=1, description="Rounds without improvement on a validation fold before stopping."
+    )
 
 
 class Search(Section):
@@ -67,23 +73,40 @@ class RegressionTask(Section):
 
     kind: Literal["regression"]
     target: str = Field(description="Column to forecast.")
-    features: list[str] = Field(default_factory=list, description="Columns whose past values (lags) are features; the target's lags are always included.")
+    features: list[str] = Field(
+        default_factory=list,
+        description="Columns whose past values (lags) are features; the target's lags are always included.",
+    )
     groups: list[str] = Field(default_factory=list, description="Columns identifying one series (zero or more).")
     window: int | None = Field(None, ge=1, description="Use lags 1..window of every feature.")
     lags: list[Annotated[int, Field(ge=1)]] | None = Field(None, description="Explicit lags instead of `window`.")
     horizon: int = Field(1, ge=1, description="Steps ahead; one model is trained per step.")
     lag_transforms: list[LagTransform] = Field(default_factory=list, description="Rolling and expanding statistics.")
     calendar: list[Literal["hour", "dayofweek", "day", "month", "dayofyear", "weekofyear"]] = Field(
-        default_factory=list, description="Calendar features of the time column, taken at the target time.")
-    static_features: list[str] = Field(default_factory=list, description="Per-group categorical columns passed to LightGBM as categoricals.")
-    known_features: list[str] = Field(default_factory=list, description="Columns known in advance (holidays, planned values), taken at the target time.")
-    target_transform: Literal["auto", "none", "difference", "standard", "log"] = Field("auto", description=(
-        "Transform applied before fitting and inverted on prediction; `auto` lets the validation folds choose."))
+        default_factory=list, description="Calendar features of the time column, taken at the target time."
+    )
+    static_features: list[str] = Field(
+        default_factory=list, description="Per-group categorical columns passed to LightGBM as categoricals."
+    )
+    known_features: list[str] = Field(
+        default_factory=list,
+        description="Columns known in advance (holidays, planned values), taken at the target time.",
+    )
+    target_transform: Literal["auto", "none", "difference", "standard", "log"] = Field(
+        "auto",
+        description=(
+            "Transform applied before fitting and inverted on prediction; `auto` lets the validation folds choose."
+        ),
+    )
     season: int | None = Field(None, ge=2, description="Season length in steps, for the seasonal-naive baseline.")
     model: LightGBMModel = Field(default_factory=LightGBMModel, description="The regressor.")
     search: Search | None = Field(None, description="Hyper-parameter search.")
     validation: TimeValidation = Field(default_factory=TimeValidation, description="Cross-validation by time.")
-    metrics: list[Metric] = Field(default_factory=lambda: ["mae", "rmse", "r2"], min_length=1, description="Metrics reported per step ahead and overall.")
+    metrics: list[Metric] = Field(
+        default_factory=lambda: ["mae", "rmse", "r2"],
+        min_length=1,
+        description="Metrics reported per step ahead and overall.",
+    )
 
     @model_validator(mode="after")
     def _lags(self) -> "RegressionTask":
@@ -98,6 +121,7 @@ class RegressionTask(Section):
 
 # ---------------------------------------------------------------- language models
 
+
 class Adapter(Section):
     """Parameter-efficient fine-tuning, or `none` for full fine-tuning."""
 
@@ -111,8 +135,12 @@ class Adapter(Section):
 class EvalSchedule(Section):
     """Evaluation during training."""
 
-    every_steps: int | None = Field(None, ge=1, description="Evaluate every N optimizer steps; default: once per epoch.")
-    early_stopping_patience: int | None = Field(None, ge=1, description="Stop after N evaluations without a lower eval loss.")
+    every_steps: int | None = Field(
+        None, ge=1, description="Evaluate every N optimizer steps; default: once per epoch."
+    )
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="Stop after N evaluations without a lower eval loss."
+    )
 
 
 class SaveSchedule(Section):
@@ -120,7 +148,9 @@ class SaveSchedule(Section):
     training, whatever the step time; `every_steps` adds (or, with `every_minutes: null`, replaces) a
     step interval."""
 
-    every_minutes: float | None = Field(10.0, gt=0, description="Save a checkpoint after this many minutes of training since the last one.")
+    every_minutes: float | None = Field(
+        10.0, gt=0, description="Save a checkpoint after this many minutes of training since the last one."
+    )
     every_steps: int | None = Field(None, ge=1, description="Save a checkpoint every N optimizer steps.")
     keep: int = Field(3, ge=1, description="Checkpoints to keep (the newest).")
 
@@ -130,19 +160,36 @@ class TrainingTask(Section):
 
     epochs: float = Field(1.0, gt=0, description="Passes over the training data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides `epochs`).")
-    learning_rate: float | None = Field(None, gt=0, description="Peak learning rate; the default depends on the task and adapter.")
-    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field("cosine", description="Learning-rate schedule.")
+    learning_rate: float | None = Field(
+        None, gt=0, description="Peak learning rate; the default depends on the task and adapter."
+    )
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
+        "cosine", description="Learning-rate schedule."
+    )
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    batch_size: int = Field(16, ge=1, description="Global batch (sequences per optimizer step); the planner splits it over devices and accumulation.")
-    per_device_batch_size: int | None = Field(None, ge=1, description="Pin the per-device batch instead of letting the planner choose.")
+    batch_size: int = Field(
+        16,
+        ge=1,
+        description="Global batch (sequences per optimizer step); the planner splits it over devices and accumulation.",
+    )
+    per_device_batch_size: int | None = Field(
+        None, ge=1, description="Pin the per-device batch instead of letting the planner choose."
+    )
     gradient_accumulation: int | None = Field(None, ge=1, description="Pin gradient accumulation steps.")
     max_length: int = Field(1024, ge=8, description="Longest training sequence in tokens.")
-    packing: bool | None = Field(None, description="Pack short examples into full sequences; default on where supported.")
-    gradient_checkpointing: bool | None = Field(None, description="Recompute activations to save memory; default: on only when needed to fit.")
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="`auto`: bf16 where supported, fp16 on older GPUs, fp32 on CPU.")
+    packing: bool | None = Field(
+        None, description="Pack short examples into full sequences; default on where supported."
+    )
+    gradient_checkpointing: bool | None = Field(
+        None, description="Recompute activations to save memory; default: on only when needed to fit."
+    )
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="`auto`: bf16 where supported, fp16 on older GPUs, fp32 on CPU."
+    )
     distributed: Literal["auto", "single", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"] = Field(
-        "auto", description="`auto`: one device, DDP when a replica fits a device, FSDP full-shard when not.")
+        "auto", description="`auto`: one device, DDP when a replica fits a device, FSDP full-shard when not."
+    )
     eval: EvalSchedule = Field(default_factory=EvalSchedule, description="Evaluation schedule.")
     save: SaveSchedule = Field(default_factory=SaveSchedule, description="Checkpoint schedule.")
     liger_kernels: bool = Field(False, description="Use Liger kernels (CUDA only).")
@@ -168,14 +215,17 @@ class DpoTask(TrainingTask):
     """Direct preference optimisation on chosen/rejected pairs."""
 
     kind: Literal["dpo"]
-    adapter: Adapter = Field(default_factory=lambda: Adapter(type="lora"), description="LoRA by default; the reference model is the adapter-free base.")
+    adapter: Adapter = Field(
+        default_factory=lambda: Adapter(type="lora"),
+        description="LoRA by default; the reference model is the adapter-free base.",
+    )
     beta: float = Field(0.1, gt=0, description="Strength of the KL penalty towards the reference model.")
-    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero", "apo_down"] = Field(
-        "sigmoid", description="DPO loss variant (TRL's names).")
+    loss_type: Literal[
+        "sigmoid", "ipo", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero", "apo_down"
+    ] = Field("sigmoid", description="DPO loss variant (TRL's names).")
     batch_size: int = Field(8, ge=1, description="Global batch of preference pairs per optimizer step.")
     max_prompt_length: int | None = Field(None, ge=1, description="Truncate prompts to this many tokens.")
 
 
 Task = Annotated[Union[RegressionTask, PretrainTask, SftTask, DpoTask], Field(discriminator="kind")]
 TASK_KINDS = ("regression", "pretrain", "sft", "dpo")
-LMTask = Union[PretrainTask, SftTask, DpoTask]

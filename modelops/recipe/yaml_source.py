@@ -14,8 +14,15 @@ from typing import Any, Mapping
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.tokens import (BlockEndToken, BlockMappingStartToken, BlockSequenceStartToken, FlowMappingEndToken,
-                                FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken)
+from ruamel.yaml.tokens import (
+    BlockEndToken,
+    BlockMappingStartToken,
+    BlockSequenceStartToken,
+    FlowMappingEndToken,
+    FlowMappingStartToken,
+    FlowSequenceEndToken,
+    FlowSequenceStartToken,
+)
 
 from modelops.problems import Problem, RecipeError
 from modelops.recipe.env import ALLOWED, ENV_KEYS, names, unset
@@ -95,13 +102,28 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> So
         data = reader.read(root, ()) if root is not None else None
     except _TooBig as exc:
         mark = exc.node.start_mark
-        raise RecipeError([Problem(file, mark.line + 1, mark.column + 1, dotted(exc.path), exc.message,
-                                   "write the values out, without aliases that expand or refer to themselves")]) from None
+        raise RecipeError(
+            [
+                Problem(
+                    file,
+                    mark.line + 1,
+                    mark.column + 1,
+                    dotted(exc.path),
+                    exc.message,
+                    "write the values out, without aliases that expand or refer to themselves",
+                )
+            ]
+        ) from None
     if reader.problems:
         raise RecipeError(reader.problems)
     if not isinstance(data, dict):
-        raise RecipeError([Problem(file, 1, 1, "", "a recipe must be a mapping of sections",
-                                   "start with `version: 1` and `name: ...`")])
+        raise RecipeError(
+            [
+                Problem(
+                    file, 1, 1, "", "a recipe must be a mapping of sections", "start with `version: 1` and `name: ...`"
+                )
+            ]
+        )
     return Source(file, data, reader.positions)
 
 
@@ -110,9 +132,9 @@ def _yaml_message(exc: MarkedYAMLError) -> str:
     return "YAML syntax error: " + "; ".join(parts) if parts else "YAML syntax error"
 
 
-MAX_VALUES = 100_000          # values a recipe may expand to through aliases
-MAX_DEPTH = 64                # nesting levels
-MAX_SCALAR_DIGITS = 100       # characters of one number
+MAX_VALUES = 100_000  # values a recipe may expand to through aliases
+MAX_DEPTH = 64  # nesting levels
+MAX_SCALAR_DIGITS = 100  # characters of one number
 _OPENING = (BlockMappingStartToken, BlockSequenceStartToken, FlowMappingStartToken, FlowSequenceStartToken)
 _CLOSING = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
 
@@ -129,9 +151,18 @@ def _refuse_deep_nesting(yaml: YAML, text: str, file: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 mark = token.start_mark
-                raise RecipeError([Problem(file, mark.line + 1, mark.column + 1, "",
-                                           f"the recipe nests deeper than {MAX_DEPTH} levels",
-                                           "write it flatter; a recipe needs only a few levels")])
+                raise RecipeError(
+                    [
+                        Problem(
+                            file,
+                            mark.line + 1,
+                            mark.column + 1,
+                            "",
+                            f"the recipe nests deeper than {MAX_DEPTH} levels",
+                            "write it flatter; a recipe needs only a few levels",
+                        )
+                    ]
+                )
         elif isinstance(token, _CLOSING):
             depth -= 1
 
@@ -147,7 +178,7 @@ class _NodeReader:
         self.positions = Positions()
         self.problems: list[Problem] = []
         self.count = 0
-        self.open: set[int] = set()          # the nodes being read: one met again is a cycle
+        self.open: set[int] = set()  # the nodes being read: one met again is a cycle
 
     def _error(self, node: Node, path: KeyPath, message: str, hint: str = "") -> None:
         mark = node.start_mark
@@ -158,9 +189,13 @@ class _NodeReader:
         (a "billion laughs"), nests deeper than MAX_DEPTH, or refers to itself is refused at that point."""
         self.count += 1
         if self.count > MAX_VALUES or len(path) > MAX_DEPTH or id(node) in self.open:
-            why = "refers to itself through an alias" if id(node) in self.open else \
-                f"nests deeper than {MAX_DEPTH} levels" if len(path) > MAX_DEPTH else \
-                f"expands to more than {MAX_VALUES:,} values (aliases of aliases?)"
+            why = (
+                "refers to itself through an alias"
+                if id(node) in self.open
+                else f"nests deeper than {MAX_DEPTH} levels"
+                if len(path) > MAX_DEPTH
+                else f"expands to more than {MAX_VALUES:,} values (aliases of aliases?)"
+            )
             raise _TooBig(node, path, f"the recipe {why}")
         self.positions.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.open.add(id(node))
@@ -177,8 +212,12 @@ class _NodeReader:
 
     def _bad_tag(self, node: Node, path: KeyPath) -> None:
         tag = node.tag.replace(_CORE, "!!")
-        self._error(node, path, f"the YAML tag `{tag}` is not allowed in a recipe",
-                    "recipes are loaded safely: remove the tag and write a plain value")
+        self._error(
+            node,
+            path,
+            f"the YAML tag `{tag}` is not allowed in a recipe",
+            "recipes are loaded safely: remove the tag and write a plain value",
+        )
         return None
 
     def _mapping(self, node: MappingNode, path: KeyPath) -> dict | None:
@@ -193,8 +232,12 @@ class _NodeReader:
             key = str(key_node.value)
             if key in seen:
                 first = seen[key].start_mark
-                self._error(key_node, path + (key,), f"duplicate key `{key}` (first written at line {first.line + 1})",
-                            "remove one of the two; YAML keeps only one and it is easy to edit the wrong one")
+                self._error(
+                    key_node,
+                    path + (key,),
+                    f"duplicate key `{key}` (first written at line {first.line + 1})",
+                    "remove one of the two; YAML keeps only one and it is easy to edit the wrong one",
+                )
                 continue
             seen[key] = key_node
             self.positions.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -243,11 +286,19 @@ class _NodeReader:
         text = str(node.value)
         if tuple(path) in ENV_KEYS:
             for name in unset(text, self.env):
-                self._error(node, path, f"environment variable `{name}` is not set",
-                            f"export {name}=... or write `${{{name}:-default}}`")
+                self._error(
+                    node,
+                    path,
+                    f"environment variable `{name}` is not set",
+                    f"export {name}=... or write `${{{name}:-default}}`",
+                )
             return text
         for name in names(text):
-            self._error(node, path, f"`${{{name}}}`: environment variables are read only in {ALLOWED}",
-                        "write the value itself; plans are shared (pull-request comments) and never carry "
-                        "values of the environment")
+            self._error(
+                node,
+                path,
+                f"`${{{name}}}`: environment variables are read only in {ALLOWED}",
+                "write the value itself; plans are shared (pull-request comments) and never carry "
+                "values of the environment",
+            )
         return text.replace("$$", "$")

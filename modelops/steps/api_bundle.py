@@ -38,14 +38,21 @@ def run(spec: Spec) -> None:
     if bad.status_code != 422:
         raise SystemExit(f"smoke test: a malformed request answered {bad.status_code}, expected 422")
     body = response.json()
-    expected = (recent.drop_duplicates(forecaster.panel_spec.groups).shape[0] - len(body["refused"])) * forecaster.feature_spec.horizon
+    expected = (
+        recent.drop_duplicates(forecaster.panel_spec.groups).shape[0] - len(body["refused"])
+    ) * forecaster.feature_spec.horizon
     if len(body["forecasts"]) != expected:
         raise SystemExit(f"smoke test: {len(body['forecasts'])} forecasts, expected {expected}")
-    metrics = {"smoke_forecasts": len(body["forecasts"]), "smoke_latency_ms": round(latency * 1000, 1),
-               "smoke_rows_sent": len(rows)}
+    metrics = {
+        "smoke_forecasts": len(body["forecasts"]),
+        "smoke_latency_ms": round(latency * 1000, 1),
+        "smoke_rows_sent": len(rows),
+    }
     spec.write_json("metrics.json", metrics)
-    print(f"bundle written (version {metadata['version']}); smoke test: {len(rows)} rows → "
-          f"{len(body['forecasts'])} forecasts in {latency * 1000:.0f} ms over HTTP")
+    print(
+        f"bundle written (version {metadata['version']}); smoke test: {len(rows)} rows → "
+        f"{len(body['forecasts'])} forecasts in {latency * 1000:.0f} ms over HTTP"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def servable_copy(model: Path, into: Path) -> Path:
     template = model / "chat_template.jinja"
     if template.exists():
         (into / template.name).unlink()
-        (into / template.name).write_text(re.sub(GENERATION_TAGS, "", template.read_text(encoding="utf-8")), encoding="utf-8")
+        (into / template.name).write_text(
+            re.sub(GENERATION_TAGS, "", template.read_text(encoding="utf-8")), encoding="utf-8"
+        )
     return into
 
 
@@ -36,11 +38,15 @@ def run(spec: Spec) -> None:
         override = Path(scratch) / "metadata.json"
         override.write_text(json.dumps(metadata), encoding="utf-8")
         model = servable_copy(model_folder(spec.inputs), Path(scratch) / "model")
-        run_converter("convert_hf_to_gguf.py", [str(model), "--outfile", str(target), "--outtype", outtype,
-                                                "--metadata", str(override)])
+        run_converter(
+            "convert_hf_to_gguf.py",
+            [str(model), "--outfile", str(target), "--outtype", outtype, "--metadata", str(override)],
+        )
     facts = gguf_facts(target)
     spec.write_json("metrics.json", facts)
-    print(f"{target.name}: {facts['mib']} MiB, {facts['parameters']:,} parameters, {facts['bits_per_weight']} bits/weight")
+    print(
+        f"{target.name}: {facts['mib']} MiB, {facts['parameters']:,} parameters, {facts['bits_per_weight']} bits/weight"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def run(spec: Spec) -> None:
         raise SystemExit(f"llama.cpp could not quantise {source.name} to {quant} (code {code})")
     facts = gguf_facts(target, quant) | {"source_mib": round(source.stat().st_size / 2**20, 3)}
     spec.write_json("metrics.json", facts)
-    print(f"{target.name}: {facts['mib']} MiB ({facts['source_mib']} MiB before), {facts['bits_per_weight']} bits/weight")
+    print(
+        f"{target.name}: {facts['mib']} MiB ({facts['source_mib']} MiB before), {facts['bits_per_weight']} bits/weight"
+    )
     if "fallback" in facts:
         fallback = facts["fallback"]
         print(f"{fallback['tensors']} tensors fell back to {', '.join(fallback['types'])}: {fallback['reason']}")

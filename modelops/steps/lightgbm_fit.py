@@ -43,7 +43,7 @@ def run(spec: Spec) -> None:
     for h, booster in result.boosters.items():
         booster.save_model(str(models / f"model_h{h}.txt"))
     forecaster = {"panel": preprocessing["panel"], "features": preprocessing["features"], "transform": result.transform,
-                  "horizon": feature_spec.horizon, "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
+                  "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
                   "feature_names": result.boosters[1].feature_name(), "params": metrics["best_params"],
                   "best_iteration": metrics["best_iteration"]}
     spec.write_json("models/forecaster.json", forecaster)

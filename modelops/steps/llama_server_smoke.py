@@ -67,18 +67,42 @@ def run(spec: Spec) -> None:
                 raise SystemExit(f"the llama.cpp server {server.ended() or f'did not answer: {exc!r}'}") from None
             seconds = time.perf_counter() - started
             reply = response.json()
-            problem = _check(reply, control) if response.status_code == 200 else f"HTTP {response.status_code}: {response.text[:300]}"
+            problem = (
+                _check(reply, control)
+                if response.status_code == 200
+                else f"HTTP {response.status_code}: {response.text[:300]}"
+            )
             tokens = reply.get("usage", {}).get("completion_tokens", 0) if not problem else 0
-            results.append({"prompt": messages[-1]["content"][:80], "reply": None if problem else reply["choices"][0]["message"]["content"],
-                            "seconds": round(seconds, 3), "tokens": tokens, "tokens_per_second": round(tokens / seconds, 1)})
+            results.append(
+                {
+                    "prompt": messages[-1]["content"][:80],
+                    "reply": None if problem else reply["choices"][0]["message"]["content"],
+                    "seconds": round(seconds, 3),
+                    "tokens": tokens,
+                    "tokens_per_second": round(tokens / seconds, 1),
+                }
+            )
             if problem:
                 problems.append(problem)
             print(f"{seconds:.2f}s {tokens} tokens: {messages[-1]['content'][:30]!r} → {results[-1]['reply']!r}")
     latency = sorted(r["seconds"] for r in results)
-    metrics = {"requests": len(results), "failed": len(problems), "median_latency_s": latency[len(latency) // 2],
-               "tokens_per_second": round(sum(r["tokens"] for r in results) / max(sum(latency), 1e-9), 1)}
+    metrics = {
+        "requests": len(results),
+        "failed": len(problems),
+        "median_latency_s": latency[len(latency) // 2],
+        "tokens_per_second": round(sum(r["tokens"] for r in results) / max(sum(latency), 1e-9), 1),
+    }
     adapter = spec.inputs.get("adapter.gguf")
-    spec.write_json("smoke.json", {"gguf": str(gguf), "adapter": str(adapter) if adapter else None, "metrics": metrics, "requests": results, "problems": problems})
+    spec.write_json(
+        "smoke.json",
+        {
+            "gguf": str(gguf),
+            "adapter": str(adapter) if adapter else None,
+            "metrics": metrics,
+            "requests": results,
+            "problems": problems,
+        },
+    )
     spec.write_json("metrics.json", metrics)
     if problems:
         raise SystemExit("the served model failed the smoke test: " + "; ".join(problems))

@@ -53,7 +53,11 @@ def _messages(value: Any, what: str) -> list[dict[str, str]]:
         raise BadRow(f"`{what}` must be a non-empty list of messages")
     out = []
     for message in value:
-        if not isinstance(message, dict) or message.get("role") not in ROLES or not isinstance(message.get("content"), str):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ROLES
+            or not isinstance(message.get("content"), str)
+        ):
             raise BadRow(f"`{what}` has a message without a valid role (system/user/assistant) and text content")
         out.append({"role": message["role"], "content": message["content"]})
     return out
@@ -78,7 +82,9 @@ def convert(record: Any, fmt: str, text_field: str) -> dict[str, Any]:
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": record["output"]}]
     elif fmt == "sharegpt":
         turns = record.get("conversations")
-        if not isinstance(turns, list) or not all(isinstance(t, dict) and t.get("from") in SHAREGPT_ROLES for t in turns):
+        if not isinstance(turns, list) or not all(
+            isinstance(t, dict) and t.get("from") in SHAREGPT_ROLES for t in turns
+        ):
             raise BadRow("sharegpt rows need `conversations` with `from` in human/gpt/system")
         messages = [{"role": SHAREGPT_ROLES[t["from"]], "content": str(t.get("value", ""))} for t in turns]
     else:
@@ -94,9 +100,11 @@ def _preference(record: dict) -> dict[str, Any]:
 
     if not all(k in record for k in ("prompt", "chosen", "rejected")):
         raise BadRow("preference rows need `prompt`, `chosen` and `rejected`")
-    row = {"prompt": as_messages(record["prompt"], "prompt", "user"),
-           "chosen": as_messages(record["chosen"], "chosen", "assistant"),
-           "rejected": as_messages(record["rejected"], "rejected", "assistant")}
+    row = {
+        "prompt": as_messages(record["prompt"], "prompt", "user"),
+        "chosen": as_messages(record["chosen"], "chosen", "assistant"),
+        "rejected": as_messages(record["rejected"], "rejected", "assistant"),
+    }
     if row["chosen"] == row["rejected"]:
         raise BadRow("`chosen` and `rejected` are the same")
     return row
@@ -114,9 +122,11 @@ def _all_text(row: dict[str, Any]) -> str:
 
 def clean(rows: list[dict], rules: dict[str, Any], counts: dict[str, int]) -> list[dict]:
     if rules["strip"] or rules["normalize"] == "nfkc":
+
         def tidy(text: str) -> str:
             text = unicodedata.normalize("NFKC", text) if rules["normalize"] == "nfkc" else text
             return text.strip() if rules["strip"] else text
+
         rows = [_map_text(r, tidy) for r in rows]
     kept, seen = [], set()
     for row in rows:
@@ -127,7 +137,10 @@ def clean(rows: list[dict], rules: dict[str, Any], counts: dict[str, int]) -> li
             counts["dropped_short"] += 1
         elif rules["max_chars"] and len(text) > rules["max_chars"]:
             counts["dropped_long"] += 1
-        elif rules["dedupe"] != "none" and (key := hashlib.sha256(json.dumps(row, sort_keys=True).encode()).digest()) in seen:
+        elif (
+            rules["dedupe"] != "none"
+            and (key := hashlib.sha256(json.dumps(row, sort_keys=True).encode()).digest()) in seen
+        ):
             counts["dropped_duplicates"] += 1
         else:
             if rules["dedupe"] != "none":
@@ -150,7 +163,9 @@ class TokenLimit:
     def _length(self, row: dict[str, Any]) -> int:
         if "text" in row:
             return len(self.tokenizer(row["text"])["input_ids"])
-        conversations = [row["messages"]] if "messages" in row else [row["prompt"] + row["chosen"], row["prompt"] + row["rejected"]]
+        conversations = (
+            [row["messages"]] if "messages" in row else [row["prompt"] + row["chosen"], row["prompt"] + row["rejected"]]
+        )
         return max(len(self._ids(self._render(c))) for c in conversations)
 
     def _render(self, conversation: list[dict]) -> str:
@@ -165,11 +180,17 @@ class TokenLimit:
         ids = self._ids(messages[-1]["content"])
         if len(ids) <= overflow:
             return None
-        return messages[:-1] + [{"role": messages[-1]["role"], "content": self.tokenizer.decode(ids[: len(ids) - overflow])}]
+        return messages[:-1] + [
+            {"role": messages[-1]["role"], "content": self.tokenizer.decode(ids[: len(ids) - overflow])}
+        ]
 
     def _truncate(self, row: dict[str, Any], overflow: int) -> dict[str, Any] | None:
         if "text" in row:
-            return {"text": self.tokenizer.decode(self.tokenizer(row["text"])["input_ids"][: self.limit], skip_special_tokens=True)}
+            return {
+                "text": self.tokenizer.decode(
+                    self.tokenizer(row["text"])["input_ids"][: self.limit], skip_special_tokens=True
+                )
+            }
         fields = ("messages",) if "messages" in row else ("chosen", "rejected")
         shortened = {f: self._shorten(row[f], overflow) for f in fields}
         return None if None in shortened.values() else row | shortened
@@ -179,7 +200,7 @@ class TokenLimit:
         for row in rows:
             overflow = self._length(row) - self.limit
             if overflow > 0 and self.mode == "truncate":
-                row = self._truncate(row, overflow + 2)       # a little slack: re-tokenising a cut text may merge
+                row = self._truncate(row, overflow + 2)  # a little slack: re-tokenising a cut text may merge
                 counts["truncated_over_max_tokens" if row else "dropped_over_max_tokens"] += 1
             elif overflow > 0:
                 row = None
@@ -200,7 +221,7 @@ def _near_dedupe(rows: list[dict], threshold: float, counts: dict[str, int]) -> 
         text = _all_text(row)
         signature = MinHash(num_perm=128)
         for j in range(max(1, len(text) - 4)):
-            signature.update(text[j:j + 5].encode("utf-8"))
+            signature.update(text[j : j + 5].encode("utf-8"))
         if lsh.query(signature):
             counts["dropped_near_duplicates"] += 1
             continue
@@ -226,19 +247,35 @@ def load(path: Path, fmt: str, text_field: str, on_bad: str, counts: dict, sampl
 def run(spec: Spec) -> None:
     p = spec.params
     if p["remote_train"]:
-        raise SystemExit(f"remote dataset `{p['remote_train']}`: fetching datasets is not supported by this step yet; "
-                         "download it and point `data.train.path` at the file")
+        raise SystemExit(
+            f"remote dataset `{p['remote_train']}`: fetching datasets is not supported by this step yet; "
+            "download it and point `data.train.path` at the file"
+        )
     data, fmt = p["data"], p["format"]
-    counts = {k: 0 for k in ("bad_rows", "dropped_empty", "dropped_short", "dropped_long", "dropped_duplicates",
-                             "dropped_near_duplicates", "dropped_over_max_tokens", "truncated_over_max_tokens")}
+    counts = {
+        k: 0
+        for k in (
+            "bad_rows",
+            "dropped_empty",
+            "dropped_short",
+            "dropped_long",
+            "dropped_duplicates",
+            "dropped_near_duplicates",
+            "dropped_over_max_tokens",
+            "truncated_over_max_tokens",
+        )
+    }
     samples: list[str] = []
     rows = load(spec.inputs["train"], fmt, data["train"]["text_field"], data["on_bad_rows"], counts, samples)
     counts["read"] = len(rows) + counts["bad_rows"]
     rows = clean(rows, data["clean"], counts)
     if "validation" in spec.inputs:
         val_fmt = data["validation"].get("format") or fmt
-        validation = clean(load(spec.inputs["validation"], val_fmt, "text", data["on_bad_rows"], counts, samples),
-                           data["clean"], counts)
+        validation = clean(
+            load(spec.inputs["validation"], val_fmt, "text", data["on_bad_rows"], counts, samples),
+            data["clean"],
+            counts,
+        )
         train = rows
     else:
         order = list(range(len(rows)))
@@ -260,8 +297,11 @@ def run(spec: Spec) -> None:
     metrics = {"train": len(train), "validation": len(validation)} | {k: v for k, v in counts.items() if v}
     spec.write_json("metrics.json", metrics)
     spec.emit(type="metrics", **metrics)
-    print(f"train {len(train)} rows, validation {len(validation)} rows; " +
-          ", ".join(f"{k} {v}" for k, v in counts.items() if v and k != "read"), file=sys.stdout)
+    print(
+        f"train {len(train)} rows, validation {len(validation)} rows; "
+        + ", ".join(f"{k} {v}" for k, v in counts.items() if v and k != "read"),
+        file=sys.stdout,
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from modelops.hashing import hash_file
 from modelops.recipe.env import expand
 from modelops.steps.runtime import Spec, main
 
+
 def _host(spec: Spec) -> str | None:
     host = expand(spec.params["host"]) or os.environ.get("OLLAMA_HOST")
     if not host:
