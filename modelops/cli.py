@@ -9,6 +9,8 @@ from typing import List, Optional
 
 import typer
 
+from modelops.task_kinds import TASK_KINDS
+
 app = typer.Typer(
     name="modelops", no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
     help="Declarative model ops: recipes (YAML) validated, planned into reviewable steps, and applied.",
@@ -711,16 +713,12 @@ def chat(
             print(f"model> {reply}")
 
 
-class StarterKind(str, Enum):
-    regression = "regression"
-    pretrain = "pretrain"
-    sft = "sft"
-    dpo = "dpo"
+StarterKind = Enum("StarterKind", {name: name for name in TASK_KINDS}, type=str)   # one per task kind
 
 
 @app.command()
 def init(
-    kind: StarterKind = typer.Argument(..., help="regression, pretrain, sft or dpo."),
+    kind: StarterKind = typer.Argument(..., help=", ".join(TASK_KINDS) + "."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Recipe file to write (default: KIND.yaml)."),
     name: Optional[str] = typer.Option(None, "--name", help="Recipe name (default: my-KIND)."),
     base: Optional[str] = typer.Option(

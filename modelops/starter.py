@@ -7,20 +7,8 @@ import json
 from pathlib import Path
 
 from modelops.fsutil import write_atomically
+from modelops.task_kinds import task_kind
 from modelops.templates import render
-
-DEFAULT_BASE = {
-    "pretrain": "Qwen/Qwen2.5-0.5B",
-    "sft": "Qwen/Qwen2.5-0.5B-Instruct",
-    "dpo": "Qwen/Qwen2.5-0.5B-Instruct",
-}
-DEFAULT_DATA = {
-    "regression": "data/series.csv",
-    "pretrain": "data/corpus.txt",
-    "sft": "data/chats.jsonl",
-    "dpo": "data/preferences.jsonl",
-}
-
 
 SCHEMA = "recipe.schema.json"
 TOPICS = [
@@ -80,14 +68,14 @@ def write_starter(
 
     if out.exists():
         raise FileExistsError(f"{out} exists; choose another file with --out")
-    data = data or DEFAULT_DATA[kind]
+    data = data or task_kind(kind).starter_data
     text = render(
         f"init/{kind}.yaml.j2",
         file=out.name,
         name=name,
         data=data,
         hardware=hardware,
-        base=base or DEFAULT_BASE.get(kind, ""),
+        base=base or task_kind(kind).starter_base or "",
         schema=SCHEMA,
         from_scratch=from_scratch,
     )

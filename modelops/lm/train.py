@@ -13,14 +13,20 @@ from typing import Any
 
 from modelops.fsutil import write_atomically
 from modelops.steps.runtime import Spec
+from modelops.task_kinds import task_kind
+
+
+def _trl(name: str):
+    """A TRL class by the name a task kind gives (task_kinds.py)."""
+    import trl
+
+    return getattr(trl, name)
 
 
 def _trainer_config(kind: str, p: dict[str, Any], out: Path, has_validation: bool, cuda: bool):
-    from trl import DPOConfig, SFTConfig
-
     from modelops.plan.launch import trainer_arguments
 
-    return (DPOConfig if kind == "dpo" else SFTConfig)(**trainer_arguments(kind, p, out, has_validation, cuda))
+    return _trl(task_kind(kind).config)(**trainer_arguments(kind, p, out, has_validation, cuda))
 
 
 def _peft_config(task: dict[str, Any]):
@@ -161,7 +167,6 @@ def train(spec: Spec, kind: str) -> None:
     import torch
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
-    from trl import DPOTrainer, SFTTrainer
 
     p = spec.params
     cuda = torch.cuda.is_available()
@@ -188,7 +193,7 @@ def train(spec: Spec, kind: str) -> None:
         callbacks.append(_timed_saves(p["task"]["save"]["every_minutes"]))
     if p["task"]["eval"]["early_stopping_patience"] and has_validation:
         callbacks.append(EarlyStoppingCallback(p["task"]["eval"]["early_stopping_patience"]))
-    trainer_class = DPOTrainer if kind == "dpo" else SFTTrainer
+    trainer_class = _trl(task_kind(kind).trainer)
     trainer = trainer_class(
         model=model,
         args=config,

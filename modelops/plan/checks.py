@@ -15,12 +15,8 @@ from modelops.recipe.data import DataSource
 from modelops.recipe.deploy import OLLAMA_PARAMETERS
 from modelops.recipe.loader import LoadedRecipe
 from modelops.recipe.tasks import DpoTask, PretrainTask, RegressionTask, SftTask
+from modelops.task_kinds import task_kind
 
-DEFAULT_FORMAT = {"regression": "table", "pretrain": "text", "sft": "messages", "dpo": "preference"}
-ACCEPTED_FORMATS = {
-    "regression": ("table",), "pretrain": ("text",),
-    "sft": ("messages", "alpaca", "sharegpt"), "dpo": ("preference",),
-}
 LM_TARGETS = ("ollama", "llama-cpp", "hf")
 
 
@@ -40,7 +36,7 @@ def check_recipe(loaded: LoadedRecipe) -> tuple[list[Problem], list[str]]:
 
 def data_format(loaded: LoadedRecipe, source: DataSource | None = None) -> str:
     source = source or loaded.recipe.data.train
-    return source.format or loaded.recipe.data.train.format or DEFAULT_FORMAT[loaded.recipe.task.kind]
+    return source.format or loaded.recipe.data.train.format or task_kind(loaded.recipe.task.kind).default_format
 
 
 def data_locations(loaded: LoadedRecipe) -> dict[tuple, Location]:
@@ -120,8 +116,8 @@ def _check_data(loaded: LoadedRecipe, notes: list[str]) -> list[Problem]:
         if source is None:
             continue
         fmt = data_format(loaded, source)
-        if fmt not in ACCEPTED_FORMATS[kind]:
-            accepted = ", ".join(ACCEPTED_FORMATS[kind])
+        if fmt not in task_kind(kind).formats:
+            accepted = ", ".join(task_kind(kind).formats)
             problems.append(
                 loaded.problem(
                     ("data", key, "format"), f"a `{kind}` task cannot train on `{fmt}` data", f"use one of: {accepted}"

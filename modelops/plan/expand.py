@@ -12,12 +12,9 @@ from modelops.plan.sources import Location, count_rows, locate
 from modelops.plan.training import TrainingSetup
 from modelops.recipe.loader import LoadedRecipe
 from modelops.recipe.tasks import RegressionTask, TrainingTask
+from modelops.task_kinds import task_kind
 
 DEFAULT_VALIDATION_FRACTION = 0.05
-DEFAULT_LEARNING_RATE = {  # (task kind, full training?) → peak learning rate
-    ("pretrain", True): 3e-4, ("pretrain", False): 2e-4, ("sft", True): 2e-5, ("sft", False): 2e-4,
-    ("dpo", True): 5e-7, ("dpo", False): 5e-6,
-}
 
 
 @dataclass(frozen=True)
@@ -227,7 +224,7 @@ def expand_language_model(
     if not recipe.data.clean.max_tokens:
         base_input = _base_input(loaded, steps, model)
     full = task.adapter.type == "none"
-    lr = task.learning_rate or DEFAULT_LEARNING_RATE[(task.kind, full)]
+    lr = task.learning_rate or task_kind(task.kind).learning_rate(full)
     train = steps.add(
         "train",
         f"train_{task.kind}",
@@ -253,7 +250,7 @@ def expand_language_model(
     evaluate = steps.add(
         "evaluate",
         "lm_evaluate",
-        "Validation loss and perplexity" + (", preference win rate" if task.kind != "pretrain" else ""),
+        "Validation loss and perplexity" + (", preference win rate" if task_kind(task.kind).compares_answers else ""),
         params={"task": task.kind, "max_length": task.max_length},
         inputs=[output_of(train, "model" if full else "adapter"), output_of(data, "validation.jsonl"), base_input],
         outputs=["metrics.json", "samples.jsonl"],
@@ -334,11 +331,7 @@ def _validation_fraction(loaded: LoadedRecipe) -> float | None:
 
 
 def _train_title(task: TrainingTask) -> str:
-    return {
-        "pretrain": "Continued pretraining (causal LM)",
-        "sft": "Supervised fine-tuning",
-        "dpo": "Direct preference optimisation",
-    }[task.kind] + " with TRL under accelerate"
+    return task_kind(task.kind).title + " with TRL under accelerate"
 
 
 def _save_text(task: TrainingTask) -> str:
@@ -358,7 +351,7 @@ def _adapter_text(task: TrainingTask) -> str:
 def _packing(task: TrainingTask) -> bool:
     if task.packing is not None:
         return task.packing
-    return task.kind in ("pretrain", "sft")
+    return task_kind(task.kind).packing
 
 
 def _expand_deploy(

@@ -6,10 +6,11 @@ sharded for a quick resume, the final model is saved whole (see `lm/train.py`)."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modelops.plan.hardware import ResolvedHardware
 from modelops.plan.training import TrainingSetup
+from modelops.task_kinds import task_kind
 from modelops.templates import render
 
 _DISTRIBUTED_TYPE = {"single": "NO", "ddp": "MULTI_GPU", "fsdp": "FSDP",
@@ -89,10 +90,19 @@ def trainer_arguments(kind: str, p: dict[str, Any], out: Path, has_validation: b
             save_strategy="steps" if every else "epoch",
             save_steps=every,
         )
-    if kind == "dpo":
-        return arguments | dict(beta=task["beta"], loss_type=[task["loss_type"]])
-    packing = task["packing"] if task["packing"] is not None else True
-    arguments["packing"] = packing
-    if kind == "pretrain":
-        return arguments | {"dataset_text_field": "text", "packing_strategy": "wrapped" if packing else "bfd"}
-    return arguments | {"assistant_only_loss": task.get("assistant_only_loss", True)}
+    if kind not in KIND_ARGUMENTS:
+        raise ValueError(f"no trainer arguments for task kind `{kind}`")
+    return arguments | KIND_ARGUMENTS[kind](task, kind)
+
+
+def _packing(task: dict[str, Any], kind: str) -> bool:
+    return task["packing"] if task["packing"] is not None else task_kind(kind).packing
+
+
+KIND_ARGUMENTS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {   # what each kind's TRL config adds
+    "pretrain": lambda task, kind: {"packing": _packing(task, kind), "dataset_text_field": "text",
+                                    "packing_strategy": "wrapped" if _packing(task, kind) else "bfd"},
+    "sft": lambda task, kind: {"packing": _packing(task, kind),
+                               "assistant_only_loss": task.get("assistant_only_loss", True)},
+    "dpo": lambda task, kind: {"beta": task["beta"], "loss_type": [task["loss_type"]]},
+}

@@ -10,7 +10,8 @@ from modelops.machine import usable_memory_gib
 from modelops.plan.hardware import ResolvedHardware
 from modelops.plan.memory import GIB, MemoryEstimate, MemoryInputs, estimate_memory
 from modelops.plan.shapes import ModelShape
-from modelops.recipe.tasks import DpoTask, TrainingTask
+from modelops.recipe.tasks import TrainingTask
+from modelops.task_kinds import task_kind
 
 TIGHT_FRACTION = 0.9     # warn above this share of device memory
 MAX_MICRO_BATCH = 32
@@ -229,7 +230,7 @@ def _estimate(
     if shape is None or trainable is None:
         return None
     shard = {"fsdp": "full", "deepspeed_zero3": "full", "deepspeed_zero2": "zero2"}.get(strategy, "none")
-    dpo = isinstance(task, DpoTask)
+    kind = task_kind(task.kind)
     return estimate_memory(
         MemoryInputs(
             shape=shape,
@@ -243,8 +244,8 @@ def _estimate(
             devices=hw.devices,
             efficient_attention=attn != "eager",
             cuda=hw.cuda,
-            sequences_per_example=2 if dpo else 1,
-            reference_copy=dpo and task.adapter.type == "none",
+            sequences_per_example=kind.sequences_per_example,
+            reference_copy=kind.reference_model and task.adapter.type == "none",
         )
     )
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from modelops.problems import Problem, RecipeError, display_path
 from modelops.recipe.schema import Recipe
-from modelops.recipe.tasks import TASK_KINDS
 from modelops.recipe.yaml_source import KeyPath, Source, dotted, parse_yaml
+from modelops.task_kinds import TASK_KINDS
 
 
 @dataclass(frozen=True)

@@ -228,4 +228,3 @@ class DpoTask(TrainingTask):
 
 
 Task = Annotated[Union[RegressionTask, PretrainTask, SftTask, DpoTask], Field(discriminator="kind")]
-TASK_KINDS = ("regression", "pretrain", "sft", "dpo")
