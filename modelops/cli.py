@@ -299,28 +299,15 @@ def _apply_one(
 
 
 def _print_what_now(result, file: Path) -> None:
-    """After a complete apply: what was produced and how to use it."""
-    import json
-
+    """After a complete apply: what was produced and how to use it (each step kind's hints)."""
     from modelops.apply.state import finished_output
+    from modelops.step_kinds import step_kind
 
-    kinds = {step.kind for step in result.recipes[-1].steps}
     lines = []
-    if "api_bundle" in kinds:
-        lines += [f"forecast:  modelops predict {file}", f"serve:     modelops serve {file}   (POST /predict)"]
-    if "llama_server_smoke" in kinds:
-        lines += [
-            f"model:     {_served_gguf(result, finished_output)[0]}",
-            f"chat:      modelops chat {file}",
-            f"serve:     modelops serve {file}   (OpenAI-compatible /v1/chat/completions)",
-        ]
-    if "ollama_create" in kinds:
-        created = json.loads((finished_output(result, "ollama_create") / "create.json").read_text(encoding="utf-8"))
-        lines.append(
-            f"ollama:    ollama run {created['name']}" if created["created"] else f"ollama:    {created['command']}"
-        )
-    if "hf_model_card" in kinds:
-        lines.append(f"model:     {finished_output(result, 'hf_model_card') / 'model'}   (transformers, vLLM, TGI)")
+    for step in result.recipes[-1].steps:
+        hints = step_kind(step.kind).hints
+        if hints is not None:
+            lines += hints(finished_output(result, step.kind), str(file))
     if lines:
         print("\n" + "\n".join(lines))
 
@@ -630,7 +617,9 @@ def serve(
 
 
 def _is_regression(result) -> bool:
-    return any(step.kind == "lightgbm_fit" for step in result.recipes[-1].steps)
+    from modelops.task_kinds import task_kind
+
+    return not task_kind(result.recipes[-1].task).trains_language_model
 
 
 def _serve_api(result, host: str, port: int) -> None:
@@ -654,15 +643,9 @@ def _gguf_or_exit(file: Path, result=None) -> tuple[Path, Optional[Path]]:
             print(f"{file}: no such GGUF file", file=sys.stderr)
             raise typer.Exit(EXIT_INVALID)
         return file, None
-    return _served_gguf(result or _plan_or_exit(file), _finished_or_exit)
+    from modelops.step_kinds import served_gguf
 
-
-def _served_gguf(result, finished) -> tuple[Path, Optional[Path]]:
-    """The GGUF (and LoRA GGUF) that the recipe's smoke test served, read from its smoke.json."""
-    import json
-
-    smoke = json.loads((finished(result, "llama_server_smoke") / "smoke.json").read_text(encoding="utf-8"))
-    return Path(smoke["gguf"]), Path(smoke["adapter"]) if smoke.get("adapter") else None
+    return served_gguf(_finished_or_exit(result or _plan_or_exit(file), "llama_server_smoke"))
 
 
 @app.command()

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from conftest import RECIPES, SFT, write
+import pytest
+from conftest import RECIPES, ROOT, SFT, write
 
 RECIPE = SFT.replace("format: messages}", "format: messages}\n  validation: {fraction: 0.5}")
 
@@ -149,6 +150,12 @@ def test_every_planned_step_kind_has_a_runner():
     kinds = {step.kind for path in RECIPES for recipe in plan_recipe(path).recipes for step in recipe.steps}
     assert {"gguf_convert", "gguf_quantize", "gguf_parity", "ollama_modelfile", "llama_server_smoke"} <= kinds
     assert [k for k in sorted(kinds) if importlib.util.find_spec(f"modelops.steps.{k}") is None] == []
+    from modelops.step_kinds import STEP_KINDS, step_kind
+
+    runners = {p.stem for p in (ROOT / "modelops" / "steps").glob("*.py")} - {"__init__", "runtime"}
+    assert set(STEP_KINDS) == runners                      # every runner has its facts, every fact a runner
+    with pytest.raises(ValueError, match="unknown step kind `train_grpo`"):
+        step_kind("train_grpo")
 
 
 DRIVER = """
@@ -401,7 +408,6 @@ def test_verdicts_warn_when_a_run_made_things_worse():
     assert "unchanged" in verdicts({"eval_loss_before": 2.0, "eval_loss": 2.0})[0].text
 
 
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from modelops.apply.state import RunState
 from modelops.apply.verify import record_outputs
 from modelops.plan.model import Plan, Step
 from modelops.processes import crash_hint, die_with_parent, exit_description
+from modelops.step_kinds import step_kind
 
 TAIL_LINES = 20
-RESUMABLE_KINDS = {"train_pretrain", "train_sft", "train_dpo"}   # keep their partial output: checkpoints
 
 
 class StepFailed(RuntimeError):
@@ -64,7 +64,10 @@ def through(changes: list[StepChange], until: str | None) -> list[StepChange]:
 
 
 def changes_for(plan: Plan, rerun: set[str], complete: bool = False) -> list[StepChange]:
-    """Each step's change; a finished step whose upstream reruns reruns too."""
+    """Each step's change; a finished step whose upstream reruns reruns too. A step of a kind this version
+    cannot run is a ValueError before anything runs."""
+    for step in plan.steps:
+        step_kind(step.kind)
     changes = [classify(step, RunState.load(Path(recipe.workdir)), rerun, complete)
                for recipe in plan.recipes for step in recipe.steps]
     cascade = downstream_of(plan, {c.step.id for c in changes if c.status != "up-to-date"})
@@ -144,7 +147,7 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     directory = Path(step.directory)
     partial, final = directory / "out.partial", directory / "out"
     _recover_replaced(final)
-    if partial.exists() and (fresh or step.kind not in RESUMABLE_KINDS):
+    if partial.exists() and (fresh or not step_kind(step.kind).resumable):
         shutil.rmtree(partial)               # leftovers of an interrupted attempt (kept for a resume unless forced)
     partial.mkdir(parents=True, exist_ok=True)
     events = directory / "events.jsonl"

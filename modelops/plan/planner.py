@@ -21,6 +21,7 @@ from modelops.problems import Problem, RecipeError, errors_only
 from modelops.recipe.loader import LoadedRecipe, load_recipe
 from modelops.recipe.model import FromRecipe
 from modelops.recipe.tasks import RegressionTask, TrainingTask
+from modelops.step_kinds import step_kind
 
 DEFAULT_TOKENIZER_VOCAB = 32000
 
@@ -276,7 +277,7 @@ def _finish_steps(
         fingerprints[step.id] = step.fingerprint
         step.directory = f"{workdir}/{step.short_id}-{step.fingerprint[:12]}"
         module = f"modelops.steps.{step.kind}"
-        if step.kind.startswith("train_") and setup is not None:
+        if step_kind(step.kind).accelerate and setup is not None:
             step.files = launch_files(step.id, step.directory, setup, hw)
             step.command, step.node_commands = launch_commands(step.directory, module, hw)
         else:
