@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import RECIPES, SFT, write
+from conftest import RECIPES, REGRESSION, SFT, write
 
 
 def test_checked_in_recipes_are_valid(run_cli):
@@ -117,3 +117,12 @@ def test_a_typo_does_not_hide_the_semantic_problems_of_the_rest(run_cli, workspa
     text = REGRESSION.replace("target: activations", "target: nope").replace("folds: 2", "folds: 0")
     code, _, err = run_cli("validate", write(workspace, "r.yaml", text))
     assert code == 2 and "task.validation.folds" in err and "nope" in err
+
+
+def test_rolling_windows_count_toward_the_history_a_series_needs(run_cli, workspace):
+    """The features step needs history + horizon + 1 rows per series (lags or a rolling window ending a step
+    back); the plan applies the same rule, so a window longer than the data is a plan error, not a failed run."""
+    recipe = REGRESSION.replace("horizon: 2", "horizon: 2\n  lag_transforms: [{type: rolling_mean, window: 47}]")
+    code, _, err = run_cli("validate", write(workspace, "r.yaml", recipe))
+    assert code == 2 and "task.window" in err and "reaching 47 steps back plus horizon 2 need at least 50" in err
+    assert "the data has 48" in err

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.forecast.frame import GROUP, TIME
+from modelops.forecast.history import history
 
 LAST, MEAN, STD = "__last", "__mean", "__std"        # target at t, its expanding mean and std up to t
 CALENDAR = {"hour": lambda t: t.dt.hour, "dayofweek": lambda t: t.dt.dayofweek, "day": lambda t: t.dt.day,
@@ -48,8 +49,7 @@ class FeatureSpec:
     @property
     def history(self) -> int:
         """Observations a series needs at its origin for every feature to be defined."""
-        spans = [max(self.lags)] + [t.get("lag", 1) - 1 + (t.get("window") or 1) for t in self.lag_transforms]
-        return max(spans)
+        return history(self.lags, self.lag_transforms)
 
     def lag_columns(self, name: str) -> list[str]:
         return [f"{name}_lag{k}" for k in self.lags]

@@ -331,7 +331,7 @@ def _drop_short(panel: pd.DataFrame, spec: PanelSpec, min_length: int, source: s
         return panel
     names = panel[short].drop_duplicates(GROUP)
     listed = ", ".join(_group_name(panel, i, spec) for i in names.index[:SAMPLE])
-    message = f"{source}: {len(names)} series shorter than {min_length} rows (largest lag + horizon + 1): {listed}"
+    message = f"{source}: {len(names)} series shorter than {min_length} rows (history + horizon + 1): {listed}"
     if spec.on_bad_rows == "error":
         raise PanelError(message + "; set `data.on_bad_rows: skip` to leave them out")
     report["groups_too_short"] = len(names)

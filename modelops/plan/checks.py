@@ -8,6 +8,7 @@ import re
 import stat
 from pathlib import Path
 
+from modelops.forecast.history import history, required_length
 from modelops.plan.sources import Location, locate
 from modelops.plan.table import table_facts
 from modelops.problems import Problem
@@ -250,20 +251,22 @@ def _listed(columns: list[str]) -> str:
 
 
 def _check_lengths(loaded: LoadedRecipe, task: RegressionTask, time_points: int) -> list[Problem]:
-    """Lags and horizon must fit the series, and the validation windows must leave training data."""
-    max_lag = max(task.lag_list)
+    """Lags, rolling windows and horizon must fit the series (the same rule as the features step's), and the
+    validation windows must leave training data."""
+    transforms = [t.model_dump(mode="json") for t in task.lag_transforms]
+    needed = required_length(task.lag_list, transforms, task.horizon)
     lag_key = ("task", "window") if task.window is not None else ("task", "lags")
-    if max_lag + task.horizon >= time_points:
+    if needed > time_points:
         return [
             loaded.problem(
                 lag_key,
-                f"lags up to {max_lag} plus horizon {task.horizon} need more than "
-                f"{max_lag + task.horizon} time points; the data has {time_points}",
+                f"lags and rolling windows reaching {history(task.lag_list, transforms)} steps back plus horizon "
+                f"{task.horizon} need at least {needed} time points; the data has {time_points}",
                 "use a smaller window or horizon, or more history",
             )
         ]
     window = task.validation.window or task.horizon
-    needed = max_lag + task.horizon + task.validation.gap + task.validation.folds * window
+    needed = needed - 1 + task.validation.gap + task.validation.folds * window
     if needed >= time_points:
         return [
             loaded.problem(

@@ -10,6 +10,7 @@ import pandas as pd
 
 from modelops.forecast.features import FeatureSpec, build_features
 from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, load_panel, read_table
+from modelops.forecast.history import required_length
 from modelops.steps.runtime import Spec, main
 
 
@@ -36,9 +37,9 @@ def run(spec: Spec) -> None:
     panel_spec, feature_spec = PanelSpec.from_params(p), FeatureSpec.from_params(p)
     source = spec.inputs["train"]
     columns = list(dict.fromkeys([*panel_spec.groups, panel_spec.time_column, *panel_spec.numeric, *panel_spec.static]))
+    needed = required_length(feature_spec.lags, feature_spec.lag_transforms, feature_spec.horizon)
     try:
-        panel, counts = load_panel(read_table(source, columns), panel_spec, feature_spec.history + feature_spec.horizon,
-                                   source.name)
+        panel, counts = load_panel(read_table(source, columns), panel_spec, needed, source.name)
     except PanelError as exc:
         raise SystemExit(str(exc)) from None
     spec.emit(type="progress", done=1, total=2, rows=len(panel))
