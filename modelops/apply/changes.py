@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from modelops.apply.state import RunState, outputs_changed
+from modelops.plan.diffs import param_diffs
 from modelops.plan.model import Step
 
 
@@ -16,25 +16,6 @@ class StepChange:
     status: str                      # up-to-date | new | changed
     reasons: list[str] = field(default_factory=list)
     forced: bool = False             # --force: start over, without what an interrupted attempt kept
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one level of dotted keys."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out |= flatten(item, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    return {prefix: value}
-
-
-def _param_diffs(old: dict, new: dict) -> list[str]:
-    before, after = flatten(old), flatten(new)
-    diffs = []
-    for key in sorted(set(before) | set(after)):
-        if before.get(key, "∅") != after.get(key, "∅"):
-            diffs.append(f"~ changed: {key} {before.get(key, '∅')} → {after.get(key, '∅')}")
-    return diffs
 
 
 def classify(step: Step, state: RunState, rerun: set[str], complete: bool = False) -> StepChange:
@@ -47,7 +28,7 @@ def classify(step: Step, state: RunState, rerun: set[str], complete: bool = Fals
         return StepChange(step, "changed", [f"! {outputs_changed(moved)}"]) if moved else StepChange(step, "up-to-date")
     if not entry:
         return StepChange(step, "new", ["+ new"])
-    reasons = _param_diffs(entry.get("params", {}), step.params)
+    reasons = [f"~ changed: {key} {a} → {b}" for key, a, b in param_diffs(entry.get("params", {}), step.params)]
     old_inputs = entry.get("inputs", {})
     for item in step.inputs:
         if old_inputs.get(item.name) != item.digest:

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelops.apply.changes import flatten
 from modelops.apply.state import STATE_FILE, RunState
 from modelops.apply.verdicts import verdicts
 from modelops.fsutil import write_atomically
+from modelops.plan.diffs import flatten
 from modelops.plan.model import RecipePlan
 from modelops.templates import render
 
@@ -31,8 +31,9 @@ def _step_section(step, state: RunState, workdir: Path) -> dict[str, Any]:
     out = Path(step.directory) / "out"
     entry = state.steps.get(step.short_id)
     section: dict[str, Any] = {"id": step.short_id, "kind": step.kind, "title": step.title,
-                               "fingerprint": step.fingerprint[:12], "done": bool(entry) and out.is_dir()
-                               and entry["fingerprint"] == step.fingerprint, "metrics": [], "tables": {}, "plots": []}
+                               "fingerprint": step.fingerprint[:12],
+                               "done": state.ran(step.short_id, step.fingerprint, Path(step.directory)),
+                               "metrics": [], "tables": {}, "plots": []}
     if not section["done"]:
         failure = state.failure(step.short_id, step.fingerprint)
         section["status"] = f"failed {_when(failure['at'])} ({failure['how']}; log {failure['log']})" if failure \

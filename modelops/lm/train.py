@@ -9,11 +9,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelops.fsutil import write_atomically
-from modelops.steps.runtime import Spec
 from modelops.task_kinds import task_kind
+
+if TYPE_CHECKING:                      # the runner (steps/train_*.py) hands its Spec in; lm/ does not import steps/
+    from modelops.steps.runtime import Spec
 
 
 def _trl(name: str):

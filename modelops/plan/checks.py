@@ -8,6 +8,7 @@ import re
 import stat
 from pathlib import Path
 
+from modelops.deploy.modelfile_values import ends_block_early, ends_parameter_line
 from modelops.forecast.history import history, required_length
 from modelops.plan.sources import Location, locate
 from modelops.plan.table import table_facts
@@ -412,7 +413,7 @@ def _check_ollama(loaded: LoadedRecipe) -> list[Problem]:
         )
     for name, value in ollama.parameters.items():
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str) and ('"' in item or not item.isprintable()):
+            if isinstance(item, str) and ends_parameter_line(item):
                 problems.append(
                     loaded.problem(
                         ("deploy", "ollama", "parameters", name),
@@ -428,7 +429,7 @@ def _check_ollama(loaded: LoadedRecipe) -> list[Problem]:
     ]
     texts += [(("deploy", "ollama", "messages", i, "content"), m.content) for i, m in enumerate(ollama.messages)]
     for key, text in texts:
-        if text and ('"""' in text or text.startswith('"') or text.endswith('"')):
+        if text and ends_block_early(text):
             problems.append(
                 loaded.problem(
                     key,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from modelops.apply.changes import flatten
 from modelops.escape import md_code, md_text, one_line
+from modelops.plan.diffs import param_diffs
 
 COSTS = {"memory_gib": "peak memory per device (GiB)", "seconds_per_step_estimate": "seconds per step (estimate)",
          "steps_estimate": "optimizer steps (estimate)", "wall_seconds_estimate": "wall time in seconds (estimate)",
@@ -42,9 +42,7 @@ def _steps(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _reasons(old: dict[str, Any], new: dict[str, Any], moved: set[str]) -> list[str]:
-    before, after = flatten(old["params"]), flatten(new["params"])
-    reasons = [f"{key}: {before.get(key, '∅')} → {after.get(key, '∅')}" for key in sorted(set(before) | set(after))
-               if before.get(key, "∅") != after.get(key, "∅")]
+    reasons = [f"{key}: {a} → {b}" for key, a, b in param_diffs(old["params"], new["params"])]
     inputs_before = {i["name"]: i for i in old["inputs"]}
     for item in new["inputs"]:
         was = inputs_before.get(item["name"])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops import jsonlines
+from modelops.lm.rows import taught
 from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
@@ -23,10 +24,10 @@ def _texts(tokenizer, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
     """Each row as the text the model sees, and the character where its answer starts (0 for plain text)."""
     texts = []
     for row in rows:
-        if "text" in row:
+        conversation = taught(row)
+        if conversation is None:
             texts.append((row["text"], 0))
             continue
-        conversation = row.get("messages") or row["prompt"] + row["chosen"]
         prompt = tokenizer.apply_chat_template(conversation[:-1], add_generation_prompt=True, tokenize=False)
         full = tokenizer.apply_chat_template(conversation, tokenize=False)
         texts.append((full, len(prompt) if full.startswith(prompt) else 0))

@@ -11,20 +11,15 @@ from typing import Any
 
 from modelops import jsonlines
 from modelops.deploy.llama_server import BackgroundLlamaServer
+from modelops.lm.rows import prompt as asked
 from modelops.steps.runtime import Spec, main
 
 MAX_TOKENS = 32
 
 
 def _prompts(validation: Path, count: int) -> list[list[dict[str, str]]]:
-    prompts = []
-    for row in jsonlines.load(validation):
-        conversation = row.get("messages") or row.get("prompt")
-        if isinstance(conversation, list):
-            prompts.append(conversation[:-1] if conversation[-1]["role"] == "assistant" else conversation)
-        elif "text" in row or isinstance(conversation, str):
-            prompts.append([{"role": "user", "content": (row.get("text") or conversation)[:200]}])
-    return prompts[:count] or [[{"role": "user", "content": "你好"}]]
+    prompts = [asked(row) for row in jsonlines.load(validation)[:count]]
+    return prompts or [[{"role": "user", "content": "你好"}]]
 
 
 def _control_tokens(gguf: Path) -> list[str]:

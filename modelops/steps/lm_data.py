@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from modelops import jsonlines
+from modelops.lm.rows import answer_fields, conversations
 from modelops.steps.runtime import Spec, main
 
 ROLES = {"system", "user", "assistant"}
@@ -163,10 +164,7 @@ class TokenLimit:
     def _length(self, row: dict[str, Any]) -> int:
         if "text" in row:
             return len(self.tokenizer(row["text"])["input_ids"])
-        conversations = (
-            [row["messages"]] if "messages" in row else [row["prompt"] + row["chosen"], row["prompt"] + row["rejected"]]
-        )
-        return max(len(self._ids(self._render(c))) for c in conversations)
+        return max(len(self._ids(self._render(c))) for c in conversations(row))
 
     def _render(self, conversation: list[dict]) -> str:
         if self.tokenizer.chat_template:
@@ -191,8 +189,7 @@ class TokenLimit:
                     self.tokenizer(row["text"])["input_ids"][: self.limit], skip_special_tokens=True
                 )
             }
-        fields = ("messages",) if "messages" in row else ("chosen", "rejected")
-        shortened = {f: self._shorten(row[f], overflow) for f in fields}
+        shortened = {f: self._shorten(row[f], overflow) for f in answer_fields(row)}
         return None if None in shortened.values() else row | shortened
 
     def apply(self, rows: list[dict], counts: dict[str, int]) -> list[dict]:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from modelops import jsonlines
+from modelops.lm.rows import prompt as asked
+from modelops.lm.rows import taught
 from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
@@ -17,12 +19,9 @@ SAMPLES, NEW_TOKENS = 3, 32
 
 def _ids(tokenizer, row: dict[str, Any], max_length: int) -> tuple[list[int], int]:
     """Token ids of a row and where its scored part starts (the answer, for conversations)."""
-    if "text" in row:
+    conversation = taught(row)
+    if conversation is None:
         return tokenizer(row["text"])["input_ids"][:max_length], 1
-    if "messages" in row:
-        conversation = row["messages"]
-    else:
-        conversation = row["prompt"] + row["chosen"]
     prompt = tokenizer.apply_chat_template(conversation[:-1], add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(conversation, tokenize=False)
     start = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
@@ -55,9 +54,7 @@ def _sample(model, tokenizer, row: dict[str, Any]) -> dict[str, str]:
         prompt = row["text"][:20]
         ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
     else:
-        conversation = row.get("messages") or row["prompt"]
-        conversation = conversation[:-1] if conversation[-1]["role"] == "assistant" else conversation
-        prompt = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        prompt = tokenizer.apply_chat_template(asked(row), add_generation_prompt=True, tokenize=False)
         ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         output = model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id)

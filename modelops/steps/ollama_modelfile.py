@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from modelops.deploy.gguf_facts import model_folder
+from modelops.deploy.modelfile_values import ends_block_early, ends_parameter_line
 from modelops.deploy.ollama_template import TranslationError, go_template, layout_of
 from modelops.steps.runtime import Spec, main
 from modelops.templates import render
-
-TRIPLE_QUOTE = '"""'
 
 
 def modelfile_fields(spec: Spec) -> dict[str, Any]:
@@ -35,7 +34,7 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
     extra_stops = parameters.pop("stop", [])
     stops = list(dict.fromkeys(stops + ([extra_stops] if isinstance(extra_stops, str) else extra_stops)))
     for key, text in (("TEMPLATE", template), *(("stop", s) for s in stops)):
-        if TRIPLE_QUOTE in text or (key == "stop" and '"' in text):
+        if ends_parameter_line(text) if key == "stop" else ends_block_early(text):
             raise SystemExit(f"{key} {text!r} contains quotes that a Modelfile cannot hold")
     gguf = spec.inputs["gguf"].name
     adapter = spec.inputs["adapter.gguf"].name if "adapter.gguf" in spec.inputs else None
