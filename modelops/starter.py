@@ -49,6 +49,13 @@ def _sample(kind: str) -> str:
             for n in range(3)
             for topic, answer in TOPICS
         )
+    if kind == "kto":
+        return "".join(
+            json.dumps({"prompt": f"What is {topic}? ({n})", "completion": text, "label": good}) + "\n"
+            for n in range(3)
+            for topic, answer in TOPICS
+            for text, good in ((answer, True), (f"I do not know what {topic} is.", False))
+        )
     return "".join(
         json.dumps(
             {"prompt": f"What is {topic}? ({n})", "chosen": answer, "rejected": f"I do not know what {topic} is."}

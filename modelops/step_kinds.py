@@ -50,6 +50,7 @@ STEP_KINDS: dict[str, StepKind] = {kind.name: kind for kind in (
     StepKind("table_features"), StepKind("lightgbm_fit"), StepKind("api_bundle", hints=_api),
     StepKind("lm_data"), StepKind("model_fetch"), StepKind("model_init"), StepKind("tokenizer_train"),
     StepKind("train_pretrain", **_TRAINING), StepKind("train_sft", **_TRAINING), StepKind("train_dpo", **_TRAINING),
+    StepKind("train_kto", **_TRAINING),
     StepKind("lm_evaluate"), StepKind("lora_merge"), StepKind("gguf_convert"), StepKind("gguf_lora_convert"),
     StepKind("gguf_quantize"), StepKind("gguf_parity"), StepKind("ollama_modelfile"),
     StepKind("ollama_create", hints=_ollama), StepKind("llama_server_smoke", hints=_smoke),

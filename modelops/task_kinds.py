@@ -23,6 +23,7 @@ class TaskKind:
     sequences_per_example: int = 1           # memory: a preference pair is two sequences
     reference_model: bool = False            # memory: a frozen reference copy when training fully
     compares_answers: bool = False           # evaluation: held-out preference win rate
+    chat: bool = False                       # trains on conversations: the base needs a chat template
 
     @property
     def default_format(self) -> str:
@@ -44,10 +45,15 @@ TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
     TaskKind("pretrain", "Continued pretraining (causal LM)", ("text",), "Qwen/Qwen2.5-0.5B", "data/corpus.txt",
              3e-4, 2e-4, "SFTTrainer", "SFTConfig", packing=True),
     TaskKind("sft", "Supervised fine-tuning", ("messages", "alpaca", "sharegpt"), "Qwen/Qwen2.5-0.5B-Instruct",
-             "data/chats.jsonl", 2e-5, 2e-4, "SFTTrainer", "SFTConfig", packing=True, compares_answers=True),
+             "data/chats.jsonl", 2e-5, 2e-4, "SFTTrainer", "SFTConfig", packing=True, compares_answers=True,
+             chat=True),
     TaskKind("dpo", "Direct preference optimisation", ("preference",), "Qwen/Qwen2.5-0.5B-Instruct",
              "data/preferences.jsonl", 5e-7, 5e-6, "DPOTrainer", "DPOConfig", sequences_per_example=2,
-             reference_model=True, compares_answers=True),
+             reference_model=True, compares_answers=True, chat=True),
+    # KTO scores each answer and a mismatched one (its KL estimate): two sequences per example
+    TaskKind("kto", "Kahneman-Tversky optimisation (unpaired desirable/undesirable answers)", ("unpaired",),
+             "Qwen/Qwen2.5-0.5B-Instruct", "data/feedback.jsonl", 5e-7, 5e-6, "KTOTrainer", "KTOConfig",
+             sequences_per_example=2, reference_model=True, compares_answers=True, chat=True),
 )}
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from modelops.task_kinds import TASK_KINDS
 
-@pytest.mark.parametrize("kind", ["regression", "pretrain", "sft", "dpo"])
+
+@pytest.mark.parametrize("kind", sorted(TASK_KINDS))
 def test_starter_recipes_validate_and_plan(kind, tmp_path, run_cli):
     code, out, err = run_cli("init", kind, "--out", tmp_path / "r" / f"{kind}.yaml", "--name", f"first-{kind}")
     assert code == 0, err
@@ -46,7 +48,7 @@ def test_every_command_has_help_with_an_example(run_cli):
         assert code == 0 and "Example" in out, name
 
 
-@pytest.mark.parametrize("kind", ["sft", "dpo"])
+@pytest.mark.parametrize("kind", ["sft", "dpo", "kto"])
 def test_starter_sample_data_survives_the_default_cleaning_and_the_schema_it_names_exists(kind, tmp_path, run_cli):
     import json
 

@@ -156,6 +156,44 @@ def test_dpo_from_the_sft_reports_a_preference_win_rate(chain):
     assert "**Warning**" not in report
 
 
+KTO = textwrap.dedent("""
+    version: 1
+    name: tiny-kto
+    seed: 1
+    data:
+      train: {path: feedback.jsonl, format: unpaired}
+      validation: {path: feedback-held-out.jsonl}
+    model:
+      base: {from: sft.yaml}
+    task:
+      kind: kto
+      max_steps: 15
+      learning_rate: 1.0e-3
+      batch_size: 8
+      max_length: 128
+    hardware: cpu
+""").lstrip()
+
+
+def test_kto_from_the_sft_learns_from_unpaired_thumbs_up_and_down(chain, run_cli):
+    """The DPO pairs split into unpaired examples (chosen: desirable, rejected: not); the last 8 prompts held
+    out with both answers, so held-out answers can be compared."""
+    pairs = [json.loads(line) for line in (chain / "preference.jsonl").read_text().splitlines()]
+    for name, part in (("feedback.jsonl", pairs[:32]), ("feedback-held-out.jsonl", pairs[32:])):
+        rows = [{"prompt": p["prompt"], "completion": p[answer], "label": answer == "chosen"}
+                for p in part for answer in ("chosen", "rejected")]
+        (chain / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    recipe = write(chain, "kto.yaml", KTO + f"workdir: {chain}/runs/kto\n")
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-kto/evaluate", "-q", cwd=chain)
+    assert code == 0, out + err
+    train = _metrics(chain, "kto", "train")
+    assert train["steps"] == 15 and train["eval_rewards/margins_before"] == 0  # the policy starts as the reference
+    # held out: desirable answers gained against the reference, undesirable ones lost
+    assert train["eval_rewards/chosen"] > 0 > train["eval_rewards/rejected"] and train["eval_rewards/margins"] > 0.1
+    assert train["eval_loss"] < train["eval_loss_before"]
+    assert _metrics(chain, "kto", "evaluate")["preference_pairs"] == 8     # both answers of 8 held-out prompts
+
+
 def test_model_fetch_takes_a_hub_model_from_the_cache_offline(chain, tmp_path, monkeypatch, run_cli):
     commit = "0" * 40
     snapshot = tmp_path / "hf" / "hub" / "models--tiny--zh" / "snapshots" / commit

@@ -37,10 +37,10 @@ def test_every_kind_has_what_the_planner_and_runners_read(name):
 def test_an_unknown_kind_is_an_error_not_a_fallback():
     from modelops.plan.launch import trainer_arguments
 
-    with pytest.raises(ValueError, match="unknown task kind `kto`"):
-        task_kind("kto")
-    with pytest.raises(ValueError, match="no trainer arguments for task kind `kto`"):
-        trainer_arguments("kto", {"task": _TASK, "setup": _SETUP, "seed": 1}, Path("x"), False, False)
+    with pytest.raises(ValueError, match="unknown task kind `grpo`"):
+        task_kind("grpo")
+    with pytest.raises(ValueError, match="no trainer arguments for task kind `grpo`"):
+        trainer_arguments("grpo", {"task": _TASK, "setup": _SETUP, "seed": 1}, Path("x"), False, False)
 
 
 _TASK = {"learning_rate": 1e-4, "scheduler": "cosine", "warmup_ratio": 0, "weight_decay": 0, "epochs": 1,

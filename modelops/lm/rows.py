@@ -1,37 +1,48 @@
 """The rows the data step writes, in TRL's forms, read in one place by everything downstream (training
-data limits, evaluation, GGUF parity, the served smoke test):
-plain text `{"text"}`; a conversation `{"messages"}`; a preference pair `{"prompt", "chosen", "rejected"}`
-(each a list of messages)."""
+data limits, evaluation, GGUF parity, the served smoke test): plain text `{"text"}`; a conversation
+`{"messages"}`; a preference pair `{"prompt", "chosen", "rejected"}`; an unpaired example
+`{"prompt", "completion", "label"}` (label true: a desirable answer). Prompts and answers are lists of
+messages."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Message = dict[str, str]
 
-ANSWER_FIELDS = {"messages": ("messages",), "chosen": ("chosen", "rejected")}   # fields ending in an answer
+ANSWER_FIELDS = {"messages": ("messages",), "chosen": ("chosen", "rejected"), "completion": ("completion",)}
 
 
 def kind(row: dict[str, Any]) -> str:
-    """`text`, `messages` or `chosen` (a preference pair); anything else is not a row the data step wrote."""
-    for key in ("text", "messages", "chosen"):
+    """`text`, `messages`, `chosen` (a pair) or `completion` (unpaired); anything else is not a data-step row."""
+    for key in ("text", "messages", "chosen", "completion"):
         if key in row:
             return key
     raise ValueError(f"not a training row (keys {sorted(row)})")
 
 
 def taught(row: dict[str, Any]) -> list[Message] | None:
-    """The conversation a row teaches — the conversation, or the prompt with the preferred answer; None for
-    plain text."""
+    """The conversation a row teaches — the conversation, or the prompt with the preferred or desirable
+    answer; None for plain text and for an undesirable answer."""
     shape = kind(row)
-    return None if shape == "text" else row["messages"] if shape == "messages" else row["prompt"] + row["chosen"]
+    if shape == "messages":
+        return row["messages"]
+    if shape == "chosen":
+        return row["prompt"] + row["chosen"]
+    if shape == "completion" and row["label"]:
+        return row["prompt"] + row["completion"]
+    return None
 
 
 def conversations(row: dict[str, Any]) -> list[list[Message]]:
     """Every full conversation in a row (both answers of a pair), for length limits."""
     shape = kind(row)
-    return [] if shape == "text" else [row["messages"]] if shape == "messages" else \
-        [row["prompt"] + row[field] for field in ANSWER_FIELDS["chosen"]]
+    if shape == "text":
+        return []
+    if shape == "messages":
+        return [row["messages"]]
+    return [row["prompt"] + row[field] for field in ANSWER_FIELDS[shape]]
 
 
 def answer_fields(row: dict[str, Any]) -> tuple[str, ...]:
@@ -46,3 +57,20 @@ def prompt(row: dict[str, Any], text_chars: int = 200) -> list[Message]:
         return [{"role": "user", "content": row["text"][:text_chars]}]
     conversation = row["messages"] if shape == "messages" else row["prompt"]
     return conversation[:-1] if conversation[-1]["role"] == "assistant" else conversation
+
+
+def answer_pairs(rows: list[dict[str, Any]]) -> list[tuple[list[Message], list[Message], list[Message]]]:
+    """(prompt, better answer, worse answer) from preference pairs, and from unpaired examples that answer the
+    same prompt both ways (each desirable answer against the first undesirable one)."""
+    pairs, unpaired = [], {}
+    for row in rows:
+        shape = kind(row)
+        if shape == "chosen":
+            pairs.append((row["prompt"], row["chosen"], row["rejected"]))
+        elif shape == "completion":
+            unpaired.setdefault(json.dumps(row["prompt"], sort_keys=True), []).append(row)
+    for group in unpaired.values():
+        worse = next((r["completion"] for r in group if not r["label"]), None)
+        if worse is not None:
+            pairs += [(r["prompt"], r["completion"], worse) for r in group if r["label"]]
+    return pairs

@@ -16,7 +16,7 @@ from modelops.problems import Problem
 from modelops.recipe.data import DataSource
 from modelops.recipe.deploy import OLLAMA_PARAMETERS
 from modelops.recipe.loader import LoadedRecipe
-from modelops.recipe.tasks import DpoTask, PretrainTask, RegressionTask, SftTask
+from modelops.recipe.tasks import PretrainTask, RegressionTask
 from modelops.task_kinds import task_kind
 
 LM_TARGETS = ("ollama", "llama-cpp", "hf")
@@ -312,7 +312,7 @@ def _check_language_model(loaded: LoadedRecipe) -> list[Problem]:
                 at="key",
             )
         )
-    needs_template = isinstance(task, (SftTask, DpoTask)) or (
+    needs_template = task_kind(task.kind).chat or (
         recipe.deploy is not None and recipe.deploy.target == "ollama" and not recipe.deploy.ollama.template
     )
     if needs_template and isinstance(recipe.model.base, str):

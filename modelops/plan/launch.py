@@ -105,4 +105,7 @@ KIND_ARGUMENTS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {  
     "sft": lambda task, kind: {"packing": _packing(task, kind),
                                "assistant_only_loss": task.get("assistant_only_loss", True)},
     "dpo": lambda task, kind: {"beta": task["beta"], "loss_type": [task["loss_type"]]},
+    "kto": lambda task, kind: {"beta": task["beta"], "loss_type": task["loss_type"],
+                               "desirable_weight": task["desirable_weight"],
+                               "undesirable_weight": task["undesirable_weight"]},
 }

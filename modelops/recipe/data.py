@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from modelops.recipe.common import Section
 
-DataFormat = Literal["text", "messages", "alpaca", "sharegpt", "preference", "table"]
+DataFormat = Literal["text", "messages", "alpaca", "sharegpt", "preference", "unpaired", "table"]
 
 
 class DataSource(Section):

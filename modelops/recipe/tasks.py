@@ -227,4 +227,24 @@ class DpoTask(TrainingTask):
     max_prompt_length: int | None = Field(None, ge=1, description="Truncate prompts to this many tokens.")
 
 
-Task = Annotated[Union[RegressionTask, PretrainTask, SftTask, DpoTask], Field(discriminator="kind")]
+class KtoTask(TrainingTask):
+    """Kahneman-Tversky optimisation on unpaired examples: each a prompt, an answer and whether the answer is
+    desirable (no pairs needed, so thumbs-up/down feedback trains directly)."""
+
+    kind: Literal["kto"]
+    adapter: Adapter = Field(
+        default_factory=lambda: Adapter(type="lora"),
+        description="LoRA by default; the reference model is the adapter-free base.",
+    )
+    beta: float = Field(0.1, gt=0, description="Strength of the KL penalty towards the reference model.")
+    desirable_weight: float = Field(1.0, gt=0, description="Weight of desirable examples' losses.")
+    undesirable_weight: float = Field(
+        1.0, gt=0, description="Weight of undesirable examples' losses (raise it when they are fewer)."
+    )
+    loss_type: Literal["kto", "apo_zero_unpaired"] = Field("kto", description="KTO loss variant (TRL's names).")
+    batch_size: int = Field(
+        8, ge=2, description="Global batch of examples per optimizer step (KTO estimates its KL term across a batch)."
+    )
+
+
+Task = Annotated[Union[RegressionTask, PretrainTask, SftTask, DpoTask, KtoTask], Field(discriminator="kind")]

@@ -26,7 +26,8 @@ def _texts(tokenizer, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
     for row in rows:
         conversation = taught(row)
         if conversation is None:
-            texts.append((row["text"], 0))
+            if "text" in row:
+                texts.append((row["text"], 0))
             continue
         prompt = tokenizer.apply_chat_template(conversation[:-1], add_generation_prompt=True, tokenize=False)
         full = tokenizer.apply_chat_template(conversation, tokenize=False)

@@ -65,7 +65,8 @@ def _messages(value: Any, what: str) -> list[dict[str, str]]:
 
 
 def convert(record: Any, fmt: str, text_field: str) -> dict[str, Any]:
-    """One raw record in TRL's form: {"text"}, {"messages"} or {"prompt", "chosen", "rejected"}."""
+    """One raw record in TRL's form: {"text"}, {"messages"}, {"prompt", "chosen", "rejected"} or
+    {"prompt", "completion", "label"}."""
     if isinstance(record, BadRow):
         raise record
     if not isinstance(record, dict):
@@ -88,6 +89,8 @@ def convert(record: Any, fmt: str, text_field: str) -> dict[str, Any]:
         ):
             raise BadRow("sharegpt rows need `conversations` with `from` in human/gpt/system")
         messages = [{"role": SHAREGPT_ROLES[t["from"]], "content": str(t.get("value", ""))} for t in turns]
+    elif fmt == "unpaired":
+        return _unpaired(record)
     else:
         return _preference(record)
     if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
@@ -95,16 +98,27 @@ def convert(record: Any, fmt: str, text_field: str) -> dict[str, Any]:
     return {"messages": messages}
 
 
-def _preference(record: dict) -> dict[str, Any]:
-    def as_messages(value: Any, what: str, role: str) -> list[dict[str, str]]:
-        return [{"role": role, "content": value}] if isinstance(value, str) else _messages(value, what)
+def _as_messages(value: Any, what: str, role: str) -> list[dict[str, str]]:
+    """A string as one message of `role`, or a list of messages as they are."""
+    return [{"role": role, "content": value}] if isinstance(value, str) else _messages(value, what)
 
+
+def _unpaired(record: dict) -> dict[str, Any]:
+    if not all(k in record for k in ("prompt", "completion", "label")):
+        raise BadRow("unpaired rows need `prompt`, `completion` and `label` (true for a desirable answer)")
+    if not isinstance(record["label"], bool):
+        raise BadRow("`label` must be true (a desirable answer) or false")
+    return {"prompt": _as_messages(record["prompt"], "prompt", "user"),
+            "completion": _as_messages(record["completion"], "completion", "assistant"), "label": record["label"]}
+
+
+def _preference(record: dict) -> dict[str, Any]:
     if not all(k in record for k in ("prompt", "chosen", "rejected")):
         raise BadRow("preference rows need `prompt`, `chosen` and `rejected`")
     row = {
-        "prompt": as_messages(record["prompt"], "prompt", "user"),
-        "chosen": as_messages(record["chosen"], "chosen", "assistant"),
-        "rejected": as_messages(record["rejected"], "rejected", "assistant"),
+        "prompt": _as_messages(record["prompt"], "prompt", "user"),
+        "chosen": _as_messages(record["chosen"], "chosen", "assistant"),
+        "rejected": _as_messages(record["rejected"], "rejected", "assistant"),
     }
     if row["chosen"] == row["rejected"]:
         raise BadRow("`chosen` and `rejected` are the same")
@@ -114,11 +128,13 @@ def _preference(record: dict) -> dict[str, Any]:
 def _map_text(row: dict[str, Any], fn) -> dict[str, Any]:
     if "text" in row:
         return {"text": fn(row["text"])}
-    return {k: [{"role": m["role"], "content": fn(m["content"])} for m in v] for k, v in row.items()}
+    return {k: [{"role": m["role"], "content": fn(m["content"])} for m in v] if isinstance(v, list) else v
+            for k, v in row.items()}
 
 
 def _all_text(row: dict[str, Any]) -> str:
-    return row["text"] if "text" in row else "\n".join(m["content"] for v in row.values() for m in v)
+    return row["text"] if "text" in row else \
+        "\n".join(m["content"] for v in row.values() if isinstance(v, list) for m in v)
 
 
 def clean(rows: list[dict], rules: dict[str, Any], counts: dict[str, int]) -> list[dict]:

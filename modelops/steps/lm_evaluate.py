@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from modelops import jsonlines
+from modelops.lm.rows import answer_pairs, taught
 from modelops.lm.rows import prompt as asked
-from modelops.lm.rows import taught
 from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
@@ -21,7 +21,7 @@ def _ids(tokenizer, row: dict[str, Any], max_length: int) -> tuple[list[int], in
     """Token ids of a row and where its scored part starts (the answer, for conversations)."""
     conversation = taught(row)
     if conversation is None:
-        return tokenizer(row["text"])["input_ids"][:max_length], 1
+        return (tokenizer(row["text"])["input_ids"][:max_length] if "text" in row else []), 1   # [] : nothing taught
     prompt = tokenizer.apply_chat_template(conversation[:-1], add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(conversation, tokenize=False)
     start = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
@@ -73,10 +73,10 @@ def run(spec: Spec) -> None:
         total, count = total + loss, count + n
     metrics: dict[str, Any] = {"validation_loss": total / max(count, 1), "validation_tokens": count}
     metrics["perplexity"] = math.exp(min(metrics["validation_loss"], 50))
-    pairs = [r for r in rows if "chosen" in r]
+    pairs = answer_pairs(rows)
     if pairs:
-        wins = sum(_answer_logprob(model, tokenizer, r["prompt"], r["chosen"], max_length)
-                   > _answer_logprob(model, tokenizer, r["prompt"], r["rejected"], max_length) for r in pairs)
+        wins = sum(_answer_logprob(model, tokenizer, prompt, better, max_length)
+                   > _answer_logprob(model, tokenizer, prompt, worse, max_length) for prompt, better, worse in pairs)
         metrics |= {"preference_win_rate": wins / len(pairs), "preference_pairs": len(pairs)}
     samples = [_sample(model, tokenizer, row) for row in rows[:SAMPLES]]
     with (spec.out / "samples.jsonl").open("w", encoding="utf-8") as handle:
