@@ -157,8 +157,10 @@ def _plan_one(
         _emit_problems(result.warnings, "text")
     changes = _changes_or_exit(result, set())
     if format == PlanFormat.text:
+        from modelops.apply.session import print_changes
+
         print("\nchanges against the run directory:")
-        _print_changes(changes)
+        print_changes(changes)
     return any(c.status != "up-to-date" for c in changes)
 
 
@@ -241,75 +243,17 @@ def apply(
 def _apply_one(
     file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool, verify: bool
 ) -> None:
-    import signal
-
-    from rich.console import Console
-
-    from modelops.apply.executor import downstream_of, run_plan, through
-    from modelops.apply.lock import LockedError
-    from modelops.apply.progress import ConsoleProgress, summary_table
-    from modelops.apply.report import report_is_current, write_report
-    from modelops.apply.verdicts import verdicts
+    from modelops.apply.executor import downstream_of
+    from modelops.apply.session import Options, apply_plan
 
     result = _saved_plan_or_exit(file) if file.suffix == ".json" else _plan_or_exit(file)
     _emit_problems(result.warnings, "text")
     forced = {_step_or_exit(name, result) for name in force}
     until_id = _step_or_exit(until, result) if until else None
     changes = _changes_or_exit(result, downstream_of(result, forced), verify)
-    _print_changes(changes)
-    pending = [c for c in through(changes, until_id) if c.status != "up-to-date"]
-    if dry_run:
-        return
-    if not pending:
-        print("nothing to do: every step is up to date")
-        for recipe in result.recipes:
-            if not report_is_current(recipe):
-                print(f"report: rebuilt {write_report(recipe)[0]} and report.html (missing or older than the state)")
-        return
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops as cleanly as Ctrl-C
-    console = Console(highlight=False)
-    try:
-        with ConsoleProgress(console, verbose, quiet) as progress:
-            results = run_plan(result, changes, until_id, progress)
-        reports = [write_report(recipe) for recipe in result.recipes]
-    except LockedError as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        print(f"cannot write the run directory: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    console.print(summary_table(results))
-    for step_result in results:
-        for check in verdicts(step_result.metrics):
-            if not check.ok:
-                print(f"warning: {step_result.step.id}: {check.text}", file=sys.stderr)
-    print(f"report: {reports[-1][0]} and {reports[-1][1].name}")
-    last = results[-1]
-    if last.status == "interrupted":
-        print(
-            f"\n{last.message}. Finished steps are recorded; run the same `modelops apply` again to resume.",
-            file=sys.stderr,
-        )
-        raise typer.Exit(130)
-    if last.status == "failed":
-        print(last.message, file=sys.stderr)
-        raise typer.Exit(1)
-    if not until_id:
-        _print_what_now(result, file)
-
-
-def _print_what_now(result, file: Path) -> None:
-    """After a complete apply: what was produced and how to use it (each step kind's hints)."""
-    from modelops.apply.state import finished_output
-    from modelops.step_kinds import step_kind
-
-    lines = []
-    for step in result.recipes[-1].steps:
-        hints = step_kind(step.kind).hints
-        if hints is not None:
-            lines += hints(finished_output(result, step.kind), str(file))
-    if lines:
-        print("\n" + "\n".join(lines))
+    code = apply_plan(result, changes, Options(until_id, dry_run, verbose, quiet), file)
+    if code:
+        raise typer.Exit(code)
 
 
 def _saved_plan_or_exit(path: Path):
@@ -390,15 +334,6 @@ def _step_id(name: str, plan) -> str | None:
         return name
     matches = [i for i in ids if i.split("/", 1)[1] == name]
     return matches[-1] if matches else None
-
-
-def _print_changes(changes: list) -> None:
-    for change in changes:
-        mark = {"up-to-date": "=", "new": "+", "changed": "~"}[change.status]
-        print(f"{mark} {change.step.id}: {change.status}")
-        for reason in change.reasons[:8]:
-            if reason != "+ new":
-                print(f"    {reason}")
 
 
 @app.command()
