@@ -48,3 +48,22 @@ _TASK = {"learning_rate": 1e-4, "scheduler": "cosine", "warmup_ratio": 0, "weigh
          "eval": {"every_steps": None, "early_stopping_patience": None}, "liger_kernels": False}
 _SETUP = {"per_device_batch": 1, "gradient_accumulation": 1, "precision": "fp32", "gradient_checkpointing": False,
           "distributed": "single"}
+
+
+@pytest.mark.parametrize("name, path, fmt", [("pretrain", "corpus.txt", "text"), ("sft", "sft.jsonl", "messages"),
+                                             ("dpo", "pref.jsonl", "preference"), ("kto", "fb.jsonl", "unpaired")])
+def test_each_language_model_kind_expands_into_its_training_pipeline(workspace, name, path, fmt):
+    import json
+
+    from conftest import SFT, write
+
+    from modelops.plan.planner import plan_recipe
+
+    (workspace / "fb.jsonl").write_text(json.dumps({"prompt": "q", "completion": "a", "label": True}) + "\n")
+    text = SFT.replace("path: sft.jsonl, format: messages", f"path: {path}, format: {fmt}")
+    plan = plan_recipe(write(workspace, "r.yaml", text.replace("kind: sft", f"kind: {name}")))
+    steps = plan.recipes[-1].steps
+    assert [s.kind for s in steps][:4] == ["lm_data", "model_fetch", f"train_{name}", "lm_evaluate"]
+    assert steps[2].command[:2] == ["accelerate", "launch"] and steps[2].title.startswith(task_kind(name).title)
+    assert steps[2].params["task"]["learning_rate"] == task_kind(name).learning_rate(
+        steps[2].params["task"]["adapter"]["type"] == "none")
