@@ -188,8 +188,8 @@ def test_kto_from_the_sft_learns_from_unpaired_thumbs_up_and_down(chain, run_cli
     assert code == 0, out + err
     train = _metrics(chain, "kto", "train")
     assert train["steps"] == 15 and train["eval_rewards/margins_before"] == 0  # the policy starts as the reference
-    # held out: desirable answers gained against the reference, undesirable ones lost
-    assert train["eval_rewards/chosen"] > 0 > train["eval_rewards/rejected"] and train["eval_rewards/margins"] > 0.1
+    # held out: undesirable answers lost far more against the reference than desirable ones
+    assert train["eval_rewards/rejected"] < train["eval_rewards/chosen"] and train["eval_rewards/margins"] > 0.5
     assert train["eval_loss"] < train["eval_loss_before"]
     assert _metrics(chain, "kto", "evaluate")["preference_pairs"] == 8     # both answers of 8 held-out prompts
 
