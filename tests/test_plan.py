@@ -242,21 +242,17 @@ def test_warnings_for_remote_code_and_unknown_models(workspace):
     assert plan.recipes[0].training.get("memory_gib") is None
 
 
-def test_local_model_folder_is_sized_from_config_json(workspace):
-    model = workspace / "tiny"
+def _tiny_model_folder(model, **config):
+    """A local model folder with only the config.json a plan reads."""
     model.mkdir()
-    (model / "config.json").write_text(
-        json.dumps(
-            {
-                "hidden_size": 64,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 4,
-                "intermediate_size": 128,
-                "vocab_size": 800,
-                "tie_word_embeddings": True,
-            }
-        )
-    )
+    shape = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
+             "vocab_size": 800}
+    (model / "config.json").write_text(json.dumps(shape | config))
+    return model
+
+
+def test_local_model_folder_is_sized_from_config_json(workspace):
+    model = _tiny_model_folder(workspace / "tiny", tie_word_embeddings=True)
     (model / "chat_template.jinja").write_text("{{ messages }}")
     plan = plan_recipe(write(workspace, "r.yaml", SFT.replace("Qwen/Qwen2.5-0.5B-Instruct", "tiny")))
     recipe = plan.recipes[0]
@@ -316,19 +312,7 @@ def test_from_a_regression_recipe_is_refused(workspace):
 
 
 def test_an_ollama_deploy_needs_a_chat_template(workspace):
-    model = workspace / "bare"
-    model.mkdir()
-    (model / "config.json").write_text(
-        json.dumps(
-            {
-                "hidden_size": 64,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 4,
-                "intermediate_size": 128,
-                "vocab_size": 800,
-            }
-        )
-    )
+    _tiny_model_folder(workspace / "bare")
     text = PRETRAIN_BARE.replace("BASE", "bare")
     error = only_error(write(workspace, "r.yaml", text + "deploy: {target: ollama}\n"))
     assert (error.key, error.line) == ("model.base", text.splitlines().index("  base: bare") + 1)
