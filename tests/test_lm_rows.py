@@ -41,7 +41,7 @@ def test_answer_pairs_come_from_pairs_and_from_unpaired_examples_of_one_prompt()
     ({"prompt": "q", "completion": "a", "label": "yes"}, "`label` must be true"),
 ])
 def test_unpaired_rows_are_checked(record, error):
-    from modelops.steps.lm_data import BadRow, convert
+    from modelops.lm.data import BadRow, convert
 
     assert convert({"prompt": "q", "completion": "a", "label": False}, "unpaired", "text") == {
         "prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}],
