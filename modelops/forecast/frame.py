@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelops.utf8 import first_undecodable
+
 GROUP = "__group"          # one integer id per series
 TIME = "__time"
 SAMPLE = 8                 # rows or groups named in a message
@@ -67,10 +69,8 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
         first = handle.readline()
     try:
         header = next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")], delimiter=sep), None)
-    except UnicodeDecodeError as exc:
-        raise PanelError(
-            f"{path}: not UTF-8 text (byte 0x{first[exc.start]:02x} on line 1); save it as UTF-8"
-        ) from None
+    except UnicodeDecodeError:
+        raise PanelError(_not_utf8(path)) from None
     if not header:
         raise PanelError(f"{path}: the file is empty; expected a header line and rows")
     twice = sorted({name for name in header if header.count(name) > 1})
@@ -101,8 +101,7 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
             read(threads=False)
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
-            line, byte = _first_undecodable(path)
-            raise PanelError(f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line}); save it as UTF-8") from None
+            raise PanelError(_not_utf8(path)) from None
         raise PanelError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0][:160]})") from None
     if wrong:
         shown = ", ".join(f"{line} ({count} fields)" for line, count in wrong[:SAMPLE])
@@ -115,15 +114,9 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _first_undecodable(path: Path) -> tuple[int, int]:
-    """(line, byte) of the first byte that is not UTF-8."""
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return number, line[exc.start]
-    return 0, 0
+def _not_utf8(path: Path) -> str:
+    line, byte = first_undecodable(path) or (0, 0)
+    return f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line}); save it as UTF-8"
 
 
 def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from modelops import jsonlines
 from modelops.lm.rows import answer_fields, conversations
+from modelops.utf8 import first_undecodable
 
 ROLES = {"system", "user", "assistant"}
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -40,12 +41,11 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
 
 
 def _text(path: Path) -> str:
-    data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise SystemExit(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        line, byte = first_undecodable(path) or (0, 0)
+        raise SystemExit(f"{path}:{line}: not UTF-8 (byte 0x{byte:02x}); save the file as UTF-8") from None
 
 
 def _messages(value: Any, what: str) -> list[dict[str, str]]:
