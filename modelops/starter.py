@@ -56,6 +56,12 @@ def _sample(kind: str) -> str:
             for topic, answer in TOPICS
             for text, good in ((answer, True), (f"I do not know what {topic} is.", False))
         )
+    if kind == "grpo":
+        return "".join(
+            json.dumps({"prompt": f"What is {a} + {b}? Think inside <think></think>, then write `Answer: <number>`.",
+                        "answer": str(a + b)}) + "\n"
+            for a in range(3, 11) for b in (4, 9, 17)
+        )
     return "".join(
         json.dumps(
             {"prompt": f"What is {topic}? ({n})", "chosen": answer, "rejected": f"I do not know what {topic} is."}

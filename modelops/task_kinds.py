@@ -21,9 +21,11 @@ class TaskKind:
     config: str | None = None
     packing: bool = False                    # default of `task.packing`
     sequences_per_example: int = 1           # memory: a preference pair is two sequences
-    reference_model: bool = False            # memory: a frozen reference copy when training fully
+    reference_model: bool = False            # memory: a frozen reference copy when training fully (and beta > 0)
     compares_answers: bool = False           # evaluation: held-out preference win rate
     chat: bool = False                       # trains on conversations: the base needs a chat template
+    scores: bool = False                     # a sequence classifier with one score (a reward model), not a generator
+    answers: bool = True                     # the data carries answers (GRPO's prompts do not: it samples them)
 
     @property
     def default_format(self) -> str:
@@ -32,6 +34,15 @@ class TaskKind:
     @property
     def trains_language_model(self) -> bool:
         return self.trainer is not None
+
+    @property
+    def evaluation(self) -> str:
+        """The title of the evaluation step (plan/expand.py)."""
+        if self.scores:
+            return "Held-out pair accuracy and score margin of the reward model"
+        if not self.answers:
+            return "Sample answers to held-out prompts"
+        return "Validation loss and perplexity" + (", preference win rate" if self.compares_answers else "")
 
     def learning_rate(self, full: bool) -> float:
         rate = self.learning_rate_full if full else self.learning_rate_adapter
@@ -54,6 +65,13 @@ TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
     TaskKind("kto", "Kahneman-Tversky optimisation (unpaired desirable/undesirable answers)", ("unpaired",),
              "Qwen/Qwen2.5-0.5B-Instruct", "data/feedback.jsonl", 5e-7, 5e-6, "KTOTrainer", "KTOConfig",
              sequences_per_example=2, reference_model=True, compares_answers=True, chat=True),
+    TaskKind("reward", "Reward model on preference pairs", ("preference",), "Qwen/Qwen2.5-0.5B-Instruct",
+             "data/preferences.jsonl", 1e-5, 1e-4, "RewardTrainer", "RewardConfig", sequences_per_example=2,
+             chat=True, scores=True),
+    # GRPO's batch counts completions
+    TaskKind("grpo", "Group relative policy optimisation (sampled completions scored by rewards)", ("prompts",),
+             "Qwen/Qwen2.5-0.5B-Instruct", "data/prompts.jsonl", 1e-6, 1e-5, "GRPOTrainer", "GRPOConfig",
+             reference_model=True, chat=True, answers=False),
 )}
 
 

@@ -154,8 +154,8 @@ def test_every_planned_step_kind_has_a_runner():
 
     runners = {p.stem for p in (ROOT / "modelops" / "steps").glob("*.py")} - {"__init__", "runtime"}
     assert set(STEP_KINDS) == runners                      # every runner has its facts, every fact a runner
-    with pytest.raises(ValueError, match="unknown step kind `train_grpo`"):
-        step_kind("train_grpo")
+    with pytest.raises(ValueError, match="unknown step kind `train_orpo`"):
+        step_kind("train_orpo")
 
 
 DRIVER = """

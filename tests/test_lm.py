@@ -194,6 +194,66 @@ def test_kto_from_the_sft_learns_from_unpaired_thumbs_up_and_down(chain, run_cli
     assert _metrics(chain, "kto", "evaluate")["preference_pairs"] == 8     # both answers of 8 held-out prompts
 
 
+REWARD = textwrap.dedent("""
+    version: 1
+    name: tiny-reward
+    seed: 1
+    data:
+      train: {path: preference.jsonl, format: preference}
+      validation: {fraction: 0.2}
+    model:
+      base: {from: sft.yaml}
+    task:
+      kind: reward
+      max_steps: 20
+      learning_rate: 1.0e-3
+      batch_size: 8
+      max_length: 128
+    hardware: cpu
+""").lstrip()
+GRPO = textwrap.dedent("""
+    version: 1
+    name: tiny-grpo
+    seed: 1
+    data:
+      train: {path: prompts.jsonl, format: prompts}
+      validation: {fraction: 0.2}
+    model:
+      base: {from: sft.yaml}
+    task:
+      kind: grpo
+      rewards:
+        - {type: model, from: reward.yaml}
+        - {type: length, max_chars: 16}
+      generation: {per_prompt: 4, max_tokens: 48}
+      adapter: {type: lora, r: 8, alpha: 16}
+      max_steps: 20
+      learning_rate: 5.0e-3
+      batch_size: 16
+      max_length: 128
+    hardware: cpu
+""").lstrip()
+
+
+def test_grpo_raises_the_held_out_reward_of_a_reward_model_trained_by_another_recipe(chain, run_cli):
+    """A reward model learns the DPO example's preferences from the SFT model; GRPO from the same SFT samples
+    four answers per question and moves towards those the reward model (and a length limit) score higher."""
+    shutil.copy(ROOT / "examples" / "tiny-zh" / "prompts.jsonl", chain / "prompts.jsonl")
+    write(chain, "reward.yaml", REWARD + f"workdir: {chain}/runs/reward\n")
+    recipe = write(chain, "grpo.yaml", GRPO + f"workdir: {chain}/runs/grpo\n")
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-grpo/evaluate", "-q", cwd=chain)
+    assert code == 0, out + err
+    scorer = _metrics(chain, "reward", "train")
+    assert scorer["eval_accuracy_before"] <= 0.5 and scorer["eval_accuracy"] >= 0.75    # held-out pairs
+    assert _metrics(chain, "reward", "evaluate")["pair_accuracy"] >= 0.75               # the saved model, again
+    policy = _metrics(chain, "grpo", "train")
+    assert policy["steps"] == 20 and "eval_loss" not in policy                          # no loss verdict for GRPO
+    assert policy["eval_reward"] > policy["eval_reward_before"] + 1.0                   # held-out prompts
+    assert policy["last_reward"] > policy["first_reward"] and "eval_rewards/model/mean" in policy
+    report = (chain / "runs" / "grpo" / "report.md").read_text()
+    assert "✓ held-out mean reward" in report and (_out(chain, "grpo", "train") / "plots" / "loss.png").exists()
+
+
 def test_model_fetch_takes_a_hub_model_from_the_cache_offline(chain, tmp_path, monkeypatch, run_cli):
     commit = "0" * 40
     snapshot = tmp_path / "hf" / "hub" / "models--tiny--zh" / "snapshots" / commit

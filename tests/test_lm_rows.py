@@ -15,6 +15,7 @@ U, A, B = {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"
     ({"prompt": [U], "chosen": [A], "rejected": [B]}, [U, A], [U], ("chosen", "rejected"), 2),
     ({"prompt": [U], "completion": [A], "label": True}, [U, A], [U], ("completion",), 1),
     ({"prompt": [U], "completion": [B], "label": False}, None, [U], ("completion",), 1),
+    ({"prompt": [U], "answer": "42"}, None, [U], (), 1),          # a prompt alone (GRPO), with a reward's column
 ])
 def test_each_row_form(row, taught, asked, fields, count):
     assert rows.taught(row) == taught and rows.prompt(row) == asked
@@ -23,7 +24,7 @@ def test_each_row_form(row, taught, asked, fields, count):
 
 def test_a_row_the_data_step_never_writes_is_an_error():
     with pytest.raises(ValueError, match="not a training row"):
-        rows.taught({"prompt": [U], "answer": [A]})
+        rows.taught({"question": [U], "answer": [A]})
 
 
 def test_answer_pairs_come_from_pairs_and_from_unpaired_examples_of_one_prompt():

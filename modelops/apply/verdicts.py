@@ -1,6 +1,7 @@
 """Did a step make things better? Read from the metrics a step recorded, not from its kind: validation loss
-before and after training, held-out preference accuracy and win rate against chance, a forecast against
-its naive baselines. `apply` prints the warnings; the report shows every verdict."""
+before and after training, held-out mean reward before and after, held-out preference and pair accuracy
+and win rate against chance, a forecast against its naive baselines. `apply` prints the warnings; the
+report shows every verdict."""
 
 from __future__ import annotations
 
@@ -25,8 +26,14 @@ def verdicts(metrics: dict[str, Any]) -> list[Verdict]:
             "the model got better on held-out data" if ok else
             "ROSE — the run made the model worse on held-out data" if after > before else
             "unchanged — the run did not make the model better on held-out data")))
+    reward_before, reward_after = metrics.get("eval_reward_before"), metrics.get("eval_reward")
+    if isinstance(reward_before, (int, float)) and isinstance(reward_after, (int, float)):   # GRPO
+        ok = reward_after > reward_before
+        found.append(Verdict(ok, f"held-out mean reward {reward_before:.4g} → {reward_after:.4g}: " + (
+            "the completions score better" if ok else "NOT higher — the run did not improve the completions")))
     for key, what in (("eval_rewards/accuracies", "held-out preference accuracy"),
-                      ("preference_win_rate", "held-out preference win rate")):
+                      ("preference_win_rate", "held-out preference win rate"),
+                      ("pair_accuracy", "held-out pair accuracy of the reward model")):
         value = metrics.get(key)
         if isinstance(value, (int, float)):
             ok = value > CHANCE

@@ -64,8 +64,8 @@ def _messages(value: Any, what: str) -> list[dict[str, str]]:
 
 
 def convert(record: Any, fmt: str, text_field: str) -> dict[str, Any]:
-    """One raw record in TRL's form: {"text"}, {"messages"}, {"prompt", "chosen", "rejected"} or
-    {"prompt", "completion", "label"}."""
+    """One raw record in TRL's form: {"text"}, {"messages"}, {"prompt", "chosen", "rejected"},
+    {"prompt", "completion", "label"} or {"prompt", …columns}."""
     if isinstance(record, BadRow):
         raise record
     if not isinstance(record, dict):
@@ -90,6 +90,8 @@ def convert(record: Any, fmt: str, text_field: str) -> dict[str, Any]:
         messages = [{"role": SHAREGPT_ROLES[t["from"]], "content": str(t.get("value", ""))} for t in turns]
     elif fmt == "unpaired":
         return _unpaired(record)
+    elif fmt == "prompts":
+        return _prompt_only(record)
     else:
         return _preference(record)
     if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
@@ -109,6 +111,14 @@ def _unpaired(record: dict) -> dict[str, Any]:
         raise BadRow("`label` must be true (a desirable answer) or false")
     return {"prompt": _as_messages(record["prompt"], "prompt", "user"),
             "completion": _as_messages(record["completion"], "completion", "assistant"), "label": record["label"]}
+
+
+def _prompt_only(record: dict) -> dict[str, Any]:
+    """A prompt, with the row's other scalar columns kept for the rewards that read them (a reference answer)."""
+    if "prompt" not in record:
+        raise BadRow("prompt rows need `prompt` (text or a list of messages)")
+    extra = {k: v for k, v in record.items() if k != "prompt" and isinstance(v, (str, int, float, bool))}
+    return {"prompt": _as_messages(record["prompt"], "prompt", "user")} | extra
 
 
 def _preference(record: dict) -> dict[str, Any]:
@@ -205,7 +215,7 @@ class TokenLimit:
                 )
             }
         shortened = {f: self._shorten(row[f], overflow) for f in answer_fields(row)}
-        return None if None in shortened.values() else row | shortened
+        return None if not shortened or None in shortened.values() else row | shortened  # a prompt alone: dropped
 
     def apply(self, rows: list[dict], counts: dict[str, int]) -> list[dict]:
         kept = []

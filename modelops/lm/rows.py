@@ -1,8 +1,8 @@
 """The rows the data step writes, in TRL's forms, read in one place by everything downstream (training
 data limits, evaluation, GGUF parity, the served smoke test): plain text `{"text"}`; a conversation
 `{"messages"}`; a preference pair `{"prompt", "chosen", "rejected"}`; an unpaired example
-`{"prompt", "completion", "label"}` (label true: a desirable answer). Prompts and answers are lists of
-messages."""
+`{"prompt", "completion", "label"}` (label true: a desirable answer); a prompt alone `{"prompt", …}` with the
+columns rewards read. Prompts and answers are lists of messages."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ ANSWER_FIELDS = {"messages": ("messages",), "chosen": ("chosen", "rejected"), "c
 
 
 def kind(row: dict[str, Any]) -> str:
-    """`text`, `messages`, `chosen` (a pair) or `completion` (unpaired); anything else is not a data-step row."""
-    for key in ("text", "messages", "chosen", "completion"):
+    """`text`, `messages`, `chosen` (a pair), `completion` (unpaired) or `prompt` (a prompt alone); anything
+    else is not a data-step row."""
+    for key in ("text", "messages", "chosen", "completion", "prompt"):
         if key in row:
             return key
     raise ValueError(f"not a training row (keys {sorted(row)})")
@@ -42,6 +43,8 @@ def conversations(row: dict[str, Any]) -> list[list[Message]]:
         return []
     if shape == "messages":
         return [row["messages"]]
+    if shape == "prompt":
+        return [row["prompt"]]
     return [row["prompt"] + row[field] for field in ANSWER_FIELDS[shape]]
 
 

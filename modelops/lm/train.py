@@ -1,6 +1,7 @@
-"""One training runner for pretrain, SFT and DPO: TRL's trainers configured from the plan (batch split,
-precision, checkpointing, schedule), PEFT adapters, progress over the JSON-lines channel, checkpoints that
-make an interrupted run resume, and the trained model or adapter saved as safetensors with its tokenizer.
+"""One training runner for every language-model task kind (task_kinds.py): TRL's trainers configured from
+the plan (batch split, precision, checkpointing, schedule), PEFT adapters, progress over the JSON-lines
+channel, checkpoints that make an interrupted run resume, and the trained model or adapter saved as
+safetensors with its tokenizer.
 Runs under `accelerate launch`, so one process on CPU, DDP/FSDP/DeepSpeed on GPUs."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _trainer_config(kind: str, p: dict[str, Any], out: Path, has_validation: boo
     return _trl(task_kind(kind).config)(**trainer_arguments(kind, p, out, has_validation, cuda))
 
 
-def _peft_config(task: dict[str, Any]):
+def _peft_config(task: dict[str, Any], scores: bool):
     adapter = task["adapter"]
     if adapter["type"] == "none":
         return None
@@ -43,7 +44,7 @@ def _peft_config(task: dict[str, Any]):
         lora_dropout=adapter["dropout"],
         target_modules=adapter["target_modules"],
         use_dora=adapter["type"] == "dora",
-        task_type="CAUSAL_LM",
+        task_type="SEQ_CLS" if scores else "CAUSAL_LM",   # SEQ_CLS also trains and saves the new score head
     )
 
 
@@ -148,7 +149,9 @@ def _resumable_checkpoint(folder: Path, main_process: bool) -> str | None:
     return str(found[-1]) if found else None
 
 
-COMPARED = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")  # reported before and after
+# reported before and after: loss, preference accuracy and margin (DPO, KTO; a reward model's), mean reward (GRPO)
+COMPARED = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins", "eval_accuracy", "eval_margin",
+            "eval_reward")
 
 
 def _starting_point(trainer, out: Path) -> dict[str, float]:
@@ -165,10 +168,37 @@ def _starting_point(trainer, out: Path) -> dict[str, float]:
     return metrics
 
 
+def _model(kind: str, base: Path, p: dict[str, Any], tokenizer, dtype):
+    """The model to train: a causal LM, or for a reward model the base with a new one-score head."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    scores = task_kind(kind).scores
+    model = (AutoModelForSequenceClassification if scores else AutoModelForCausalLM).from_pretrained(
+        base,
+        dtype=dtype,
+        attn_implementation=p["setup"]["attn_implementation"],
+        trust_remote_code=p["model"]["trust_remote_code"],
+        quantization_config=_four_bit(p["task"], dtype),
+        **({"num_labels": 1} if scores else {}),
+    )
+    if scores:
+        model.config.pad_token_id = tokenizer.pad_token_id   # the score is read at the last non-padding token
+    return model
+
+
+def _kind_inputs(kind: str, spec: Spec) -> dict[str, Any]:
+    """What a kind's trainer takes beyond the shared arguments: GRPO's reward functions."""
+    if kind != "grpo":
+        return {}
+    from modelops.lm.rewards import build
+
+    return {"reward_funcs": build(spec.params["task"]["rewards"], spec.inputs)}
+
+
 def train(spec: Spec, kind: str) -> None:
     import torch
     from datasets import load_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
+    from transformers import AutoTokenizer, EarlyStoppingCallback
 
     p = spec.params
     cuda = torch.cuda.is_available()
@@ -177,13 +207,7 @@ def train(spec: Spec, kind: str) -> None:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p["setup"]["precision"], torch.float32)
-    model = AutoModelForCausalLM.from_pretrained(
-        base,
-        dtype=dtype,
-        attn_implementation=p["setup"]["attn_implementation"],
-        trust_remote_code=p["model"]["trust_remote_code"],
-        quantization_config=_four_bit(p["task"], dtype),
-    )
+    model = _model(kind, base, p, tokenizer, dtype)
     files = {"train": str(spec.inputs["train.jsonl"])}
     has_validation = spec.inputs["validation.jsonl"].stat().st_size > 0
     if has_validation:
@@ -202,8 +226,9 @@ def train(spec: Spec, kind: str) -> None:
         train_dataset=data["train"],
         eval_dataset=data["validation"] if has_validation else None,
         processing_class=tokenizer,
-        peft_config=_peft_config(p["task"]),
+        peft_config=_peft_config(p["task"], task_kind(kind).scores),
         callbacks=callbacks,
+        **_kind_inputs(kind, spec),
     )
     trainer.evaluate = _rng_neutral(trainer.evaluate)
     resume = _resumable_checkpoint(spec.out / "checkpoints", trainer.is_world_process_zero())
@@ -213,6 +238,9 @@ def train(spec: Spec, kind: str) -> None:
     before = _starting_point(trainer, spec.out) if has_validation else {}
     result = trainer.train(resume_from_checkpoint=resume)
     evaluation = trainer.evaluate() if has_validation else {}
+    if not task_kind(kind).answers:   # GRPO's loss is a policy-gradient surrogate, not a held-out loss
+        before.pop("eval_loss", None)
+        evaluation.pop("eval_loss", None)
     evaluation |= {f"{name}_before": value for name, value in before.items() if name in COMPARED}
     target = spec.out / ("model" if p["task"]["adapter"]["type"] == "none" else "adapter")
     if trainer.is_fsdp_enabled:  # checkpoints are sharded (fast to resume); the final model is saved whole
@@ -243,7 +271,11 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
     }
     if "eval_loss" in evaluation:
         metrics |= {"eval_loss": evaluation["eval_loss"], "eval_perplexity": math.exp(min(evaluation["eval_loss"], 50))}
-    metrics |= {k: v for k, v in evaluation.items() if k.startswith("eval_rewards") or k.endswith("_before")}
+    metrics |= {k: v for k, v in evaluation.items() if k in COMPARED[1:] or k.startswith("eval_rewards")
+                or k.endswith("_before")}
+    rewards = [(h["step"], h["reward"]) for h in history if "reward" in h]
+    if rewards:   # GRPO: the mean reward of the first and last steps' completions
+        metrics |= {"first_reward": rewards[0][1], "last_reward": rewards[-1][1]}
     spec.write_json("metrics.json", metrics)
     spec.write_json("log_history.json", history)
     _loss_plot(history, spec.out / "plots" / "loss.png")
@@ -272,7 +304,13 @@ def _loss_plot(history: list[dict], path: Path) -> None:
             axis.plot(*zip(*points, strict=True), "o-" if key == "eval_loss" else "-", label=label)
     axis.set_xlabel("optimizer step")
     axis.set_ylabel("loss")
-    axis.legend()
+    rewards = [(h["step"], h["reward"]) for h in history if "reward" in h and "eval_reward" not in h]
+    if rewards:   # GRPO: mean reward of each step's completions, on its own scale
+        right = axis.twinx()
+        right.plot(*zip(*rewards, strict=True), "-", color="tab:green", label="mean reward")
+        right.set_ylabel("mean reward")
+        right.legend(loc="upper right")
+    axis.legend(loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

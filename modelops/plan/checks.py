@@ -10,13 +10,14 @@ from pathlib import Path
 
 from modelops.deploy.modelfile_values import ends_block_early, ends_parameter_line
 from modelops.forecast.history import history, required_length
+from modelops.plan.rewards import check_rewards
 from modelops.plan.sources import Location, locate
 from modelops.plan.table import table_facts
 from modelops.problems import Problem
 from modelops.recipe.data import DataSource
 from modelops.recipe.deploy import OLLAMA_PARAMETERS
 from modelops.recipe.loader import LoadedRecipe
-from modelops.recipe.tasks import PretrainTask, RegressionTask
+from modelops.recipe.tasks import GrpoTask, PretrainTask, RegressionTask
 from modelops.task_kinds import task_kind
 
 LM_TARGETS = ("ollama", "llama-cpp", "hf")
@@ -319,6 +320,8 @@ def _check_language_model(loaded: LoadedRecipe) -> list[Problem]:
         problems += _check_chat_template(loaded)
     if not isinstance(recipe.hardware, str) and recipe.hardware.engine == "dask":
         problems.append(loaded.problem(("hardware", "engine"), "the dask engine is for regression only"))
+    if isinstance(task, GrpoTask):
+        problems += check_rewards(loaded, task)
     return problems
 
 
@@ -368,6 +371,14 @@ def _check_deploy(loaded: LoadedRecipe) -> list[Problem]:
                 ("deploy", "target"),
                 "`api` serves regression models",
                 "use `ollama`, `llama-cpp` or `hf` for language models",
+            )
+        )
+    if not regression and task_kind(task.kind).scores and deploy.target in ("ollama", "llama-cpp"):
+        problems.append(
+            loaded.problem(
+                ("deploy", "target"),
+                "a reward model scores answers and writes none: llama.cpp and Ollama cannot serve it",
+                "use `hf` (a folder for transformers or vLLM) or no deploy section; `grpo` recipes use it as it is",
             )
         )
     if deploy.quantize and deploy.target not in ("ollama", "llama-cpp"):

@@ -11,7 +11,7 @@ from modelops.plan.model import Step, StepInput
 from modelops.plan.sources import Location, count_rows, locate
 from modelops.plan.training import TrainingSetup
 from modelops.recipe.loader import LoadedRecipe
-from modelops.recipe.tasks import RegressionTask, TrainingTask
+from modelops.recipe.tasks import FunctionReward, GrpoTask, MatchReward, RegressionTask, TrainingTask
 from modelops.task_kinds import task_kind
 
 DEFAULT_VALIDATION_FRACTION = 0.05
@@ -195,11 +195,12 @@ def _remote(loaded: LoadedRecipe) -> str | None:
 
 
 def expand_language_model(
-    loaded: LoadedRecipe, model: ModelRef, setup: TrainingSetup, launch_module: str
+    loaded: LoadedRecipe, model: ModelRef, setup: TrainingSetup, reward_models: list[StepInput]
 ) -> tuple[list[Step], Step]:
-    """Steps of a pretrain/sft/dpo recipe, and the step whose `model` output is the trained full model."""
+    """Steps of a language-model recipe, and the step whose `model` output is the trained full model."""
     recipe, task = loaded.recipe, loaded.recipe.task
     assert isinstance(task, TrainingTask)
+    kind = task_kind(task.kind)
     steps = StepList(recipe.name)
     data_inputs = _data_inputs(loaded)
     if recipe.data.clean.max_tokens:
@@ -216,7 +217,7 @@ def expand_language_model(
             "remote_train": _remote(loaded),
             "validation_fraction": _validation_fraction(loaded),
             "seed": recipe.seed,
-        },
+        } | ({"columns": _reward_columns(task)} if isinstance(task, GrpoTask) else {}),
         inputs=data_inputs,
         outputs=["train.jsonl", "validation.jsonl", "stats.json"],
         summary={"format": data_format(loaded), "dedupe": recipe.data.clean.dedupe},
@@ -224,7 +225,7 @@ def expand_language_model(
     if not recipe.data.clean.max_tokens:
         base_input = _base_input(loaded, steps, model)
     full = task.adapter.type == "none"
-    lr = task.learning_rate or task_kind(task.kind).learning_rate(full)
+    lr = task.learning_rate or kind.learning_rate(full)
     train = steps.add(
         "train",
         f"train_{task.kind}",
@@ -235,7 +236,8 @@ def expand_language_model(
             "seed": recipe.seed,
             "setup": setup.summary(),
         },
-        inputs=[output_of(data, "train.jsonl"), output_of(data, "validation.jsonl"), base_input],
+        inputs=[output_of(data, "train.jsonl"), output_of(data, "validation.jsonl"), base_input, *reward_models,
+                *_reward_modules(loaded)],
         outputs=["model" if full else "adapter", "metrics.json", "checkpoints"],
         summary={
             "adapter": _adapter_text(task),
@@ -244,16 +246,16 @@ def expand_language_model(
             "max length": task.max_length,
             "packing": _packing(task),
             "checkpoints": _save_text(task),
-        },
+        } | (_sampling_summary(task) if isinstance(task, GrpoTask) else {}),
     )
-    train.params["launch_module"] = launch_module
+    train.params["launch_module"] = f"modelops.steps.train_{task.kind}"
     evaluate = steps.add(
         "evaluate",
-        "lm_evaluate",
-        "Validation loss and perplexity" + (", preference win rate" if task_kind(task.kind).compares_answers else ""),
+        "reward_evaluate" if kind.scores else "lm_evaluate",
+        kind.evaluation,
         params={"task": task.kind, "max_length": task.max_length},
         inputs=[output_of(train, "model" if full else "adapter"), output_of(data, "validation.jsonl"), base_input],
-        outputs=["metrics.json", "samples.jsonl"],
+        outputs=["metrics.json"] + ([] if kind.scores else ["samples.jsonl"]),
     )
     final = train
     deploy = recipe.deploy
@@ -271,6 +273,33 @@ def expand_language_model(
     if deploy is not None:
         _expand_deploy(loaded, steps, final, train, base_input, data, evaluate)
     return steps.steps, final
+
+
+def _sampling_summary(task: GrpoTask) -> dict[str, str]:
+    g = task.generation
+    rewards = [{"match": lambda r: f"match `{r.column}` ({r.mode})", "format": lambda r: "format pattern",
+                "length": lambda r: f"length ≤ {r.max_chars} chars", "model": lambda r: f"reward model of `{r.from_}`",
+                "function": lambda r: f"CODE `{r.function}`"}[r.type](r) + (f" ×{r.weight:g}" if r.weight != 1 else "")
+               for r in task.rewards]
+    return {"rewards": ", ".join(rewards),
+            "sampling": f"{g.per_prompt} per prompt, ≤ {g.max_tokens} tokens, temperature {g.temperature:g}"
+                        f" ({task.batch_size} completions per step; sampling time is not in the estimate)"}
+
+
+def _reward_columns(task: GrpoTask) -> list[str]:
+    """Data columns the rewards read: every prompt row must carry them."""
+    return sorted({r.column for r in task.rewards if isinstance(r, MatchReward)})
+
+
+def _reward_modules(loaded: LoadedRecipe) -> list[StepInput]:
+    """The module files beside the recipe that function rewards name: inputs of the training step, so that
+    an edit retrains. A module that is not a file there is imported as installed, when the step runs."""
+    task = loaded.recipe.task
+    if not isinstance(task, GrpoTask):
+        return []
+    modules = {r.function.split(":")[0] for r in task.rewards if isinstance(r, FunctionReward)}
+    files = {module: loaded.root / (module.replace(".", "/") + ".py") for module in sorted(modules)}
+    return [StepInput(f"reward-module-{module}", path=str(file)) for module, file in files.items() if file.is_file()]
 
 
 def _base_input(loaded: LoadedRecipe, steps: StepList, model: ModelRef) -> StepInput:

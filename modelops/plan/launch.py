@@ -50,7 +50,7 @@ def launch_commands(directory: str, module: str, hw: ResolvedHardware) -> tuple[
 
 
 def trainer_arguments(kind: str, p: dict[str, Any], out: Path, has_validation: bool, cuda: bool) -> dict[str, Any]:
-    """Keyword arguments of TRL's `SFTConfig` (pretrain, sft) or `DPOConfig` (dpo) for a training step's params."""
+    """Keyword arguments of the task kind's TRL config (`SFTConfig`, `DPOConfig`, …) for a training step's params."""
     task, setup = p["task"], p["setup"]
     precision = setup["precision"]
     arguments: dict[str, Any] = dict(
@@ -92,7 +92,8 @@ def trainer_arguments(kind: str, p: dict[str, Any], out: Path, has_validation: b
         )
     if kind not in KIND_ARGUMENTS:
         raise ValueError(f"no trainer arguments for task kind `{kind}`")
-    return arguments | KIND_ARGUMENTS[kind](task, kind)
+    arguments |= KIND_ARGUMENTS[kind](task, kind)
+    return {k: v for k, v in arguments.items() if k not in NOT_TAKEN.get(kind, ())}
 
 
 def _packing(task: dict[str, Any], kind: str) -> bool:
@@ -108,4 +109,16 @@ KIND_ARGUMENTS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {  
     "kto": lambda task, kind: {"beta": task["beta"], "loss_type": task["loss_type"],
                                "desirable_weight": task["desirable_weight"],
                                "undesirable_weight": task["undesirable_weight"]},
+    "reward": lambda task, kind: {"center_rewards_coefficient": task["center_rewards"]},
+    "grpo": lambda task, kind: {
+        "num_generations": task["generation"]["per_prompt"],
+        "max_completion_length": task["generation"]["max_tokens"],
+        "temperature": task["generation"]["temperature"],
+        "top_p": task["generation"]["top_p"],
+        "per_device_eval_batch_size": task["generation"]["per_prompt"],  # one prompt's group per device and batch
+        "beta": task["beta"],
+        "loss_type": task["loss_type"],
+        "reward_weights": [reward["weight"] for reward in task["rewards"]],
+    },
 }
+NOT_TAKEN = {"grpo": ("max_length",)}   # arguments a kind's config has no field for

@@ -20,8 +20,9 @@ from modelops.plan.training import SetupError, TrainingSetup, choose_setup, esti
 from modelops.problems import Problem, RecipeError, errors_only
 from modelops.recipe.loader import LoadedRecipe, load_recipe
 from modelops.recipe.model import FromRecipe
-from modelops.recipe.tasks import RegressionTask, TrainingTask
+from modelops.recipe.tasks import GrpoTask, RegressionTask, TrainingTask
 from modelops.step_kinds import step_kind
+from modelops.task_kinds import task_kind
 
 DEFAULT_TOKENIZER_VOCAB = 32000
 
@@ -73,23 +74,16 @@ def load_chain(path: Path, env: Mapping[str, str] | None = None) -> list[LoadedR
 
     def visit(file: Path, stack: list[Path]) -> None:
         loaded = load_recipe(file, env)
-        model = loaded.recipe.model
-        if model is not None and isinstance(model.base, FromRecipe):
-            upstream = (loaded.root / model.base.from_).resolve()
-            key = ("model", "base", "from")
+        for key, path in _references(loaded):
+            upstream = (loaded.root / path).resolve()
             if upstream in stack or upstream == file.resolve():
                 cycle = " → ".join(p.name for p in stack + [file.resolve(), upstream])
                 raise RecipeError(
                     [loaded.problem(key, f"recipes form a cycle: {cycle}", "one of them must start from a model")]
                 )
             if not upstream.is_file():
-                raise RecipeError(
-                    [
-                        loaded.problem(
-                            key, f"recipe not found: {model.base.from_}", f"paths are relative to {loaded.root}"
-                        )
-                    ]
-                )
+                hint = f"paths are relative to {loaded.root}"
+                raise RecipeError([loaded.problem(key, f"recipe not found: {path}", hint)])
             if upstream not in done:
                 visit(upstream, stack + [file.resolve()])
         done.add(file.resolve())
@@ -97,6 +91,17 @@ def load_chain(path: Path, env: Mapping[str, str] | None = None) -> list[LoadedR
 
     visit(path, [])
     return order
+
+
+def _references(loaded: LoadedRecipe) -> list[tuple[tuple, str]]:
+    """(key, path) of every recipe this one builds on: its base model's, and its reward models' (GRPO)."""
+    model, task = loaded.recipe.model, loaded.recipe.task
+    found = []
+    if model is not None and isinstance(model.base, FromRecipe):
+        found.append((("model", "base", "from"), model.base.from_))
+    if isinstance(task, GrpoTask):
+        found += [(("task", "rewards", i, "from"), path) for i, path in task.reward_recipes()]
+    return found
 
 
 def _plan_one(
@@ -173,10 +178,31 @@ def _plan_language_model(
         problems.append(loaded.problem(key, message, hint))
     for key, message, hint in setup.warnings:
         problems.append(loaded.problem(key, message, hint, severity="warning"))
+    reward_models = _reward_models(loaded, upstream, problems)
     if errors_only(problems) or model_ref is None:
         return None
-    steps, final = expand_language_model(loaded, model_ref, setup, f"modelops.steps.train_{task.kind}")
+    steps, final = expand_language_model(loaded, model_ref, setup, reward_models)
     return steps, final, shape, setup
+
+
+def _reward_models(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], problems: list[Problem]) -> list[StepInput]:
+    """The trained reward models a GRPO recipe scores with, as inputs `reward-model-<i>` of its training step."""
+    task = loaded.recipe.task
+    found = []
+    for i, path in task.reward_recipes() if isinstance(task, GrpoTask) else []:
+        up = upstream.get((loaded.root / path).resolve())
+        key = ("task", "rewards", i, "from")
+        if up is None:
+            problems.append(loaded.problem(key, "the reward recipe could not be planned", "fix its errors first"))
+        elif up.kind != "reward":
+            problems.append(loaded.problem(key, f"`{path}` is a {up.kind} task, not a reward model",
+                                           "point at a recipe with `task.kind: reward`"))
+        elif "model" not in up.final.outputs:
+            problems.append(loaded.problem(key, "the reward recipe does not produce a full model",
+                                           "set `deploy.merge: true` (or no deploy section) there"))
+        else:
+            found.append(StepInput(f"reward-model-{i}", step=up.final.id, output="model"))
+    return found
 
 
 def _resolve_model(
@@ -197,12 +223,12 @@ def _resolve_model(
                 )
             )
             return None, None
-        if up.final is None:
+        if up.final is None or (task_kind(up.kind).scores and not task_kind(loaded.recipe.task.kind).scores):
             problems.append(
                 loaded.problem(
                     key + ("from",),
                     f"the upstream recipe is a {up.kind} task; it produces no language model",
-                    "start from a pretrain, sft or dpo recipe",
+                    "start from a pretrain, sft, dpo, kto or grpo recipe (a reward model is for `task.rewards`)",
                 )
             )
             return None, None

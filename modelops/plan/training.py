@@ -10,7 +10,7 @@ from modelops.machine import usable_memory_gib
 from modelops.plan.hardware import ResolvedHardware
 from modelops.plan.memory import GIB, MemoryEstimate, MemoryInputs, estimate_memory
 from modelops.plan.shapes import ModelShape
-from modelops.recipe.tasks import TrainingTask
+from modelops.recipe.tasks import GrpoTask, TrainingTask
 from modelops.task_kinds import task_kind
 
 TIGHT_FRACTION = 0.9     # warn above this share of device memory
@@ -245,7 +245,7 @@ def _estimate(
             efficient_attention=attn != "eager",
             cuda=hw.cuda,
             sequences_per_example=kind.sequences_per_example,
-            reference_copy=kind.reference_model and task.adapter.type == "none",
+            reference_copy=kind.reference_model and task.adapter.type == "none" and getattr(task, "beta", 0) > 0,
         )
     )
 
@@ -351,10 +351,12 @@ def estimate_run(
     if task.max_steps:
         steps, basis = task.max_steps, "max_steps"
     elif train_rows:
-        steps = math.ceil(task.epochs * train_rows / setup.global_batch)
-        basis = f"{task.epochs:g} epoch(s) × {train_rows:,} rows ÷ batch {setup.global_batch}" + (
-            " (packing may need fewer)" if getattr(task, "packing", False) is not False else ""
-        )
+        per_row = task.generation.per_prompt if isinstance(task, GrpoTask) else 1   # GRPO's batch counts completions
+        steps = math.ceil(task.epochs * train_rows * per_row / setup.global_batch)
+        packing = task.packing if task.packing is not None else task_kind(task.kind).packing
+        completions = f" × {per_row} completions" if per_row > 1 else ""
+        basis = (f"{task.epochs:g} epoch(s) × {train_rows:,} rows{completions} ÷ batch {setup.global_batch}"
+                 + (" (packing may need fewer)" if packing else ""))
     else:
         return {}
     estimate: dict[str, Any] = {"steps_estimate": steps, "steps_basis": basis}

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from modelops.recipe.common import Section
 
-DataFormat = Literal["text", "messages", "alpaca", "sharegpt", "preference", "unpaired", "table"]
+DataFormat = Literal["text", "messages", "alpaca", "sharegpt", "preference", "unpaired", "prompts", "table"]
 
 
 class DataSource(Section):
@@ -19,7 +19,8 @@ class DataSource(Section):
         "or an http(s) URL. Local paths are checked when planning."))
     format: DataFormat | None = Field(None, description=(
         "How rows are shaped: `text`, `messages` (OpenAI role/content), `alpaca`, `sharegpt`, "
-        "`preference` (prompt/chosen/rejected) or `table` (CSV/Parquet columns). "
+        "`preference` (prompt/chosen/rejected), `unpaired` (prompt/completion/label), `prompts` (a prompt and the "
+        "columns rewards read) or `table` (CSV/Parquet columns). "
         "Defaults to the training source's format."))
     text_field: str = Field("text", description="Field holding the text, for `text` data in JSON lines.")
     split: str | None = Field(None, description="Split name, for remote datasets with several.")

@@ -247,4 +247,110 @@ class KtoTask(TrainingTask):
     )
 
 
-Task = Annotated[Union[RegressionTask, PretrainTask, SftTask, DpoTask, KtoTask], Field(discriminator="kind")]
+class RewardTask(TrainingTask):
+    """A reward model trained on chosen/rejected pairs (a sequence classifier with one score per answer), for
+    `grpo` recipes to score their generations with; its report gives held-out pair accuracy."""
+
+    kind: Literal["reward"]
+    adapter: Adapter = Field(
+        default_factory=lambda: Adapter(type="none"), description="Full training by default (the score head is new)."
+    )
+    center_rewards: float | None = Field(
+        None, gt=0,
+        description="Pull the scores' mean towards 0 with this coefficient (TRL's center_rewards_coefficient).",
+    )
+    batch_size: int = Field(8, ge=1, description="Global batch of preference pairs per optimizer step.")
+
+
+class MatchReward(Section):
+    """1 when the completion's answer matches the row's reference answer, else 0."""
+
+    type: Literal["match"] = Field(description="Compare an answer in the completion with the row's reference.")
+    column: str = Field(min_length=1, description="Data column holding the reference answer.")
+    mode: Literal["exact", "regex"] = Field(
+        "exact",
+        description="`exact`: equal after trimming whitespace; `regex`: the reference is a pattern the answer fully "
+        "matches.",
+    )
+    extract: str | None = Field(
+        None, description="Pattern finding the answer in the completion (its first group, else the whole match); "
+        "default: the whole completion."
+    )
+    weight: float = Field(1.0, description="Weight of this reward in the sum.")
+
+
+class FormatReward(Section):
+    """1 when the whole completion matches a pattern (e.g. `<think>.*</think>\\s*\\S.*`), else 0."""
+
+    type: Literal["format"] = Field(description="Score the shape of the whole completion.")
+    pattern: str = Field(min_length=1, description="Pattern the whole completion must match (`.` matches newlines).")
+    weight: float = Field(1.0, description="Weight of this reward in the sum.")
+
+
+class LengthReward(Section):
+    """0 up to `max_chars` characters, then falling by 1 for every further `max_chars` characters."""
+
+    type: Literal["length"] = Field(description="Penalise long completions.")
+    max_chars: int = Field(ge=1, description="Characters a completion may use without penalty.")
+    weight: float = Field(1.0, description="Weight of this reward in the sum.")
+
+
+class ModelReward(Section):
+    """The score of the reward model another recipe (a `reward` task) trains."""
+
+    type: Literal["model"] = Field(description="Score with a trained reward model.")
+    from_: str = Field(alias="from", min_length=1, description="Path of the `reward` recipe, relative to this one.")
+    weight: float = Field(1.0, description="Weight of this reward in the sum.")
+
+
+class FunctionReward(Section):
+    """Your own Python function `f(prompts, completions, **columns) -> list[float]`: code that runs on this machine,
+    which the plan says."""
+
+    type: Literal["function"] = Field(description="Score with your own Python function.")
+    function: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="`module:function`; a module file beside the recipe (`rewards.py` → `rewards`) is an input of the "
+        "training step, so editing it retrains.",
+    )
+    weight: float = Field(1.0, description="Weight of this reward in the sum.")
+
+
+Reward = Annotated[
+    Union[MatchReward, FormatReward, LengthReward, ModelReward, FunctionReward], Field(discriminator="type")
+]
+
+
+class Generation(Section):
+    """How `grpo` samples its completions."""
+
+    per_prompt: int = Field(4, ge=2, description="Completions sampled per prompt (the group rewards are compared in).")
+    max_tokens: int = Field(256, ge=1, description="Longest completion in tokens.")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling: the smallest token set with this probability.")
+
+
+class GrpoTask(TrainingTask):
+    """Group relative policy optimisation on prompts: sample several completions per prompt, score them with the
+    declared rewards, and move the model towards the better ones of each group."""
+
+    kind: Literal["grpo"]
+    adapter: Adapter = Field(default_factory=lambda: Adapter(type="lora"), description="LoRA by default.")
+    rewards: list[Reward] = Field(min_length=1, description="Rewards summed (by weight) for every completion.")
+    generation: Generation = Field(default_factory=Generation, description="Sampling of the completions.")
+    beta: float = Field(
+        0.0, ge=0, description="KL penalty towards the starting model (0: none, and no reference copy in memory)."
+    )
+    loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field(
+        "dapo", description="GRPO loss variant (TRL's names)."
+    )
+    batch_size: int = Field(
+        16, ge=2, description="Completions per optimizer step: a multiple of `generation.per_prompt`."
+    )
+    def reward_recipes(self) -> list[tuple[int, str]]:
+        return [(i, r.from_) for i, r in enumerate(self.rewards) if isinstance(r, ModelReward)]
+
+
+Task = Annotated[
+    Union[RegressionTask, PretrainTask, SftTask, DpoTask, KtoTask, RewardTask, GrpoTask], Field(discriminator="kind")
+]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops import jsonlines
-from modelops.lm.rows import taught
+from modelops.lm.rows import kind, taught
 from modelops.lm.trained import load_trained
 from modelops.steps.runtime import Spec, main
 
@@ -28,6 +28,9 @@ def _texts(tokenizer, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
         if conversation is None:
             if "text" in row:
                 texts.append((row["text"], 0))
+            elif kind(row) == "prompt":   # a prompt alone (GRPO's data): its own tokens are compared
+                asked = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+                texts.append((asked, 0))
             continue
         prompt = tokenizer.apply_chat_template(conversation[:-1], add_generation_prompt=True, tokenize=False)
         full = tokenizer.apply_chat_template(conversation, tokenize=False)

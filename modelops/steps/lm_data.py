@@ -56,6 +56,10 @@ def run(spec: Spec) -> None:
         train, validation = limit.apply(train, counts), limit.apply(validation, counts)
     if not train:
         raise SystemExit("no training rows are left after cleaning")
+    for column in p.get("columns", []):   # read by GRPO's rewards
+        missing = sum(column not in row for row in train + validation)
+        if missing:
+            raise SystemExit(f"{missing} rows have no `{column}` column, which `task.rewards` reads")
     for name, part in (("train.jsonl", train), ("validation.jsonl", validation)):
         with (spec.out / name).open("w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in part)

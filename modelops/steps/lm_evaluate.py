@@ -1,5 +1,6 @@
-"""Step `lm_evaluate`: validation loss and perplexity of the trained model, the win rate of chosen over
-rejected answers (log-likelihood) on held-out preference pairs, and greedy sample generations."""
+"""Step `lm_evaluate`: validation loss and perplexity of the trained model (on rows with answers), the win
+rate of chosen over rejected answers (log-likelihood) on held-out preference pairs, and greedy sample
+generations."""
 
 from __future__ import annotations
 
@@ -71,8 +72,10 @@ def run(spec: Spec) -> None:
     for row in rows:
         loss, n = _nll(model, *_ids(tokenizer, row, max_length))
         total, count = total + loss, count + n
-    metrics: dict[str, Any] = {"validation_loss": total / max(count, 1), "validation_tokens": count}
-    metrics["perplexity"] = math.exp(min(metrics["validation_loss"], 50))
+    metrics: dict[str, Any] = {}
+    if count:   # prompts alone (GRPO) have no answer to score
+        metrics = {"validation_loss": total / count, "validation_tokens": count}
+        metrics["perplexity"] = math.exp(min(metrics["validation_loss"], 50))
     pairs = answer_pairs(rows)
     if pairs:
         wins = sum(_answer_logprob(model, tokenizer, prompt, better, max_length)

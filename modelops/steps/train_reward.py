@@ -1,0 +1,7 @@
+"""Step `train_reward`: see modelops.lm.train (launched under `accelerate launch`)."""
+
+from modelops.lm.train import train
+from modelops.steps.runtime import main
+
+if __name__ == "__main__":
+    main(lambda spec: train(spec, "reward"))
