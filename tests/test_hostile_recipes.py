@@ -85,8 +85,9 @@ def test_generated_create_script_quotes_the_model_name(tmp_path):
     out.mkdir()
     spec = {
         "id": "r/ollama",
+        "kind": "ollama_create",
         "fingerprint": "f",
-        "params": {"host": None, "require": False},
+        "params": {"name": "team/model:1.0", "host": None, "require": False},
         "inputs": {
             "gguf": str(bundle_inputs / "model-q8_0.gguf"),
             "Modelfile": str(bundle_inputs / "Modelfile"),

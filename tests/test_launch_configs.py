@@ -66,7 +66,7 @@ def test_every_rendered_launch_is_accepted_by_accelerate_and_trl(workspace, monk
         config = load_config_from_file(str(folder / "accelerate.yaml"))
         rendered = yaml.safe_load(train.files["accelerate.yaml"])
         setup = train.params["setup"]
-        arguments = trainer_arguments(kind, train.params, folder, has_validation=True, cuda=True)
+        arguments = trainer_arguments(kind, train.typed_params(), folder, has_validation=True, cuda=True)
         (DPOConfig if kind == "dpo" else SFTConfig)(**{**arguments, "bf16": False, "fp16": False, "use_cpu": True})
         if config.distributed_type == "FSDP":
             fsdp = rendered["fsdp_config"]
@@ -87,7 +87,7 @@ def test_the_shipped_multi_node_example_plans_a_launch_transformers_accepts():
     plan = plan_recipe(ROOT / "examples" / "scale" / "sft-2-nodes.yaml")
     [train] = [s for s in plan.steps if s.kind.startswith("train_")]
     rendered = yaml.safe_load(train.files["accelerate.yaml"])
-    arguments = trainer_arguments("sft", train.params, ROOT, True, True)
+    arguments = trainer_arguments("sft", train.typed_params(), ROOT, True, True)
     if rendered["distributed_type"] == "FSDP":
         assert not (rendered["fsdp_config"]["fsdp_activation_checkpointing"] and arguments["activation_checkpointing"])
     assert rendered["num_machines"] == 2 and len(train.node_commands) == 2

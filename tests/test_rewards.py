@@ -38,7 +38,12 @@ def test_a_pattern_that_backtracks_without_end_scores_nothing_quickly():
 def test_build_keeps_the_recipe_order_and_loads_functions_from_the_planned_module_file(tmp_path):
     module = tmp_path / "mine.py"
     module.write_text("def score(prompts, completions, **columns):\n    return [float(len(c)) for c in completions]\n")
-    declared = [{"type": "model", "from": "r.yaml", "weight": 1}, {"type": "function", "function": "mine:score"},
-                {"type": "length", "max_chars": 3}]
+    from pydantic import TypeAdapter
+
+    from modelops.recipe.tasks import Reward
+
+    declared = TypeAdapter(list[Reward]).validate_python([
+        {"type": "model", "from": "r.yaml"}, {"type": "function", "function": "mine:score"},
+        {"type": "length", "max_chars": 3}])
     built = rewards.build(declared, {"reward-model-0": tmp_path / "scorer", "reward-module-mine": module})
     assert built[0] == str(tmp_path / "scorer") and built[1]([], ["ab"]) == [2.0] and built[2].__name__ == "length"

@@ -8,13 +8,16 @@ Columns that start with `__` are bookkeeping, not model inputs."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from modelops.forecast.frame import GROUP, TIME
 from modelops.forecast.history import history
+
+if TYPE_CHECKING:
+    from modelops.step_kinds import TableFeatures
 
 LAST, MEAN, STD = "__last", "__mean", "__std"        # target at t, its expanding mean and std up to t
 CALENDAR = {"hour": lambda t: t.dt.hour, "dayofweek": lambda t: t.dt.dayofweek, "day": lambda t: t.dt.day,
@@ -38,10 +41,10 @@ class FeatureSpec:
     categories: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_params(cls, p: dict[str, Any]) -> "FeatureSpec":
-        return cls(p["target"], [f for f in p["features"] if f != p["target"]], p["groups"], p["lags"], p["horizon"],
-                   p.get("lag_transforms", []), p.get("calendar", []), p.get("static_features", []),
-                   p.get("known_features", []), p.get("season"))
+    def from_params(cls, p: TableFeatures) -> "FeatureSpec":
+        return cls(p.target, [f for f in p.features if f != p.target], p.groups, p.lags, p.horizon,
+                   [t.model_dump() for t in p.lag_transforms], p.calendar, p.static_features, p.known_features,
+                   p.season)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

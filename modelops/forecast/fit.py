@@ -10,7 +10,7 @@ import itertools
 import multiprocessing
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import lightgbm as lgb
 import numpy as np
@@ -24,6 +24,9 @@ from modelops.forecast.parallel import Parallelism
 from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
 from modelops.processes import die_with_parent
 from modelops.recipe.env import expand
+
+if TYPE_CHECKING:
+    from modelops.step_kinds import LightgbmFit
 
 DEFAULT_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 31, "n_estimators": 500}
 
@@ -44,20 +47,20 @@ class FitConfig:
     scheduler: str | None = None
 
     @classmethod
-    def from_params(cls, p: dict[str, Any]) -> "FitConfig":
-        v = p["validation"]
+    def from_params(cls, p: LightgbmFit) -> "FitConfig":
+        v = p.validation
         return cls(
-            p["model"]["params"],
-            p["model"]["early_stopping_rounds"],
-            p["search"],
-            v["folds"],
-            v.get("window"),
-            v.get("gap", 0),
-            p["metrics"],
-            p["target_transform"],
-            p["seed"],
-            p.get("engine", "local"),
-            expand(p.get("scheduler")),
+            dict(p.model.params),
+            p.model.early_stopping_rounds,
+            p.search.model_dump() if p.search else None,
+            v.folds,
+            v.window,
+            v.gap,
+            list(p.metrics),
+            p.target_transform,
+            p.seed,
+            p.engine,
+            expand(p.scheduler),
         )
 
     @property

@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from modelops.utf8 import first_undecodable
+
+if TYPE_CHECKING:
+    from modelops.step_kinds import TableFeatures
 
 GROUP = "__group"          # one integer id per series
 TIME = "__time"
@@ -38,12 +41,10 @@ class PanelSpec:
     known: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_params(cls, p: dict[str, Any]) -> "PanelSpec":
-        time = p["data"]["time"]
-        return cls(time["column"], time.get("format"), time.get("range_separator"), time.get("frequency"),
-                   time.get("missing", "error"), p["data"].get("on_bad_rows", "error"), p["target"],
-                   [f for f in p["features"] if f != p["target"]], p["groups"], p.get("static_features", []),
-                   p.get("known_features", []))
+    def from_params(cls, p: TableFeatures) -> "PanelSpec":
+        time = p.data.time
+        return cls(time.column, time.format, time.range_separator, time.frequency, time.missing, p.data.on_bad_rows,
+                   p.target, [f for f in p.features if f != p.target], p.groups, p.static_features, p.known_features)
 
     @property
     def numeric(self) -> list[str]:

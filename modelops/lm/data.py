@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from modelops import jsonlines
 from modelops.lm.rows import answer_fields, conversations
+from modelops.recipe.data import Cleaning
 from modelops.utf8 import first_undecodable
 
 ROLES = {"system", "user", "assistant"}
@@ -146,34 +147,34 @@ def _all_text(row: dict[str, Any]) -> str:
         "\n".join(m["content"] for v in row.values() if isinstance(v, list) for m in v)
 
 
-def clean(rows: list[dict], rules: dict[str, Any], counts: dict[str, int]) -> list[dict]:
-    if rules["strip"] or rules["normalize"] == "nfkc":
+def clean(rows: list[dict], rules: Cleaning, counts: dict[str, int]) -> list[dict]:
+    if rules.strip or rules.normalize == "nfkc":
 
         def tidy(text: str) -> str:
-            text = unicodedata.normalize("NFKC", text) if rules["normalize"] == "nfkc" else text
-            return text.strip() if rules["strip"] else text
+            text = unicodedata.normalize("NFKC", text) if rules.normalize == "nfkc" else text
+            return text.strip() if rules.strip else text
 
         rows = [_map_text(r, tidy) for r in rows]
     kept, seen = [], set()
     for row in rows:
         text = _all_text(row)
-        if rules["drop_empty"] and not text.strip():
+        if rules.drop_empty and not text.strip():
             counts["dropped_empty"] += 1
-        elif len(text) < rules["min_chars"]:
+        elif len(text) < rules.min_chars:
             counts["dropped_short"] += 1
-        elif rules["max_chars"] and len(text) > rules["max_chars"]:
+        elif rules.max_chars and len(text) > rules.max_chars:
             counts["dropped_long"] += 1
         elif (
-            rules["dedupe"] != "none"
+            rules.dedupe != "none"
             and (key := hashlib.sha256(json.dumps(row, sort_keys=True).encode()).digest()) in seen
         ):
             counts["dropped_duplicates"] += 1
         else:
-            if rules["dedupe"] != "none":
+            if rules.dedupe != "none":
                 seen.add(key)
             kept.append(row)
-    if rules["dedupe"] == "near":
-        kept = _near_dedupe(kept, rules["near_threshold"], counts)
+    if rules.dedupe == "near":
+        kept = _near_dedupe(kept, rules.near_threshold, counts)
     return kept
 
 

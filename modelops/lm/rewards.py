@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import regex
 
+from modelops.recipe.tasks import FormatReward, FunctionReward, LengthReward, MatchReward, ModelReward, Reward
+
 MATCH_SECONDS = 0.2
 RewardFunction = Callable[..., list[float]]
 
@@ -91,7 +93,7 @@ def function(reference: str, modules: dict[str, Path]) -> RewardFunction:
     return getattr(module, name)
 
 
-def build(rewards: list[dict[str, Any]], inputs: dict[str, Path]) -> list[RewardFunction | str]:
+def build(rewards: list[Reward], inputs: dict[str, Path]) -> list[RewardFunction | str]:
     """TRL's `reward_funcs`, in the recipe's order: callables, and reward models as folders (TRL loads them as
     sequence classifiers with their own tokenizer). Inputs named `reward-model-<i>` are the reward models;
     `reward-module-<module>` the user's module files."""
@@ -99,17 +101,16 @@ def build(rewards: list[dict[str, Any]], inputs: dict[str, Path]) -> list[Reward
                if name.startswith("reward-module-")}
     built: list[RewardFunction | str] = []
     for i, reward in enumerate(rewards):
-        kind = reward["type"]
-        if kind == "match":
-            built.append(match(reward["column"], reward["mode"], reward["extract"]))
-        elif kind == "format":
-            built.append(format_(reward["pattern"]))
-        elif kind == "length":
-            built.append(length(reward["max_chars"]))
-        elif kind == "model":
+        if isinstance(reward, MatchReward):
+            built.append(match(reward.column, reward.mode, reward.extract))
+        elif isinstance(reward, FormatReward):
+            built.append(format_(reward.pattern))
+        elif isinstance(reward, LengthReward):
+            built.append(length(reward.max_chars))
+        elif isinstance(reward, ModelReward):
             built.append(str(inputs[f"reward-model-{i}"]))
-        elif kind == "function":
-            built.append(function(reward["function"], modules))
+        elif isinstance(reward, FunctionReward):
+            built.append(function(reward.function, modules))
         else:
-            raise ValueError(f"unknown reward type `{kind}`")
+            raise ValueError(f"unknown reward `{reward}`")
     return built

@@ -16,6 +16,8 @@ from modelops.fsutil import write_atomically
 from modelops.task_kinds import task_kind
 
 if TYPE_CHECKING:                      # the runner (steps/train_*.py) hands its Spec in; lm/ does not import steps/
+    from modelops.recipe.tasks import TrainingTask
+    from modelops.step_kinds import Train
     from modelops.steps.runtime import Spec
 
 
@@ -26,32 +28,32 @@ def _trl(name: str):
     return getattr(trl, name)
 
 
-def _trainer_config(kind: str, p: dict[str, Any], out: Path, has_validation: bool, cuda: bool):
+def _trainer_config(kind: str, p: Train, out: Path, has_validation: bool, cuda: bool):
     from modelops.plan.launch import trainer_arguments
 
     return _trl(task_kind(kind).config)(**trainer_arguments(kind, p, out, has_validation, cuda))
 
 
-def _peft_config(task: dict[str, Any], scores: bool):
-    adapter = task["adapter"]
-    if adapter["type"] == "none":
+def _peft_config(task: TrainingTask, scores: bool):
+    adapter = task.adapter
+    if adapter.type == "none":
         return None
     from peft import LoraConfig
 
     return LoraConfig(
-        r=adapter["r"],
-        lora_alpha=adapter["alpha"],
-        lora_dropout=adapter["dropout"],
-        target_modules=adapter["target_modules"],
-        use_dora=adapter["type"] == "dora",
+        r=adapter.r,
+        lora_alpha=adapter.alpha,
+        lora_dropout=adapter.dropout,
+        target_modules=adapter.target_modules,
+        use_dora=adapter.type == "dora",
         task_type="SEQ_CLS" if scores else "CAUSAL_LM",   # SEQ_CLS also trains and saves the new score head
     )
 
 
-def _four_bit(task: dict[str, Any], dtype):
+def _four_bit(task: TrainingTask, dtype):
     """QLoRA: the frozen base in NF4 with double quantisation, computing in the training precision (CUDA only;
     the planner refuses QLoRA elsewhere). The adapter is later merged into a 16-bit copy of the base."""
-    if task["adapter"]["type"] != "qlora":
+    if task.adapter.type != "qlora":
         return None
     import importlib.util
 
@@ -168,7 +170,7 @@ def _starting_point(trainer, out: Path) -> dict[str, float]:
     return metrics
 
 
-def _model(kind: str, base: Path, p: dict[str, Any], tokenizer, dtype):
+def _model(kind: str, base: Path, p: Train, tokenizer, dtype):
     """The model to train: a causal LM, or for a reward model the base with a new one-score head."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
@@ -176,9 +178,9 @@ def _model(kind: str, base: Path, p: dict[str, Any], tokenizer, dtype):
     model = (AutoModelForSequenceClassification if scores else AutoModelForCausalLM).from_pretrained(
         base,
         dtype=dtype,
-        attn_implementation=p["setup"]["attn_implementation"],
-        trust_remote_code=p["model"]["trust_remote_code"],
-        quantization_config=_four_bit(p["task"], dtype),
+        attn_implementation=p.setup.attn_implementation,
+        trust_remote_code=p.model.trust_remote_code,
+        quantization_config=_four_bit(p.task, dtype),
         **({"num_labels": 1} if scores else {}),
     )
     if scores:
@@ -192,7 +194,7 @@ def _kind_inputs(kind: str, spec: Spec) -> dict[str, Any]:
         return {}
     from modelops.lm.rewards import build
 
-    return {"reward_funcs": build(spec.params["task"]["rewards"], spec.inputs)}
+    return {"reward_funcs": build(spec.params.task.rewards, spec.inputs)}
 
 
 def train(spec: Spec, kind: str) -> None:
@@ -203,10 +205,10 @@ def train(spec: Spec, kind: str) -> None:
     p = spec.params
     cuda = torch.cuda.is_available()
     base = spec.inputs["base"]
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=p["model"]["trust_remote_code"])
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=p.model.trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p["setup"]["precision"], torch.float32)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p.setup.precision, torch.float32)
     model = _model(kind, base, p, tokenizer, dtype)
     files = {"train": str(spec.inputs["train.jsonl"])}
     has_validation = spec.inputs["validation.jsonl"].stat().st_size > 0
@@ -215,10 +217,10 @@ def train(spec: Spec, kind: str) -> None:
     data = load_dataset("json", data_files=files)
     config = _trainer_config(kind, p, spec.out, has_validation, cuda)
     callbacks = [_progress_callback(spec)]
-    if p["task"]["save"]["every_minutes"]:
-        callbacks.append(_timed_saves(p["task"]["save"]["every_minutes"]))
-    if p["task"]["eval"]["early_stopping_patience"] and has_validation:
-        callbacks.append(EarlyStoppingCallback(p["task"]["eval"]["early_stopping_patience"]))
+    if p.task.save.every_minutes:
+        callbacks.append(_timed_saves(p.task.save.every_minutes))
+    if p.task.eval.early_stopping_patience and has_validation:
+        callbacks.append(EarlyStoppingCallback(p.task.eval.early_stopping_patience))
     trainer_class = _trl(task_kind(kind).trainer)
     trainer = trainer_class(
         model=model,
@@ -226,7 +228,7 @@ def train(spec: Spec, kind: str) -> None:
         train_dataset=data["train"],
         eval_dataset=data["validation"] if has_validation else None,
         processing_class=tokenizer,
-        peft_config=_peft_config(p["task"], task_kind(kind).scores),
+        peft_config=_peft_config(p.task, task_kind(kind).scores),
         callbacks=callbacks,
         **_kind_inputs(kind, spec),
     )
@@ -242,7 +244,7 @@ def train(spec: Spec, kind: str) -> None:
         before.pop("eval_loss", None)
         evaluation.pop("eval_loss", None)
     evaluation |= {f"{name}_before": value for name, value in before.items() if name in COMPARED}
-    target = spec.out / ("model" if p["task"]["adapter"]["type"] == "none" else "adapter")
+    target = spec.out / ("model" if p.task.adapter.type == "none" else "adapter")
     if trainer.is_fsdp_enabled:  # checkpoints are sharded (fast to resume); the final model is saved whole
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(target))

@@ -12,6 +12,28 @@ from modelops.plan.sources import Location, count_rows, locate
 from modelops.plan.training import TrainingSetup
 from modelops.recipe.loader import LoadedRecipe
 from modelops.recipe.tasks import FunctionReward, GrpoTask, MatchReward, RegressionTask, TrainingTask
+from modelops.step_kinds import (
+    ApiBundle,
+    GgufConvert,
+    GgufLoraConvert,
+    GgufParity,
+    GgufQuantize,
+    HfModelCard,
+    LightgbmFit,
+    LlamaServerSmoke,
+    LmData,
+    LmEvaluate,
+    LoraMerge,
+    ModelFetch,
+    ModelInitStep,
+    OllamaCreate,
+    OllamaModelfile,
+    RewardEvaluate,
+    StepParams,
+    TableFeatures,
+    TokenizerTrain,
+    step_kind,
+)
 from modelops.task_kinds import task_kind
 
 DEFAULT_VALIDATION_FRACTION = 0.05
@@ -29,10 +51,11 @@ class StepList:
     def __init__(self, recipe: str):
         self.recipe, self.steps = recipe, []
 
-    def add(self, short_id: str, kind: str, title: str, params: dict[str, Any], inputs: list[StepInput],
+    def add(self, short_id: str, title: str, params: StepParams, inputs: list[StepInput],
             outputs: list[str], summary: dict[str, Any] | None = None) -> Step:
-        step = Step(id=f"{self.recipe}/{short_id}", kind=kind, title=title, params=params, inputs=inputs,
-                    outputs=outputs, summary=summary or {})
+        """A step of the kind its typed parameters belong to (step_kinds.py)."""
+        step = Step(id=f"{self.recipe}/{short_id}", kind=params.kind, title=title, params=params.dump(),
+                    inputs=inputs, outputs=outputs, summary=summary or {})
         self.steps.append(step)
         return step
 
@@ -48,10 +71,6 @@ def _data_inputs(loaded: LoadedRecipe) -> list[StepInput]:
             if location.is_local]
 
 
-def _dump(model: Any) -> Any:
-    return model.model_dump(mode="json", by_alias=True) if model is not None else None
-
-
 # ------------------------------------------------------------------ regression
 
 def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[Step]:
@@ -60,22 +79,13 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
     steps = StepList(recipe.name)
     features = steps.add(
         "features",
-        "table_features",
         "Parse times, build lag features and horizon targets",
-        params={
-            "data": _dump(recipe.data),
-            "remote_train": _remote(loaded),
-            "target": task.target,
-            "features": task.features,
-            "groups": task.groups,
-            "lags": task.lag_list,
-            "lag_transforms": [_dump(t) for t in task.lag_transforms],
-            "calendar": task.calendar,
-            "static_features": task.static_features,
-            "known_features": task.known_features,
-            "horizon": task.horizon,
-            "season": task.season,
-        },
+        params=TableFeatures(
+            data=recipe.data, remote_train=_remote(loaded), target=task.target, features=task.features,
+            groups=task.groups, lags=task.lag_list, lag_transforms=task.lag_transforms, calendar=task.calendar,
+            static_features=task.static_features, known_features=task.known_features, horizon=task.horizon,
+            season=task.season,
+        ),
         inputs=_data_inputs(loaded),
         outputs=["features.parquet", "preprocessing.json", "recent.csv"],
         summary={
@@ -86,21 +96,12 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
     )
     fit = steps.add(
         "fit",
-        "lightgbm_fit",
         f"Fit {task.horizon} LightGBM model(s), one per step ahead, with time-ordered validation",
-        params={
-            "target": task.target,
-            "horizon": task.horizon,
-            "model": _dump(task.model),
-            "search": _dump(task.search),
-            "validation": _dump(task.validation),
-            "metrics": task.metrics,
-            "target_transform": task.target_transform,
-            "seed": recipe.seed,
-            "engine": hardware["engine"],
-            "scheduler": hardware["scheduler"],
-            "threads": hardware["threads"],
-        },
+        params=LightgbmFit(
+            model=task.model, search=task.search, validation=task.validation, metrics=task.metrics,
+            target_transform=task.target_transform, seed=recipe.seed, engine=hardware["engine"],
+            scheduler=hardware["scheduler"], threads=hardware["threads"],
+        ),
         inputs=[output_of(features, "features.parquet"), output_of(features, "preprocessing.json")],
         outputs=["models", "metrics.json", "importance.csv", "plots", "tables.json"],
         summary={
@@ -114,9 +115,8 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
     if recipe.deploy is not None and recipe.deploy.target == "api":
         steps.add(
             "api",
-            "api_bundle",
             "Package the models for `modelops serve` and smoke-test POST /predict",
-            params={"name": recipe.name},
+            params=ApiBundle(name=recipe.name),
             inputs=[output_of(fit, "models"), output_of(fit, "metrics.json"), output_of(features, "recent.csv")],
             outputs=["bundle"],
         )
@@ -208,16 +208,12 @@ def expand_language_model(
         data_inputs.append(StepInput("tokenizer", step=base_input.step, output=base_input.output, path=base_input.path))
     data = steps.add(
         "data",
-        "lm_data",
         "Load, convert, clean and split the data",
-        params={
-            "task": task.kind,
-            "format": data_format(loaded),
-            "data": _dump(recipe.data),
-            "remote_train": _remote(loaded),
-            "validation_fraction": _validation_fraction(loaded),
-            "seed": recipe.seed,
-        } | ({"columns": _reward_columns(task)} if isinstance(task, GrpoTask) else {}),
+        params=LmData(
+            task=task.kind, format=data_format(loaded), data=recipe.data, remote_train=_remote(loaded),
+            validation_fraction=_validation_fraction(loaded), seed=recipe.seed,
+            columns=_reward_columns(task) if isinstance(task, GrpoTask) else [],
+        ),
         inputs=data_inputs,
         outputs=["train.jsonl", "validation.jsonl", "stats.json"],
         summary={"format": data_format(loaded), "dedupe": recipe.data.clean.dedupe},
@@ -228,14 +224,11 @@ def expand_language_model(
     lr = task.learning_rate or kind.learning_rate(full)
     train = steps.add(
         "train",
-        f"train_{task.kind}",
         _train_title(task),
-        params={
-            "task": _dump(task) | {"learning_rate": lr},
-            "model": _dump(recipe.model),
-            "seed": recipe.seed,
-            "setup": setup.summary(),
-        },
+        params=step_kind(f"train_{task.kind}")(
+            task=task.model_copy(update={"learning_rate": lr}), model=recipe.model, seed=recipe.seed,
+            setup=setup.summary(), launch_module=f"modelops.steps.train_{task.kind}",
+        ),
         inputs=[output_of(data, "train.jsonl"), output_of(data, "validation.jsonl"), base_input, *reward_models,
                 *_reward_modules(loaded)],
         outputs=["model" if full else "adapter", "metrics.json", "checkpoints"],
@@ -248,12 +241,10 @@ def expand_language_model(
             "checkpoints": _save_text(task),
         } | (_sampling_summary(task) if isinstance(task, GrpoTask) else {}),
     )
-    train.params["launch_module"] = f"modelops.steps.train_{task.kind}"
     evaluate = steps.add(
         "evaluate",
-        "reward_evaluate" if kind.scores else "lm_evaluate",
         kind.evaluation,
-        params={"task": task.kind, "max_length": task.max_length},
+        params=(RewardEvaluate if kind.scores else LmEvaluate)(task=task.kind, max_length=task.max_length),
         inputs=[output_of(train, "model" if full else "adapter"), output_of(data, "validation.jsonl"), base_input],
         outputs=["metrics.json"] + ([] if kind.scores else ["samples.jsonl"]),
     )
@@ -262,11 +253,9 @@ def expand_language_model(
     if not full and (deploy is None or deploy.merge):
         final = steps.add(
             "merge",
-            "lora_merge",
             "Merge the adapter into the 16-bit base and save safetensors",
-            params={
-                "precision": "fp32" if setup.precision == "fp32" else "bf16" if setup.precision == "bf16" else "fp16"
-            },
+            params=LoraMerge(precision="fp32" if setup.precision == "fp32" else "bf16" if setup.precision == "bf16"
+                             else "fp16"),
             inputs=[output_of(train, "adapter"), base_input],
             outputs=["model"],
         )
@@ -309,10 +298,9 @@ def _base_input(loaded: LoadedRecipe, steps: StepList, model: ModelRef) -> StepI
         if tokenizer_spec.train is not None:
             tokenizer = steps.add(
                 "tokenizer",
-                "tokenizer_train",
                 "Train a SentencePiece tokenizer on the training text",
-                params=_dump(tokenizer_spec.train)
-                | {"format": data_format(loaded), "seed": recipe.seed, "chat_template": recipe.model.chat_template},
+                params=TokenizerTrain(**dict(tokenizer_spec.train), format=data_format(loaded), seed=recipe.seed,
+                                      chat_template=recipe.model.chat_template),
                 inputs=_data_inputs(loaded),
                 outputs=["tokenizer"],
             )
@@ -321,9 +309,8 @@ def _base_input(loaded: LoadedRecipe, steps: StepList, model: ModelRef) -> StepI
             tokenizer_input = StepInput("tokenizer", path=str(locate(tokenizer_spec.path, loaded.root).path))
         init = steps.add(
             "init",
-            "model_init",
             f"Initialise a fresh {recipe.model.init.architecture} model",
-            params=_dump(recipe.model.init) | {"seed": recipe.seed},
+            params=ModelInitStep(**dict(recipe.model.init), seed=recipe.seed),
             inputs=[tokenizer_input],
             outputs=["model"],
         )
@@ -332,14 +319,9 @@ def _base_input(loaded: LoadedRecipe, steps: StepList, model: ModelRef) -> StepI
         return StepInput("base", path=model.input.path, step=model.input.step, output=model.input.output)
     fetch = steps.add(
         "base",
-        "model_fetch",
         f"Download {model.remote.raw} ({model.remote.kind}) into the cache",
-        params={
-            "source": model.remote.kind,
-            "id": model.remote.raw,
-            "revision": recipe.model.revision,
-            "trust_remote_code": recipe.model.trust_remote_code,
-        },
+        params=ModelFetch(source=model.remote.kind, id=model.remote.raw, revision=recipe.model.revision,
+                          trust_remote_code=recipe.model.trust_remote_code),
         inputs=[],
         outputs=["model"],
     )
@@ -392,14 +374,9 @@ def _expand_deploy(
     if deploy.target == "hf":
         steps.add(
             "model-card",
-            "hf_model_card",
             "The merged model with a model card, ready for vLLM or TGI",
-            params={
-                "name": recipe.name,
-                "description": recipe.description,
-                "task": recipe.task.kind,
-                "base": _base_text(recipe.model.base),
-            },
+            params=HfModelCard(name=recipe.name, description=recipe.description, task=recipe.task.kind,
+                               base=_base_text(recipe.model.base)),
             inputs=[
                 model_out,
                 output_of(evaluate, "metrics.json", "evaluation.json"),
@@ -413,16 +390,15 @@ def _expand_deploy(
     if deploy.target not in ("ollama", "llama-cpp"):
         return
     merged = final is not train or "model" in train.outputs
-    metadata = _dump(deploy.gguf.metadata) | {
+    metadata = deploy.gguf.metadata.model_copy(update={
         "name": deploy.gguf.metadata.name or recipe.name,
         "description": deploy.gguf.metadata.description or recipe.description,
-    }
+    })
     outtype = deploy.gguf.outtype
     gguf = steps.add(
         "gguf",
-        "gguf_convert",
         f"Convert to GGUF ({outtype}) with llama.cpp's converter",
-        params={"outtype": outtype, "metadata": metadata},
+        params=GgufConvert(outtype=outtype, metadata=metadata),
         inputs=[model_out if merged else base],
         outputs=[f"model-{outtype}.gguf"],
     )
@@ -431,18 +407,16 @@ def _expand_deploy(
     if not merged:
         adapter = steps.add(
             "gguf-adapter",
-            "gguf_lora_convert",
             "Convert the LoRA adapter to GGUF",
-            params={"outtype": outtype},
+            params=GgufLoraConvert(outtype=outtype),
             inputs=[output_of(train, "adapter"), base],
             outputs=["adapter.gguf"],
         )
     for quant in deploy.quantize:
         q = steps.add(
             f"quantize-{quant}",
-            "gguf_quantize",
             f"Quantise to {quant} with llama.cpp",
-            params={"type": quant},
+            params=GgufQuantize(type=quant),
             inputs=[ggufs[outtype]],
             outputs=[f"model-{quant}.gguf"],
         )
@@ -454,9 +428,8 @@ def _expand_deploy(
     parity_inputs += [] if merged else [base]
     steps.add(
         "parity",
-        "gguf_parity",
         "Next-token agreement, KL divergence and perplexity of each GGUF vs the HF model",
-        params={"min_top1": deploy.parity.min_top1, "prompts": deploy.parity.prompts},
+        params=GgufParity(min_top1=deploy.parity.min_top1, prompts=deploy.parity.prompts),
         inputs=parity_inputs + list(ggufs.values()) + ([output_of(adapter, "adapter.gguf")] if adapter else []),
         outputs=["parity.json"],
     )
@@ -465,30 +438,25 @@ def _expand_deploy(
     if deploy.target == "ollama":
         modelfile = steps.add(
             "modelfile",
-            "ollama_modelfile",
             "Render the Ollama Modelfile (TEMPLATE, stop tokens, SYSTEM, PARAMETERs)",
-            params=_dump(deploy.ollama) | {"name": deploy.ollama.name or recipe.name, "gguf": chosen_name},
+            params=OllamaModelfile(**dict(deploy.ollama) | {"name": deploy.ollama.name or recipe.name},
+                                   gguf=chosen_name),
             inputs=[chosen, model_out if merged else base] + ([output_of(adapter, "adapter.gguf")] if adapter else []),
             outputs=["Modelfile", "modelfile.json"],
         )
         steps.add(
             "ollama",
-            "ollama_create",
             "Create the model on an Ollama server, or write a deployable bundle",
-            params={
-                "name": deploy.ollama.name or recipe.name,
-                "host": deploy.ollama.host,
-                "require": deploy.ollama.require,
-            },
+            params=OllamaCreate(name=deploy.ollama.name or recipe.name, host=deploy.ollama.host,
+                                require=deploy.ollama.require),
             inputs=[output_of(modelfile, "Modelfile"), output_of(modelfile, "modelfile.json"), chosen]
             + ([output_of(adapter, "adapter.gguf")] if adapter else []),
             outputs=["bundle", "create.json"],
         )
     steps.add(
         "smoke",
-        "llama_server_smoke",
         "Serve the GGUF with llama_cpp.server and send chat requests",
-        params=_dump(deploy.serve),
+        params=LlamaServerSmoke(**dict(deploy.serve)),
         inputs=[chosen, output_of(data, "validation.jsonl")]
         + ([output_of(adapter, "adapter.gguf")] if adapter else []),
         outputs=["smoke.json"],

@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 from modelops.plan.hardware import ResolvedHardware
 from modelops.plan.training import TrainingSetup
+from modelops.recipe.tasks import TrainingTask
+from modelops.step_kinds import Train
 from modelops.task_kinds import task_kind
 from modelops.templates import render
 
@@ -49,40 +51,41 @@ def launch_commands(directory: str, module: str, hw: ResolvedHardware) -> tuple[
     return nodes[0], nodes
 
 
-def trainer_arguments(kind: str, p: dict[str, Any], out: Path, has_validation: bool, cuda: bool) -> dict[str, Any]:
+def trainer_arguments(kind: str, p: Train, out: Path, has_validation: bool, cuda: bool) -> dict[str, Any]:
     """Keyword arguments of the task kind's TRL config (`SFTConfig`, `DPOConfig`, …) for a training step's params."""
-    task, setup = p["task"], p["setup"]
-    precision = setup["precision"]
+    if kind not in KIND_ARGUMENTS:
+        raise ValueError(f"no trainer arguments for task kind `{kind}`")
+    task, setup = p.task, p.setup
     arguments: dict[str, Any] = dict(
         output_dir=str(out / "checkpoints"),
-        per_device_train_batch_size=setup["per_device_batch"],
-        per_device_eval_batch_size=setup["per_device_batch"],
-        gradient_accumulation_steps=setup["gradient_accumulation"],
-        learning_rate=task["learning_rate"],
-        lr_scheduler_type=task["scheduler"],
-        warmup_steps=task["warmup_ratio"],
-        weight_decay=task["weight_decay"],
-        num_train_epochs=task["epochs"],
-        max_steps=task["max_steps"] or -1,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
+        per_device_train_batch_size=setup.per_device_batch,
+        per_device_eval_batch_size=setup.per_device_batch,
+        gradient_accumulation_steps=setup.gradient_accumulation,
+        learning_rate=task.learning_rate,
+        lr_scheduler_type=task.scheduler,
+        warmup_steps=task.warmup_ratio,
+        weight_decay=task.weight_decay,
+        num_train_epochs=task.epochs,
+        max_steps=task.max_steps or -1,
+        bf16=setup.precision == "bf16",
+        fp16=setup.precision == "fp16",
         use_cpu=not cuda,
-        activation_checkpointing=setup["gradient_checkpointing"] and setup["distributed"] != "fsdp",
-        save_strategy="steps" if task["save"]["every_steps"] else "no",
-        save_steps=task["save"]["every_steps"],
-        save_total_limit=task["save"]["keep"],  # save.every_minutes: lm/train.py's timed saves
+        activation_checkpointing=setup.gradient_checkpointing and setup.distributed != "fsdp",
+        save_strategy="steps" if task.save.every_steps else "no",
+        save_steps=task.save.every_steps,
+        save_total_limit=task.save.keep,  # save.every_minutes: lm/train.py's timed saves
         logging_steps=1,
         report_to="none",
-        seed=p["seed"],
-        data_seed=p["seed"],
-        max_length=task["max_length"],
-        eval_strategy=("steps" if task["eval"]["every_steps"] else "epoch") if has_validation else "no",
-        eval_steps=task["eval"]["every_steps"],
+        seed=p.seed,
+        data_seed=p.seed,
+        max_length=task.max_length,
+        eval_strategy=("steps" if task.eval.every_steps else "epoch") if has_validation else "no",
+        eval_steps=task.eval.every_steps,
         disable_tqdm=True,
-        use_liger_kernel=bool(task.get("liger_kernels")),
+        use_liger_kernel=task.liger_kernels,
     )
-    if task["eval"]["early_stopping_patience"] and has_validation:
-        every = task["eval"]["every_steps"] or task["save"]["every_steps"]
+    if task.eval.early_stopping_patience and has_validation:
+        every = task.eval.every_steps or task.save.every_steps
         arguments |= dict(
             load_best_model_at_end=True,
             metric_for_best_model="eval_loss",
@@ -90,35 +93,31 @@ def trainer_arguments(kind: str, p: dict[str, Any], out: Path, has_validation: b
             save_strategy="steps" if every else "epoch",
             save_steps=every,
         )
-    if kind not in KIND_ARGUMENTS:
-        raise ValueError(f"no trainer arguments for task kind `{kind}`")
-    arguments |= KIND_ARGUMENTS[kind](task, kind)
+    arguments |= KIND_ARGUMENTS[kind](task)
     return {k: v for k, v in arguments.items() if k not in NOT_TAKEN.get(kind, ())}
 
 
-def _packing(task: dict[str, Any], kind: str) -> bool:
-    return task["packing"] if task["packing"] is not None else task_kind(kind).packing
+def _packing(task: TrainingTask) -> bool:
+    return task.packing if task.packing is not None else task_kind(task.kind).packing
 
 
-KIND_ARGUMENTS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {   # what each kind's TRL config adds
-    "pretrain": lambda task, kind: {"packing": _packing(task, kind), "dataset_text_field": "text",
-                                    "packing_strategy": "wrapped" if _packing(task, kind) else "bfd"},
-    "sft": lambda task, kind: {"packing": _packing(task, kind),
-                               "assistant_only_loss": task.get("assistant_only_loss", True)},
-    "dpo": lambda task, kind: {"beta": task["beta"], "loss_type": [task["loss_type"]]},
-    "kto": lambda task, kind: {"beta": task["beta"], "loss_type": task["loss_type"],
-                               "desirable_weight": task["desirable_weight"],
-                               "undesirable_weight": task["undesirable_weight"]},
-    "reward": lambda task, kind: {"center_rewards_coefficient": task["center_rewards"]},
-    "grpo": lambda task, kind: {
-        "num_generations": task["generation"]["per_prompt"],
-        "max_completion_length": task["generation"]["max_tokens"],
-        "temperature": task["generation"]["temperature"],
-        "top_p": task["generation"]["top_p"],
-        "per_device_eval_batch_size": task["generation"]["per_prompt"],  # one prompt's group per device and batch
-        "beta": task["beta"],
-        "loss_type": task["loss_type"],
-        "reward_weights": [reward["weight"] for reward in task["rewards"]],
+KIND_ARGUMENTS: dict[str, Callable[[Any], dict[str, Any]]] = {   # what each kind's TRL config adds
+    "pretrain": lambda task: {"packing": _packing(task), "dataset_text_field": "text",
+                              "packing_strategy": "wrapped" if _packing(task) else "bfd"},
+    "sft": lambda task: {"packing": _packing(task), "assistant_only_loss": task.assistant_only_loss},
+    "dpo": lambda task: {"beta": task.beta, "loss_type": [task.loss_type]},
+    "kto": lambda task: {"beta": task.beta, "loss_type": task.loss_type, "desirable_weight": task.desirable_weight,
+                         "undesirable_weight": task.undesirable_weight},
+    "reward": lambda task: {"center_rewards_coefficient": task.center_rewards},
+    "grpo": lambda task: {
+        "num_generations": task.generation.per_prompt,
+        "max_completion_length": task.generation.max_tokens,
+        "temperature": task.generation.temperature,
+        "top_p": task.generation.top_p,
+        "per_device_eval_batch_size": task.generation.per_prompt,  # one prompt's group per device and batch
+        "beta": task.beta,
+        "loss_type": task.loss_type,
+        "reward_weights": [reward.weight for reward in task.rewards],
     },
 }
 NOT_TAKEN = {"grpo": ("max_length",)}   # arguments a kind's config has no field for

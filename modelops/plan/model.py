@@ -31,7 +31,7 @@ class Step:
     id: str                      # `<recipe>/<step>`, unique in the plan
     kind: str                    # runner module under modelops.steps
     title: str
-    params: dict[str, Any]
+    params: dict[str, Any]       # the plain JSON of the kind's typed parameters (step_kinds.py)
     inputs: list[StepInput]
     outputs: list[str]           # names inside the step's directory
     fingerprint: str = ""
@@ -47,6 +47,12 @@ class Step:
 
     def command_line(self) -> str:
         return shlex.join(self.command)
+
+    def typed_params(self):
+        """The parameters as the runner reads them (what its step.json parses into)."""
+        from modelops.step_kinds import step_kind
+
+        return step_kind(self.kind).model_validate(self.params)
 
 
 @dataclass

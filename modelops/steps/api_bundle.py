@@ -20,7 +20,7 @@ def run(spec: Spec) -> None:
     shutil.copytree(spec.inputs["models"], bundle / "models")
     forecaster = Forecaster(bundle / "models")
     fit_metrics = json.loads(spec.inputs["metrics.json"].read_text(encoding="utf-8"))
-    metadata = bundle_metadata(spec.params["name"], spec.fingerprint[:12], forecaster, fit_metrics)
+    metadata = bundle_metadata(spec.params.name, spec.fingerprint[:12], forecaster, fit_metrics)
     spec.write_json("bundle/metadata.json", metadata)
 
     recent = pd.read_csv(spec.inputs["recent.csv"], dtype=str, keep_default_na=False)

@@ -31,8 +31,8 @@ def servable_copy(model: Path, into: Path) -> Path:
 
 
 def run(spec: Spec) -> None:
-    outtype = spec.params["outtype"]
-    metadata = {f"general.{key}": value for key, value in spec.params["metadata"].items() if value}
+    outtype = spec.params.outtype
+    metadata = {f"general.{key}": value for key, value in spec.params.metadata.model_dump().items() if value}
     target = spec.out / f"model-{outtype}.gguf"
     with tempfile.TemporaryDirectory() as scratch:
         override = Path(scratch) / "metadata.json"

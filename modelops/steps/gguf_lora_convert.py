@@ -11,7 +11,7 @@ from modelops.steps.runtime import Spec, main
 def run(spec: Spec) -> None:
     target = spec.out / "adapter.gguf"
     run_converter("convert_lora_to_gguf.py", [str(spec.inputs["adapter"]), "--base", str(spec.inputs["base"]),
-                                              "--outfile", str(target), "--outtype", spec.params["outtype"]])
+                                              "--outfile", str(target), "--outtype", spec.params.outtype])
     facts = gguf_facts(target)
     spec.write_json("metrics.json", facts)
     print(f"{target.name}: {facts['mib']} MiB, {facts['parameters']:,} adapter parameters")

@@ -80,7 +80,7 @@ def run(spec: Spec) -> None:
     model, tokenizer = load_trained(spec.inputs["reference"], spec.inputs.get("base"))
     model = model.float()
     rows = jsonlines.load(Path(spec.inputs["validation.jsonl"]))
-    texts = _texts(tokenizer, rows[: spec.params["prompts"]])
+    texts = _texts(tokenizer, rows[: spec.params.prompts])
     if not texts:
         raise SystemExit("the validation split is empty: parity needs held-out prompts")
     encoded = []
@@ -117,8 +117,8 @@ def run(spec: Spec) -> None:
             "positions": int(totals["positions"]),
         }
         threshold = (
-            spec.params["min_top1"]
-            if spec.params["min_top1"] is not None
+            spec.params.min_top1
+            if spec.params.min_top1 is not None
             else (DEFAULT_MIN_TOP1 if name in EXACT_TYPES else None)
         )
         row["min_top1"] = threshold

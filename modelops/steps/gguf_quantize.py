@@ -12,7 +12,7 @@ from modelops.steps.runtime import Spec, main
 def run(spec: Spec) -> None:
     import llama_cpp
 
-    quant = spec.params["type"]
+    quant = spec.params.type
     [source] = spec.inputs.values()
     target = spec.out / f"model-{quant}.gguf"
     params = llama_cpp.llama_model_quantize_default_params()

@@ -30,10 +30,10 @@ def run(spec: Spec) -> None:
             link_or_copy(item, target)
     card = render(
         "hf/README.md.j2",
-        name=spec.params["name"],
-        description=spec.params["description"],
-        task=spec.params["task"],
-        base=spec.params["base"],
+        name=spec.params.name,
+        description=spec.params.description,
+        task=spec.params.task,
+        base=spec.params.base,
         folder="model",
         data=_scalars(spec.inputs["stats.json"]),
         training=_scalars(spec.inputs["training.json"]),

@@ -23,7 +23,7 @@ def run(spec: Spec) -> None:
     feature_spec = FeatureSpec(**preprocessing["features"])
     config = FitConfig.from_params(p)
     frame = pd.read_parquet(spec.inputs["features.parquet"])
-    parallelism = choose(len(frame), len(feature_spec.model_columns() + feature_spec.horizon_columns()), p["threads"])
+    parallelism = choose(len(frame), len(feature_spec.model_columns() + feature_spec.horizon_columns()), p.threads)
     print(f"LightGBM: {parallelism.reason}")
     journal = Journal(spec.out.parent / "evaluations")
     try:

@@ -50,9 +50,9 @@ def run(spec: Spec) -> None:
     gguf = spec.inputs["gguf"]
     control = _control_tokens(gguf)
     results, problems = [], []
-    server = BackgroundLlamaServer(gguf, spec.params["n_ctx"], spec.inputs.get("adapter.gguf"), spec.out / "server.log")
+    server = BackgroundLlamaServer(gguf, spec.params.n_ctx, spec.inputs.get("adapter.gguf"), spec.out / "server.log")
     with server as url:
-        for messages in _prompts(spec.inputs["validation.jsonl"], spec.params["requests"]):
+        for messages in _prompts(spec.inputs["validation.jsonl"], spec.params.requests):
             started = time.perf_counter()
             try:
                 response = httpx.post(f"{url}/v1/chat/completions", timeout=120, json={

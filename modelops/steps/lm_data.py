@@ -13,12 +13,12 @@ from modelops.steps.runtime import Spec, main
 
 def run(spec: Spec) -> None:
     p = spec.params
-    if p["remote_train"]:
+    if p.remote_train:
         raise SystemExit(
-            f"remote dataset `{p['remote_train']}`: fetching datasets is not supported by this step yet; "
+            f"remote dataset `{p.remote_train}`: fetching datasets is not supported by this step yet; "
             "download it and point `data.train.path` at the file"
         )
-    data, fmt = p["data"], p["format"]
+    data, fmt = p.data, p.format
     counts = {
         k: 0
         for k in (
@@ -33,30 +33,28 @@ def run(spec: Spec) -> None:
         )
     }
     samples: list[str] = []
-    rows = load(spec.inputs["train"], fmt, data["train"]["text_field"], data["on_bad_rows"], counts, samples)
+    rows = load(spec.inputs["train"], fmt, data.train.text_field, data.on_bad_rows, counts, samples)
     counts["read"] = len(rows) + counts["bad_rows"]
-    rows = clean(rows, data["clean"], counts)
+    rows = clean(rows, data.clean, counts)
     if "validation" in spec.inputs:
-        val_fmt = data["validation"].get("format") or fmt
+        val_fmt = data.validation.format or fmt
         validation = clean(
-            load(spec.inputs["validation"], val_fmt, "text", data["on_bad_rows"], counts, samples),
-            data["clean"],
-            counts,
+            load(spec.inputs["validation"], val_fmt, "text", data.on_bad_rows, counts, samples), data.clean, counts
         )
         train = rows
     else:
         order = list(range(len(rows)))
-        random.Random(p["seed"]).shuffle(order)
-        size = max(1, round(len(rows) * p["validation_fraction"])) if len(rows) > 1 else 0
+        random.Random(p.seed).shuffle(order)
+        size = max(1, round(len(rows) * p.validation_fraction)) if len(rows) > 1 else 0
         held = set(order[:size])
         validation = [rows[i] for i in sorted(held)]
         train = [row for i, row in enumerate(rows) if i not in held]
-    if data["clean"]["max_tokens"]:
-        limit = TokenLimit(spec.inputs["tokenizer"], data["clean"]["max_tokens"], data["clean"]["over_max_tokens"])
+    if data.clean.max_tokens:
+        limit = TokenLimit(spec.inputs["tokenizer"], data.clean.max_tokens, data.clean.over_max_tokens)
         train, validation = limit.apply(train, counts), limit.apply(validation, counts)
     if not train:
         raise SystemExit("no training rows are left after cleaning")
-    for column in p.get("columns", []):   # read by GRPO's rewards
+    for column in p.columns:   # read by GRPO's rewards
         missing = sum(column not in row for row in train + validation)
         if missing:
             raise SystemExit(f"{missing} rows have no `{column}` column, which `task.rewards` reads")

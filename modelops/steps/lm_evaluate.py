@@ -64,7 +64,7 @@ def _sample(model, tokenizer, row: dict[str, Any]) -> dict[str, str]:
 
 def run(spec: Spec) -> None:
     model, tokenizer = load_trained(spec.inputs.get("model") or spec.inputs["adapter"], spec.inputs.get("base"))
-    max_length = spec.params["max_length"]
+    max_length = spec.params.max_length
     rows = jsonlines.load(Path(spec.inputs["validation.jsonl"]))
     if not rows:
         raise SystemExit("the validation split is empty: set `data.validation` to evaluate")

@@ -12,7 +12,7 @@ def run(spec: Spec) -> None:
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[spec.params["precision"]]
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[spec.params.precision]
     kind = model_class(spec.inputs["adapter"])   # a reward adapter merges into a sequence classifier
     base = kind.from_pretrained(spec.inputs["base"], dtype=dtype, **head_arguments(kind))
     merged = PeftModel.from_pretrained(base, spec.inputs["adapter"]).merge_and_unload()
@@ -24,7 +24,7 @@ def run(spec: Spec) -> None:
     tokenizer.save_pretrained(folder)
     parameters = sum(t.numel() for t in merged.parameters())
     spec.write_json("metrics.json", {"parameters": parameters})
-    print(f"merged into a {spec.params['precision']} base: {parameters:,} parameters")
+    print(f"merged into a {spec.params.precision} base: {parameters:,} parameters")
 
 
 if __name__ == "__main__":

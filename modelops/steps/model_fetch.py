@@ -34,11 +34,11 @@ def _modelscope(repo: str, revision: str | None) -> Path:
 
 def run(spec: Spec) -> None:
     p = spec.params
-    source, repo = p["source"], p["id"]
+    source, repo = p.source, p.id
     if source == "hub":
-        snapshot = _hub(repo, p["revision"])
+        snapshot = _hub(repo, p.revision)
     elif source == "modelscope":
-        snapshot = _modelscope(repo.removeprefix("modelscope://"), p["revision"])
+        snapshot = _modelscope(repo.removeprefix("modelscope://"), p.revision)
     else:
         raise SystemExit(f"{repo}: fetching `{source}` models is not supported; download it and use a local folder")
     if not any(snapshot.glob("*.safetensors")):

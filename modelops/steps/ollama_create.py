@@ -18,7 +18,7 @@ from modelops.steps.runtime import Spec, main
 
 
 def _host(spec: Spec) -> str | None:
-    host = expand(spec.params["host"]) or os.environ.get("OLLAMA_HOST")
+    host = expand(spec.params.host) or os.environ.get("OLLAMA_HOST")
     if not host:
         return None
     return host if "://" in host else f"http://{host}"
@@ -72,7 +72,7 @@ def run(spec: Spec) -> None:
     if host and _reachable(host):
         result = _create(host, fields, spec)
         print(f"created {fields['name']} on {host}; it answered: {result['smoke_reply']!r}")
-    elif spec.params["require"]:
+    elif spec.params.require:
         raise SystemExit(f"no Ollama server at {host or 'OLLAMA_HOST (unset)'} and deploy.ollama.require is true")
     else:
         command = f"cd {shlex.quote(str(bundle))} && ollama create {shlex.quote(fields['name'])} -f Modelfile"

@@ -19,8 +19,8 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
 
     p = spec.params
     tokenizer = AutoTokenizer.from_pretrained(model_folder(spec.inputs))
-    if p["template"]:
-        template, stops, family = p["template"], [], "the recipe's deploy.ollama.template"
+    if p.template:
+        template, stops, family = p.template, [], "the recipe's deploy.ollama.template"
     else:
         try:
             layout = layout_of(tokenizer)
@@ -28,9 +28,9 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
             raise SystemExit(f"cannot write a TEMPLATE: {exc}; give one as `deploy.ollama.template` "
                              "(Ollama's Go template over .Messages)") from None
         template, stops, family = go_template(layout), layout.stops, f"{layout.family} layout, {layout.system} system"
-        if layout.system == "none" and p["system"]:
+        if layout.system == "none" and p.system:
             raise SystemExit("the model's chat template refuses system messages: remove deploy.ollama.system")
-    parameters = dict(p["parameters"])
+    parameters = dict(p.parameters)
     extra_stops = parameters.pop("stop", [])
     stops = list(dict.fromkeys(stops + ([extra_stops] if isinstance(extra_stops, str) else extra_stops)))
     for key, text in (("TEMPLATE", template), *(("stop", s) for s in stops)):
@@ -38,8 +38,9 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
             raise SystemExit(f"{key} {text!r} contains quotes that a Modelfile cannot hold")
     gguf = spec.inputs["gguf"].name
     adapter = spec.inputs["adapter.gguf"].name if "adapter.gguf" in spec.inputs else None
-    return {"name": p["name"], "gguf": gguf, "adapter": adapter, "template": template, "stops": stops,
-            "parameters": parameters, "system": p["system"], "messages": p["messages"], "license": p["license"],
+    return {"name": p.name, "gguf": gguf, "adapter": adapter, "template": template, "stops": stops,
+            "parameters": parameters, "system": p.system, "messages": [m.model_dump() for m in p.messages],
+            "license": p.license,
             "translated_from": family}
 
 

@@ -26,7 +26,7 @@ def run(spec: Spec) -> None:
     if not pairs:
         raise SystemExit("the validation split has no preference pairs: set `data.validation` to evaluate")
     def score(conversation: list[dict]) -> float:
-        return _score(model, tokenizer, conversation, spec.params["max_length"])
+        return _score(model, tokenizer, conversation, spec.params.max_length)
 
     margins = [score(prompt + better) - score(prompt + worse) for prompt, better, worse in pairs]
     metrics = {"pair_accuracy": sum(m > 0 for m in margins) / len(margins),

@@ -1,8 +1,8 @@
 """The contract between the executor and a step runner.
 
-A runner is `python -m modelops.steps.<kind> <step dir>/step.json`. The spec names its
-parameters, its resolved input paths, the folder to write outputs into (renamed into
-place by the executor only on success) and a JSON-lines file for progress events."""
+A runner is `python -m modelops.steps.<kind> <step dir>/step.json`. The spec holds its parameters (parsed
+into the kind's typed class, step_kinds.py), its resolved input paths, the folder to write outputs into
+(renamed into place by the executor only on success) and a JSON-lines file for progress events."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from modelops.processes import die_with_parent
+from modelops.step_kinds import step_kind
 
 
 class Spec:
     def __init__(self, path: Path):
         data = json.loads(path.read_text(encoding="utf-8"))
         self.id: str = data["id"]
+        self.kind: str = data["kind"]
         self.fingerprint: str = data["fingerprint"]
-        self.params: dict[str, Any] = data["params"]
+        self.params: Any = step_kind(self.kind).model_validate(data["params"])
         self.inputs: dict[str, Path] = {k: Path(v) for k, v in data["inputs"].items()}
         self.out = Path(data["out"])
         self._events = Path(data["events"])

@@ -32,8 +32,8 @@ def raw_rows(panel: pd.DataFrame, panel_spec: PanelSpec, history: int, horizon: 
 
 def run(spec: Spec) -> None:
     p = spec.params
-    if p["remote_train"]:
-        raise SystemExit(f"remote table `{p['remote_train']}`: download it and point `data.train.path` at the file")
+    if p.remote_train:
+        raise SystemExit(f"remote table `{p.remote_train}`: download it and point `data.train.path` at the file")
     panel_spec, feature_spec = PanelSpec.from_params(p), FeatureSpec.from_params(p)
     source = spec.inputs["train"]
     columns = list(dict.fromkeys([*panel_spec.groups, panel_spec.time_column, *panel_spec.numeric, *panel_spec.static]))

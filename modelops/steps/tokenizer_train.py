@@ -19,16 +19,16 @@ def run(spec: Spec) -> None:
     from transformers import AutoTokenizer
 
     p = spec.params
-    template = p.get("chat_template") or "chatml"
+    template = p.chat_template or "chatml"
     work = spec.out / "sentencepiece"
     work.mkdir()
-    spm.set_random_generator_seed(p["seed"])
+    spm.set_random_generator_seed(p.seed)
     lines = list(texts(spec.inputs["train"]))
     if not lines:
         raise SystemExit(f"{spec.inputs['train']}: no text to train a tokenizer on")
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_prefix=str(work / "tokenizer"), vocab_size=p["vocab_size"],
-        model_type=p["type"], byte_fallback=True, character_coverage=1.0, pad_id=0, bos_id=1, eos_id=2, unk_id=3,
+        sentence_iterator=iter(lines), model_prefix=str(work / "tokenizer"), vocab_size=p.vocab_size,
+        model_type=p.type, byte_fallback=True, character_coverage=1.0, pad_id=0, bos_id=1, eos_id=2, unk_id=3,
         user_defined_symbols=SPECIAL_TOKENS[template], hard_vocab_limit=False, num_threads=1, minloglevel=2,
         add_dummy_prefix=False)
     folder = spec.out / "tokenizer"
