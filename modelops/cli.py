@@ -75,12 +75,17 @@ def _emit_problems(problems: list, fmt: str) -> None:
         print(render_problems(problems, fmt), file=sys.stdout if fmt != "text" else sys.stderr)
 
 
+SET_HELP = ("Override a recipe value: KEY=VALUE with a dotted key and a YAML value "
+            "(`task.learning_rate=1e-4`, `hardware=a10x2`, `deploy.quantize=[q8_0]`); repeatable.")
+
+
 @app.command()
 def validate(
     files: List[Path] = typer.Argument(..., help="Recipe files, or folders of recipes."),
     format: ProblemFormat = typer.Option(
         ProblemFormat.text, "--format", "-f", help="text, json, or github annotations."
     ),
+    overrides: List[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
     """Check recipes and report every problem with file:line:col, key and a hint.
 
@@ -93,7 +98,7 @@ def validate(
     problems: list = []
     for file in files:
         try:
-            problems += plan_recipe(file).warnings
+            problems += plan_recipe(file, overrides=overrides).warnings
         except RecipeError as exc:
             problems += exc.problems
     _emit_problems(problems, format.value)
@@ -120,6 +125,7 @@ def plan(
         "revision (`origin/main`) or from a saved plan.json: steps added, removed, "
         "changed and why, cost estimates.",
     ),
+    overrides: List[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
     """Dry run: the steps a recipe expands into, the resolved hardware and memory, the exact commands, and
     (text format) what `apply` would rerun against the run directory's state.
@@ -134,19 +140,20 @@ def plan(
     for file in files:
         if len(files) > 1 and format == PlanFormat.text:
             print(f"== {file}")
-        pending |= _plan_one(file, format, out, detailed_exitcode, against)
+        pending |= _plan_one(file, format, out, detailed_exitcode, against, overrides)
     if detailed_exitcode and pending:
         raise typer.Exit(2)
 
 
 def _plan_one(
-    file: Path, format: PlanFormat, out: Optional[Path], detailed_exitcode: bool, against: Optional[str]
+    file: Path, format: PlanFormat, out: Optional[Path], detailed_exitcode: bool, against: Optional[str],
+    overrides: List[str],
 ) -> bool:
     """Print one recipe's plan; whether steps are pending."""
     from modelops.fsutil import write_atomically
     from modelops.plan.render import plan_json, plan_markdown, plan_text
 
-    result = _plan_or_exit(file, 1 if detailed_exitcode else EXIT_INVALID)  # 2 means "pending" there
+    result = _plan_or_exit(file, 1 if detailed_exitcode else EXIT_INVALID, overrides)  # 2 means "pending" there
     if out is not None:
         write_atomically(out, plan_json(result))
     render = {PlanFormat.text: plan_text, PlanFormat.json: plan_json, PlanFormat.markdown: plan_markdown}[format]
@@ -230,6 +237,7 @@ def apply(
         help="Re-hash every finished output in full before trusting it "
         "(by default only outputs whose size or mtime moved are re-hashed).",
     ),
+    overrides: List[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
     """Run the plan: skip finished steps, run the rest in order, record each in the run directory's state,
     and write report.md / report.html there.
@@ -237,16 +245,21 @@ def apply(
     Example: modelops apply recipes/activations-forecast.yaml --force fit
     """
     for file in _recipe_files(files):
-        _apply_one(file, force, until, dry_run, verbose, quiet, verify)
+        _apply_one(file, force, until, dry_run, verbose, quiet, verify, overrides)
 
 
 def _apply_one(
-    file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool, verify: bool
+    file: Path, force: List[str], until: Optional[str], dry_run: bool, verbose: bool, quiet: bool, verify: bool,
+    overrides: List[str],
 ) -> None:
     from modelops.apply.executor import downstream_of
     from modelops.apply.session import Options, apply_plan
 
-    result = _saved_plan_or_exit(file) if file.suffix == ".json" else _plan_or_exit(file)
+    if file.suffix == ".json" and overrides:
+        print(f"{file} is a saved plan: its overrides are the ones it was planned with; --set applies to recipes",
+              file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    result = _saved_plan_or_exit(file) if file.suffix == ".json" else _plan_or_exit(file, overrides=overrides)
     _emit_problems(result.warnings, "text")
     forced = {_step_or_exit(name, result) for name in force}
     until_id = _step_or_exit(until, result) if until else None
@@ -265,10 +278,11 @@ def _saved_plan_or_exit(path: Path):
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         recipe_file = Path(saved["recipes"][-1]["file"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        overrides = [str(o) for o in saved["recipes"][-1].get("overrides", [])]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         print(f"{path}: not a plan saved by `modelops plan --out` ({exc})", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID) from None
-    current = _plan_or_exit(recipe_file)
+    current = _plan_or_exit(recipe_file, overrides=overrides)
     if plan_json(current) != path.read_text(encoding="utf-8"):
         was = {s["id"]: s["fingerprint"] for r in saved["recipes"] for s in r["steps"]}
         moved = [s.id for s in current.steps if was.get(s.id) != s.fingerprint] or ["the plan's layout"]
@@ -302,13 +316,13 @@ def _changes_or_exit(result, rerun: set[str], complete: bool = False) -> list:
         raise typer.Exit(1) from None
 
 
-def _plan_or_exit(file: Path, invalid_code: int = EXIT_INVALID):
-    """The plan of a recipe, or its problems printed and exit code 2 (`invalid_code`)."""
+def _plan_or_exit(file: Path, invalid_code: int = EXIT_INVALID, overrides: List[str] = ()):
+    """The plan of a recipe (with `--set` overrides), or its problems printed and exit code 2 (`invalid_code`)."""
     from modelops.plan.planner import plan_recipe
     from modelops.problems import RecipeError
 
     try:
-        return plan_recipe(file)
+        return plan_recipe(file, overrides=overrides)
     except RecipeError as exc:
         _emit_problems(exc.problems, "text")
         raise typer.Exit(invalid_code) from None

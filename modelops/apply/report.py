@@ -10,6 +10,7 @@ from typing import Any
 
 from modelops.apply.state import STATE_FILE, RunState
 from modelops.apply.verdicts import verdicts
+from modelops.escape import md_code
 from modelops.fsutil import write_atomically
 from modelops.plan.diffs import flatten
 from modelops.plan.model import RecipePlan
@@ -72,6 +73,7 @@ def write_report(recipe: RecipePlan) -> list[Path]:
     sections = [_step_section(step, state, workdir) for step in recipe.steps]
     warnings = [(s["id"], check.text) for s in sections for check in s.get("checks", []) if not check.ok]
     context = {"recipe": recipe, "steps": sections, "warnings": warnings,
+               "overrides": [md_code(f"--set {o}") for o in recipe.overrides],
                "generated": datetime.datetime.now().isoformat(timespec="seconds")}
     paths = []
     for name in REPORTS:

@@ -67,6 +67,7 @@ class RecipePlan:
     steps: list[Step]
     notes: list[str] = field(default_factory=list)
     network: list[dict[str, str]] = field(default_factory=list)   # key, where, what (plan/network.py)
+    overrides: list[str] = field(default_factory=list)            # `--set KEY=VALUE` applied to this recipe
 
 
 @dataclass

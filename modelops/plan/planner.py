@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from modelops import __version__
 from modelops.hashing import fingerprint, hash_path
@@ -34,12 +34,12 @@ class _Upstream:
     shape: ModelShape | None
 
 
-def plan_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> Plan:
-    """Plan a recipe and every recipe it builds on (upstream first).
+def plan_recipe(path: str | Path, env: Mapping[str, str] | None = None, overrides: Sequence[str] = ()) -> Plan:
+    """Plan a recipe (with `--set` overrides) and every recipe it builds on (upstream first).
 
     Raises RecipeError carrying every error (and warning) when any recipe is invalid."""
     try:
-        chain = load_chain(Path(path), env)
+        chain = load_chain(Path(path), env, overrides)
     except RecipeError as exc:
         raise RecipeError(exc.problems + _checks_of_the_rest(exc)) from None
     problems: list[Problem] = []
@@ -51,6 +51,8 @@ def plan_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> Plan:
         problems += found
         if recipe_plan is not None:
             recipes.append(recipe_plan)
+    if recipes and recipes[-1].file == relative(chain[-1].path):
+        recipes[-1].overrides = list(overrides)
     _check_unique_workdirs(chain, problems)
     if errors_only(problems):
         raise RecipeError(problems)
@@ -67,13 +69,13 @@ def _checks_of_the_rest(exc: RecipeError) -> list[Problem]:
                                         for key in exc.left_out)]
 
 
-def load_chain(path: Path, env: Mapping[str, str] | None = None) -> list[LoadedRecipe]:
-    """The recipe and its `from:` ancestors, upstream first; cycles are positioned errors."""
+def load_chain(path: Path, env: Mapping[str, str] | None = None, overrides: Sequence[str] = ()) -> list[LoadedRecipe]:
+    """The recipe (with the overrides) and its `from:` ancestors, upstream first; cycles are positioned errors."""
     order: list[LoadedRecipe] = []
     done: set[Path] = set()
 
     def visit(file: Path, stack: list[Path]) -> None:
-        loaded = load_recipe(file, env)
+        loaded = load_recipe(file, env, overrides if not stack else ())
         for key, path in _references(loaded):
             upstream = (loaded.root / path).resolve()
             if upstream in stack or upstream == file.resolve():

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from pydantic import BaseModel, ValidationError
 
 from modelops.problems import Problem, RecipeError, display_path
+from modelops.recipe.overrides import with_overrides
 from modelops.recipe.schema import Recipe
 from modelops.recipe.yaml_source import KeyPath, Source, dotted, parse_yaml
 from modelops.task_kinds import TASK_KINDS
@@ -34,8 +36,9 @@ class LoadedRecipe:
         return self.source.problem(path, message, hint, **kw)
 
 
-def load_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedRecipe:
-    """Read, parse and validate one recipe; raise RecipeError with every problem at once."""
+def load_recipe(path: str | Path, env: Mapping[str, str] | None = None, overrides: Sequence[str] = ()) -> LoadedRecipe:
+    """Read, parse and validate one recipe (with `--set` overrides applied); raise RecipeError with every
+    problem at once."""
     path = Path(path)
     shown = display_path(path)
     try:
@@ -45,6 +48,8 @@ def load_recipe(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError([Problem(shown, 1, 1, "", f"cannot read the recipe: {exc}")]) from None
     source = parse_yaml(text, shown, env)
+    if overrides:
+        source = with_overrides(source, list(overrides), os.environ if env is None else env)
     try:
         recipe = Recipe.model_validate(source.data)
     except ValidationError as exc:
@@ -72,7 +77,8 @@ def _without_invalid_keys(source: Source, path: Path, exc: ValidationError) -> t
             return None, []
         left_out.append(dotted(walk.path))
     try:
-        return LoadedRecipe(Recipe.model_validate(data), path, Source(source.file, data, source.positions)), left_out
+        partial = Source(source.file, data, source.positions, source.overridden)
+        return LoadedRecipe(Recipe.model_validate(data), path, partial), left_out
     except ValidationError:
         return None, []
 

@@ -60,9 +60,14 @@ class Source:
     file: str
     data: Any
     positions: Positions
+    overridden: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)   # `--set` key path → (label, column)
 
     def problem(self, path: KeyPath, message: str, hint: str = "", *, at: str = "value",
                 severity: str = "error") -> Problem:
+        for cut in range(len(path), 0, -1):          # a value set on the command line: point at the override
+            if tuple(path[:cut]) in self.overridden:
+                label, column = self.overridden[tuple(path[:cut])]
+                return Problem(label, 1, column, dotted(path), message, hint, severity)  # type: ignore[arg-type]
         line, col = self.positions.of_value(path) if at == "value" else self.positions.of_key(path)
         return Problem(self.file, line, col, dotted(path), message, hint, severity)  # type: ignore[arg-type]
 
