@@ -17,6 +17,8 @@ from modelops.apply.events import EventTail
 from modelops.apply.lock import RunLock
 from modelops.apply.state import RunState
 from modelops.apply.verify import record_outputs
+from modelops.gates import Outcome
+from modelops.gates import parse as parse_gate
 from modelops.plan.model import Plan, Step
 from modelops.processes import crash_hint, die_with_parent, exit_description
 from modelops.step_kinds import step_kind
@@ -35,10 +37,11 @@ class StepResult:
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
     message: str = ""
+    gates: list[Outcome] = field(default_factory=list)   # the recipe's gates decided once this step finished
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ran", "skipped")
+        return self.status in ("ran", "skipped") and all(outcome.passed for outcome in self.gates)
 
 
 def downstream_of(plan: Plan, step_ids: set[str]) -> set[str]:
@@ -77,12 +80,14 @@ def changes_for(plan: Plan, rerun: set[str], complete: bool = False) -> list[Ste
 
 def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
              on_event: Callable[[str, Step, dict], None]) -> list[StepResult]:
-    """Run what changed, in order; stops at the first failed or interrupted step (its result is last)."""
+    """Run what changed, in order; stops at the first failed or interrupted step, or at a step after which a
+    gate failed (its result is last)."""
     directories = {s.id: Path(s.directory) for s in plan.steps}
     results: list[StepResult] = []
     pending = {c.step.id: c for c in changes}
     for recipe in plan.recipes:
         workdir = Path(recipe.workdir)
+        gates, finished = [parse_gate(text) for text in recipe.gates], {}
         with RunLock(workdir):
             state = RunState.load(workdir)
             for step in recipe.steps:
@@ -92,6 +97,10 @@ def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
                                               entry.get("metrics", {})))
                 else:
                     results.append(_attempt(step, state, directories, on_event, pending[step.id].forced))
+                if results[-1].status in ("ran", "skipped"):
+                    finished[step.short_id] = results[-1].metrics
+                    results[-1].gates = [g.check(finished) for g in gates if step.short_id in g.steps
+                                         and g.steps <= finished.keys()]
                 if not results[-1].ok or (until and step.id == until):
                     return results
     return results

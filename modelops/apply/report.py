@@ -10,8 +10,9 @@ from typing import Any
 
 from modelops.apply.state import STATE_FILE, RunState
 from modelops.apply.verdicts import verdicts
-from modelops.escape import md_code
+from modelops.escape import md_code, md_text
 from modelops.fsutil import write_atomically
+from modelops.gates import parse as parse_gate
 from modelops.plan.diffs import flatten
 from modelops.plan.model import RecipePlan
 from modelops.templates import render
@@ -52,6 +53,15 @@ def _step_section(step, state: RunState, workdir: Path) -> dict[str, Any]:
     return section
 
 
+def _gate_line(text: str, finished: dict[str, dict]) -> tuple[bool | None, str]:
+    """(passed, or None while a step it names has not finished; what to show)."""
+    gate = parse_gate(text)
+    if not gate.steps <= finished.keys():
+        return None, f"gate pending: {text} (waits for {', '.join(sorted(gate.steps - finished.keys()))})"
+    outcome = gate.check(finished)
+    return outcome.passed, str(outcome)
+
+
 REPORTS = ("report.md", "report.html")
 
 
@@ -72,7 +82,10 @@ def write_report(recipe: RecipePlan) -> list[Path]:
     state = RunState.load(workdir)
     sections = [_step_section(step, state, workdir) for step in recipe.steps]
     warnings = [(s["id"], check.text) for s in sections for check in s.get("checks", []) if not check.ok]
-    context = {"recipe": recipe, "steps": sections, "warnings": warnings,
+    finished = {s["id"]: state.steps[s["id"]].get("metrics", {}) for s in sections if s["done"]}
+    gates = [_gate_line(text, finished) for text in recipe.gates]
+    context = {"recipe": recipe, "steps": sections, "warnings": warnings, "gates": gates,
+               "gates_md": [(ok, md_text(text)) for ok, text in gates],
                "overrides": [md_code(f"--set {o}") for o in recipe.overrides],
                "generated": datetime.datetime.now().isoformat(timespec="seconds")}
     paths = []

@@ -70,6 +70,8 @@ def apply_plan(plan: Plan, changes: list[StepChange], options: Options, file: Pa
         for check in verdicts(step_result.metrics):
             if not check.ok:
                 print(f"warning: {step_result.step.id}: {check.text}", file=sys.stderr)
+        for outcome in step_result.gates:
+            print(one_line(str(outcome)), file=sys.stderr if not outcome.passed else sys.stdout)
     print(f"report: {reports[-1][0]} and {reports[-1][1].name}")
     last = results[-1]
     if last.status == "interrupted":
@@ -78,6 +80,10 @@ def apply_plan(plan: Plan, changes: list[StepChange], options: Options, file: Pa
         return EXIT_INTERRUPTED
     if last.status == "failed":
         print(last.message, file=sys.stderr)
+        return 1
+    if not last.ok:
+        print(f"\nstopped after {last.step.id}: a gate failed, so nothing after it ran. Its metrics are in the "
+              "report; change the recipe (or the gate) and apply again.", file=sys.stderr)
         return 1
     if not options.until:
         print_what_now(plan, file)

@@ -68,6 +68,7 @@ class RecipePlan:
     notes: list[str] = field(default_factory=list)
     network: list[dict[str, str]] = field(default_factory=list)   # key, where, what (plan/network.py)
     overrides: list[str] = field(default_factory=list)            # `--set KEY=VALUE` applied to this recipe
+    gates: list[str] = field(default_factory=list)                # conditions on metrics (modelops/gates.py)
 
 
 @dataclass

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from modelops import __version__
+from modelops.gates import GateError
+from modelops.gates import parse as parse_gate
 from modelops.hashing import fingerprint, hash_path
 from modelops.plan.checks import check_recipe
 from modelops.plan.expand import ModelRef, expand_language_model, expand_regression, train_file_rows
@@ -135,6 +137,9 @@ def _plan_one(
         if seconds is not None:
             training["seconds_per_step_estimate"] = round(seconds, 3)
         training |= estimate_run(recipe.task, setup, seconds, _train_rows(loaded))
+    problems += _check_gates(loaded, steps)
+    if errors_only(problems):
+        return None, problems
     _finish_steps(steps, workdir, hw, setup, fingerprints)
     return RecipePlan(
         name=recipe.name,
@@ -147,7 +152,25 @@ def _plan_one(
         steps=steps,
         notes=sorted(set(notes)),
         network=destinations(loaded),
+        gates=list(recipe.gates),
     ), problems
+
+
+def _check_gates(loaded: LoadedRecipe, steps: list[Step]) -> list[Problem]:
+    """Every gate parses and names steps of this recipe."""
+    names = [step.short_id for step in steps]
+    problems = []
+    for i, text in enumerate(loaded.recipe.gates):
+        try:
+            gate = parse_gate(text)
+        except GateError as exc:
+            problems.append(loaded.problem(("gates", i), f"not a gate: {exc} (column {exc.column})",
+                                           "compare metrics and numbers: `evaluate.perplexity < 20`"))
+            continue
+        for name in sorted(gate.steps - set(names)):
+            problems.append(loaded.problem(("gates", i), f"`{name}` is not a step of this recipe",
+                                           "its steps: " + ", ".join(names)))
+    return problems
 
 
 def _train_rows(loaded: LoadedRecipe) -> int | None:

@@ -96,6 +96,7 @@ def plan_text(plan: Plan) -> str:
             out.append(f"  LightGBM threads: {describe_policy(r.hardware['threads'])}")
         out += [f"  {line}" for line in _network_lines(r)]
         out += [f"  override: --set {one_line(o)}" for o in r.overrides]
+        out += [f"  gate: {one_line(g)}" for g in r.gates]
         out += [f"  note: {note}" for note in r.notes]
         for n, step in enumerate(r.steps, 1):
             out.append(f"  {n}. {step.short_id} [{step.kind}] {step.fingerprint[:12]} — {step.title}")
@@ -129,6 +130,7 @@ def plan_markdown(plan: Plan) -> str:
         out.append("- **Network:** " + ("none (nothing leaves this machine)" if not r.network else ""))
         out += [f"  - {md_code(d['key'])}: {md_code(d['where'])} — {md_text(d['what'])}" for d in r.network]
         out += [f"- **Override:** {md_code('--set ' + o)}" for o in r.overrides]
+        out += [f"- **Gate:** {md_code(g)}" for g in r.gates]
         out += [f"- Note: {md_text(note)}" for note in r.notes]
         out += ["", "| # | step | kind | key parameters | fingerprint |", "|---|---|---|---|---|"]
         for n, step in enumerate(r.steps, 1):

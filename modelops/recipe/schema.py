@@ -24,10 +24,14 @@ class Recipe(Section):
     seed: int = Field(42, ge=0, description="Seed for data splits, initialisation and training.")
     data: Data = Field(description="Training data and how to prepare it.")
     model: Model | None = Field(None, description="Base model (language-model tasks).")
-    task: Task = Field(description="What to train: `regression`, `pretrain`, `sft` or `dpo`.")
+    task: Task = Field(description="What to train; `kind` chooses the shape (`regression`, `sft`, `grpo`, ...).")
     hardware: name_or(HardwareSpec) = Field("cpu", description=(  # type: ignore[valid-type]
         "A profile (`cpu`, `a10x2`, `h100x8`, see `modelops hardware`) or `{gpu:, gpus:, nodes:}`."))
     deploy: Deploy | None = Field(None, description="Export and deploy target.")
+    gates: list[str] = Field(default_factory=list, description=(
+        "Conditions on steps' metrics, checked as soon as the steps they name have finished; a failed gate stops "
+        "the chain (before deploying): `evaluate.perplexity < 20`, `fit.mae <= 0.9 * fit.naive_mae`, "
+        "`parity.top1_q4_k_m >= 0.95`. STEP.METRIC names a step of this recipe and a key of its metrics.json."))
     workdir: str | None = Field(None, description="Run directory; defaults to `runs/<name>` in the working directory.")
 
 
