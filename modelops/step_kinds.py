@@ -32,6 +32,7 @@ class StepParams(BaseModel):
     resumable: ClassVar[bool] = False   # keep `out.partial` of an interrupted attempt: training checkpoints
     accelerate: ClassVar[bool] = False  # `accelerate launch` (one or many processes) instead of `python -m`
     hints: ClassVar[Hints | None] = None
+    tracked: ClassVar[bool] = False     # reports parameters and metrics to the recipe's trackers
 
     def dump(self) -> dict[str, Any]:
         """The plain JSON the plan holds."""
@@ -82,6 +83,7 @@ class TableFeatures(StepParams):
 
 class LightgbmFit(StepParams):
     kind = "lightgbm_fit"
+    tracked = True
     model: LightGBMModel
     search: Search | None
     validation: TimeValidation
@@ -163,6 +165,7 @@ class Train(StepParams):
 
     resumable = True
     accelerate = True
+    tracked = True
     task: Any
     model: Model
     seed: int

@@ -15,11 +15,15 @@ TEMPLATE_DIR = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().p
 def _environment():
     import jinja2
 
-    return jinja2.Environment(
+    from modelops.escape import md_text
+
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=lambda name: bool(name) and ".html" in name,   # HTML escaped; configs and Modelfiles verbatim
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
+    environment.filters["md"] = md_text     # Markdown-inert text (reports)
+    return environment
 
 
 def render(template_name: str, **context: Any) -> str:

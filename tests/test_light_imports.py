@@ -7,7 +7,8 @@ import sys
 
 from conftest import ROOT
 
-HEAVY = ("torch", "transformers", "trl", "peft", "lightgbm", "llama_cpp", "datasets", "accelerate", "pandas")
+HEAVY = ("torch", "transformers", "trl", "peft", "lightgbm", "llama_cpp", "datasets", "accelerate", "pandas",
+         "mlflow", "tensorboard")
 
 PROBE = """
 import sys

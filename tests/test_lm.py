@@ -497,6 +497,28 @@ def test_early_stopping_ends_a_diverging_run(chain, run_cli):
     assert _metrics(chain, "early", "train")["steps"] < 60
 
 
+def test_training_reports_every_logged_step_to_mlflow_and_tensorboard(chain, run_cli):
+    from mlflow import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    store = f"sqlite:///{chain}/mlflow.db"
+    recipe = _variant(chain, "tracked", ("max_steps: 40", "max_steps: 6"),
+                      ("hardware: cpu", f"hardware: cpu\ntracking: {{mlflow: {{uri: '{store}', experiment: zh}}}}"))
+    code, out, err = run_cli("apply", recipe, "--until", "tiny-tracked/train", "-q", cwd=chain)
+    assert code == 0, out + err
+    history = json.loads((_out(chain, "tracked", "train") / "log_history.json").read_text())
+    losses = [h["loss"] for h in history if "loss" in h]
+    client = MlflowClient(store)
+    [run] = client.search_runs([client.get_experiment_by_name("zh").experiment_id])
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == pytest.approx(losses)
+    assert run.data.params["task.kind"] == "sft" and run.data.params["task.adapter.r"] == "8"
+    assert "loss.png" in {a.path for a in client.list_artifacts(run.info.run_id)} and run.info.status == "FINISHED"
+    events = EventAccumulator(str(_out(chain, "tracked", "train") / "tensorboard"))
+    events.Reload()
+    assert [e.value for e in events.Scalars("loss")] == pytest.approx(losses)
+    assert "eval_loss" in events.Tags()["scalars"]
+
+
 def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
     recipe = _variant(chain, "resume", ("max_steps: 40", "max_steps: 150\n  save: {every_steps: 10, keep: 2}"))
     process = subprocess.Popen(

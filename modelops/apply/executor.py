@@ -168,6 +168,7 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
         "params": step.params,
         "inputs": _resolve_inputs(step, directories),
         "outputs": step.outputs,
+        "tracking": step.tracking,
         "out": str(partial.resolve()),
         "events": str(events.resolve()),
     }

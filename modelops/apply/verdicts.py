@@ -40,6 +40,8 @@ def verdicts(metrics: dict[str, Any]) -> list[Verdict]:
             found.append(Verdict(ok, f"{what} {value:.2f}: " + (
                 "the chosen answers are preferred" if ok else
                 f"not above chance ({CHANCE}) — the model does not prefer the chosen answers")))
+    if isinstance(metrics.get("tracking_warning"), str):
+        found.append(Verdict(False, f"tracking failed, the run went on: {metrics['tracking_warning']}"))
     if "beats_naive" in metrics:
         mae, naive = metrics.get("mae"), metrics.get("naive_mae")
         numbers = f"mae {mae:.4g} vs naive {naive:.4g}: " if isinstance(mae, float) and isinstance(naive, float) else ""

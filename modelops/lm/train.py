@@ -19,6 +19,7 @@ if TYPE_CHECKING:                      # the runner (steps/train_*.py) hands its
     from modelops.recipe.tasks import TrainingTask
     from modelops.step_kinds import Train
     from modelops.steps.runtime import Spec
+    from modelops.tracking import Tracker
 
 
 def _trl(name: str):
@@ -233,6 +234,7 @@ def train(spec: Spec, kind: str) -> None:
         **_kind_inputs(kind, spec),
     )
     trainer.evaluate = _rng_neutral(trainer.evaluate)
+    tracker = _tracker(spec, trainer)
     resume = _resumable_checkpoint(spec.out / "checkpoints", trainer.is_world_process_zero())
     trainer.accelerator.wait_for_everyone()
     if resume and trainer.is_world_process_zero():
@@ -251,11 +253,34 @@ def train(spec: Spec, kind: str) -> None:
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(target)
         (target / "training_args.bin").unlink(missing_ok=True)  # a pickle; the arguments are in step.json
-        _write_metrics(spec, trainer, result.metrics, evaluation, resume)
+        _write_metrics(spec, trainer, result.metrics, evaluation, resume, tracker)
     _finish(trainer)
 
 
-def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, resumed: str | None) -> None:
+def _tracker(spec: Spec, trainer) -> Tracker | None:
+    """The main process's tracker (TensorBoard, MLflow), fed every logged value as training goes."""
+    if not trainer.is_world_process_zero():
+        return None
+    from transformers import TrainerCallback
+
+    from modelops.tracking import Tracker
+
+    tracker = Tracker(spec.tracking, spec.out)
+    p = spec.params
+    tracker.params({"task": p.task.model_dump(mode="json"), "setup": p.setup.model_dump(exclude={"reasons"}),
+                    "seed": p.seed, "base": spec.inputs["base"].name})
+
+    class Track(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs:
+                tracker.metrics({k: v for k, v in logs.items() if k != "epoch"}, state.global_step)
+
+    trainer.add_callback(Track())
+    return tracker
+
+
+def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, resumed: str | None,
+                   tracker: Tracker | None) -> None:
     import math
 
     history = trainer.state.log_history
@@ -278,9 +303,17 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
     rewards = [(h["step"], h["reward"]) for h in history if "reward" in h]
     if rewards:   # GRPO: the mean reward of the first and last steps' completions
         metrics |= {"first_reward": rewards[0][1], "last_reward": rewards[-1][1]}
+    _loss_plot(history, spec.out / "plots" / "loss.png")
+    if tracker is not None:
+        tracker.metrics({f"final/{k}": v for k, v in metrics.items()}, metrics["steps"])
+        tracker.artifacts(spec.out / "plots")
+        if tracker.warnings:
+            metrics["tracking_warning"] = "; ".join(tracker.warnings)
     spec.write_json("metrics.json", metrics)
     spec.write_json("log_history.json", history)
-    _loss_plot(history, spec.out / "plots" / "loss.png")
+    if tracker is not None:
+        tracker.artifacts(spec.out / "metrics.json")
+        tracker.close()
     print(
         "loss "
         + " → ".join(f"{v:.3f}" for v in (metrics["first_loss"], metrics["last_loss"]) if v is not None)

@@ -34,7 +34,17 @@ def check_recipe(loaded: LoadedRecipe) -> tuple[list[Problem], list[str]]:
     else:
         problems += _check_language_model(loaded)
     problems += _check_deploy(loaded)
+    problems += _check_tracking(loaded)
     return problems, notes
+
+
+def _check_tracking(loaded: LoadedRecipe) -> list[Problem]:
+    import importlib.util
+
+    if loaded.recipe.tracking.mlflow is None or importlib.util.find_spec("mlflow") is not None:
+        return []
+    return [loaded.problem(("tracking", "mlflow"), "mlflow is not installed here: the runs will warn and go on "
+                           "without it", "pip install 'modelops[mlflow]'", at="key", severity="warning")]
 
 
 def data_format(loaded: LoadedRecipe, source: DataSource | None = None) -> str:

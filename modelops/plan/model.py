@@ -40,6 +40,7 @@ class Step:
     node_commands: list[list[str]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)   # generated files written beside step.json
     summary: dict[str, Any] = field(default_factory=dict)  # key parameters for people
+    tracking: dict[str, Any] = field(default_factory=dict)  # where the runner reports (not fingerprinted)
 
     @property
     def short_id(self) -> str:

@@ -34,4 +34,7 @@ def destinations(loaded: LoadedRecipe) -> list[dict[str, str]]:
         found.append({"key": "deploy.ollama.host", "where": f"Ollama server {host}" if host else
                       "the Ollama server in OLLAMA_HOST, where set (else none: a bundle is written)",
                       "what": "receives the GGUF weights and Modelfile"})
+    if recipe.tracking.mlflow is not None and not recipe.tracking.mlflow.uri.startswith(("sqlite:", "file:")):
+        found.append({"key": "tracking.mlflow.uri", "where": f"MLflow server {recipe.tracking.mlflow.uri}",
+                      "what": "receives the training and fit steps' parameters, metrics, plots and the recipe file"})
     return found

@@ -141,6 +141,7 @@ def _plan_one(
     if errors_only(problems):
         return None, problems
     _finish_steps(steps, workdir, hw, setup, fingerprints)
+    _tracking(loaded, steps)
     return RecipePlan(
         name=recipe.name,
         file=relative(loaded.path),
@@ -333,6 +334,19 @@ def _finish_steps(
             step.command, step.node_commands = launch_commands(step.directory, module, hw)
         else:
             step.command = ["python", "-m", module, f"{step.directory}/step.json"]
+
+
+def _tracking(loaded: LoadedRecipe, steps: list[Step]) -> None:
+    """Where each tracked step reports: TensorBoard files in its output, an MLflow run named after the step
+    and its fingerprint. Not part of the fingerprint: changing a tracker reruns nothing."""
+    tracking, recipe = loaded.recipe.tracking, loaded.recipe
+    for step in steps:
+        if not step_kind(step.kind).tracked:
+            continue
+        step.tracking = {"tensorboard": tracking.tensorboard, "recipe": relative(loaded.path)}
+        if tracking.mlflow is not None:
+            step.tracking["mlflow"] = {"uri": tracking.mlflow.uri, "experiment": tracking.mlflow.experiment
+                                       or recipe.name, "run_name": f"{step.id} {step.fingerprint[:12]}"}
 
 
 def _workdir(loaded: LoadedRecipe) -> str:

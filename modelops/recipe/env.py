@@ -12,7 +12,8 @@ import re
 from typing import Mapping
 
 ENV_KEYS = {("hardware", "scheduler"): "the Dask scheduler's address",
-            ("deploy", "ollama", "host"): "the Ollama server"}
+            ("deploy", "ollama", "host"): "the Ollama server",
+            ("tracking", "mlflow", "uri"): "the MLflow tracking server"}
 REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ALLOWED = ", ".join(".".join(key) for key in ENV_KEYS)
 

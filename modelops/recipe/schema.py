@@ -12,6 +12,7 @@ from modelops.recipe.deploy import Deploy
 from modelops.recipe.hardware import HardwareSpec
 from modelops.recipe.model import Model
 from modelops.recipe.tasks import Task
+from modelops.recipe.tracking import Tracking
 
 
 class Recipe(Section):
@@ -28,6 +29,7 @@ class Recipe(Section):
     hardware: name_or(HardwareSpec) = Field("cpu", description=(  # type: ignore[valid-type]
         "A profile (`cpu`, `a10x2`, `h100x8`, see `modelops hardware`) or `{gpu:, gpus:, nodes:}`."))
     deploy: Deploy | None = Field(None, description="Export and deploy target.")
+    tracking: Tracking = Field(default_factory=Tracking, description="Experiment tracking (TensorBoard, MLflow).")
     gates: list[str] = Field(default_factory=list, description=(
         "Conditions on steps' metrics, checked as soon as the steps they name have finished; a failed gate stops "
         "the chain (before deploying): `evaluate.perplexity < 20`, `fit.mae <= 0.9 * fit.naive_mae`, "

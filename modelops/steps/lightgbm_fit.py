@@ -15,6 +15,7 @@ from modelops.forecast.journal import Journal
 from modelops.forecast.parallel import choose
 from modelops.forecast.summary import collect_metrics, importance, plots, tables, transform_reason
 from modelops.steps.runtime import Spec, main
+from modelops.tracking import Tracker
 
 
 def run(spec: Spec) -> None:
@@ -47,10 +48,10 @@ def run(spec: Spec) -> None:
                   "feature_names": result.boosters[1].feature_name(), "params": metrics["best_params"],
                   "best_iteration": metrics["best_iteration"]}
     spec.write_json("models/forecaster.json", forecaster)
-    spec.write_json("metrics.json", metrics)
     gains.to_csv(spec.out / "importance.csv", index=False)
     spec.write_json("tables.json", tables(metrics, config.metrics, result, gains, reason))
     plots(frame, feature_spec, result, metrics, gains, spec.out / "plots")
+    _track(spec, metrics)
 
     model, naive = metrics["overall"]["model"], metrics["overall"]["naive"]
     print(f"target transform: {reason}")
@@ -64,6 +65,23 @@ def run(spec: Spec) -> None:
           + ("" if metrics["beats_naive"] else "  (does NOT beat the naive baseline)"))
     print("top features by gain: " + ", ".join(gains["feature"].head(10)), file=sys.stdout)
     journal.remove()
+
+
+def _track(spec: Spec, metrics: dict) -> None:
+    """The fit to the recipe's trackers: chosen parameters and transform, fold, per-step and baseline metrics,
+    plots and importance; metrics.json is written here, with any tracking warning in it."""
+    tracker = Tracker(spec.tracking, spec.out)
+    p = spec.params
+    tracker.params({"best": metrics["best_params"], "target_transform": metrics.get("target_transform"),
+                    "model": p.model.model_dump(mode="json"), "search": p.search.model_dump(mode="json")
+                    if p.search else None, "validation": p.validation.model_dump(mode="json"), "seed": p.seed})
+    tracker.metrics(metrics, 0)
+    tracker.artifacts(spec.out / "plots", spec.out / "importance.csv")
+    if tracker.warnings:
+        metrics["tracking_warning"] = "; ".join(tracker.warnings)
+    spec.write_json("metrics.json", metrics)
+    tracker.artifacts(spec.out / "metrics.json")
+    tracker.close()
 
 
 if __name__ == "__main__":

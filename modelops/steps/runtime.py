@@ -23,6 +23,7 @@ class Spec:
         self.kind: str = data["kind"]
         self.fingerprint: str = data["fingerprint"]
         self.params: Any = step_kind(self.kind).model_validate(data["params"])
+        self.tracking: dict[str, Any] = data.get("tracking") or {}
         self.inputs: dict[str, Path] = {k: Path(v) for k, v in data["inputs"].items()}
         self.out = Path(data["out"])
         self._events = Path(data["events"])
