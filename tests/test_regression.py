@@ -380,7 +380,7 @@ def test_target_transforms_invert_exactly():
         (
             [("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 03:00", "2", "1")],
             "error",
-            "gap(s) in the 0 days 01:00:00 time grid",
+            "gap(s) in the h time grid",
         ),
         (
             [("a", "2025-03-01 00:00", "1", "1"), ("a", "2025-03-01 01:00", "2", "1")],

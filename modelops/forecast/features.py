@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.frame import GROUP, TIME
+from modelops.forecast.frame import GROUP, TIME, advance, step_of
 from modelops.forecast.history import history
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class FeatureSpec:
     static: list[str] = field(default_factory=list)
     known: list[str] = field(default_factory=list)
     season: int | None = None
-    frequency: str = ""                       # pandas Timedelta text, filled in when the panel is read
+    frequency: str = ""                       # a pandas frequency (`h`, `MS`, `W-SUN`), found when the panel is read
     categories: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
@@ -149,7 +149,7 @@ def build_features(panel: pd.DataFrame, spec: FeatureSpec, with_targets: bool = 
 def horizon_matrix(frame: pd.DataFrame, spec: FeatureSpec, h: int) -> pd.DataFrame:
     """Model inputs for step h ahead: the shared columns plus calendar and known values at the target time."""
     matrix = frame[spec.model_columns()].copy()
-    target_time = frame[TIME] + h * pd.Timedelta(spec.frequency)
+    target_time = advance(frame[TIME], step_of(spec.frequency), h)
     for name in spec.calendar:
         matrix[name] = CALENDAR[name](target_time).astype("int16")
     for name in spec.known:

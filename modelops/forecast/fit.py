@@ -18,6 +18,7 @@ import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec, horizon_matrix
 from modelops.forecast.folds import Fold, make_folds
+from modelops.forecast.frame import step_of
 from modelops.forecast.journal import Journal
 from modelops.forecast.metrics import LOWER_IS_BETTER, better, score
 from modelops.forecast.parallel import Parallelism
@@ -231,7 +232,7 @@ class Fitter:
             if config.engine == "dask"
             else LocalTrainer(spec.static, config.early_stopping_rounds)
         )
-        self.step = pd.Timedelta(spec.frequency)
+        self.step = step_of(spec.frequency)
         self.folds = make_folds(frame, spec.horizon, config.folds, config.window, self.step)
         self.done, self.total, self.resumed = 0, 0, 0
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None

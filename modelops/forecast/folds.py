@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.frame import TIME
+from modelops.forecast.frame import TIME, advance
 
 
 @dataclass(frozen=True)
@@ -20,20 +20,20 @@ class Fold:
     first_origin: pd.Timestamp       # validation origins are in [first_origin, last_origin]
     last_origin: pd.Timestamp
 
-    def masks(self, frame: pd.DataFrame, h: int, step: pd.Timedelta, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    def masks(self, frame: pd.DataFrame, h: int, step: pd.DateOffset, gap: int) -> tuple[np.ndarray, np.ndarray]:
         """(training rows, validation rows) for horizon h."""
         times = frame[TIME]
-        train = (times + (h + gap) * step < self.first_origin).to_numpy()
+        train = (advance(times, step, h + gap) < self.first_origin).to_numpy()
         valid = ((times >= self.first_origin) & (times <= self.last_origin)).to_numpy()
         return train, valid
 
 
-def make_folds(frame: pd.DataFrame, horizon: int, folds: int, window: int | None, step: pd.Timedelta) -> list[Fold]:
+def make_folds(frame: pd.DataFrame, horizon: int, folds: int, window: int | None, step: pd.DateOffset) -> list[Fold]:
     """Folds ending where the last origin with a full horizon of targets is, oldest first."""
     window = window or horizon
-    last = frame[TIME].max() - horizon * step
+    last = frame[TIME].max() - step * horizon
     result = []
     for j in range(folds):
-        end = last - (folds - 1 - j) * window * step
-        result.append(Fold(end - (window - 1) * step, end))
+        end = last - step * ((folds - 1 - j) * window)
+        result.append(Fold(end - step * (window - 1), end))
     return result

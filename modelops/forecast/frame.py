@@ -4,6 +4,7 @@ missing timestamps handled by policy. Every problem names rows (file lines) or g
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -270,22 +271,67 @@ def _dedupe(panel: pd.DataFrame, frame: pd.DataFrame, spec: PanelSpec, source: s
     return panel[~dropped.to_numpy()]
 
 
-def frequency_of(panel: pd.DataFrame, given: str | None) -> pd.Timedelta:
-    """The recipe's frequency, or the most common spacing within series."""
+def step_of(frequency: str) -> pd.DateOffset:
+    """A frequency as a pandas offset: an alias (`h`, `D`, `W-SUN`, `MS`, `QE`, `B`, ...), or the Timedelta
+    text that runs before calendar frequencies stored (`0 days 01:00:00`)."""
+    from pandas.tseries.frequencies import to_offset
+
+    try:
+        return to_offset(frequency)
+    except ValueError:
+        try:
+            return to_offset(pd.Timedelta(frequency))
+        except ValueError:
+            raise PanelError(f"`{frequency}` is not a pandas frequency (h, D, W-SUN, MS, ME, QS, YS, B, 15min, ...)"
+                             ) from None
+
+
+CALENDAR_SPACINGS = {   # a most common spacing of this many days, and the anchor every time sits on
+    range(28, 32): (("MS", "is_month_start"), ("ME", "is_month_end")),
+    range(89, 93): (("QS", "is_quarter_start"), ("QE", "is_quarter_end")),
+    range(365, 367): (("YS", "is_year_start"), ("YE", "is_year_end")),
+}
+
+
+def frequency_of(panel: pd.DataFrame, given: str | None) -> pd.DateOffset:
+    """The recipe's frequency, or the one the series follow: a calendar frequency (month, quarter or year
+    starts or ends, business days) when every time sits on it, else the most common spacing within series."""
     if given:
-        return pd.Timedelta(pd.tseries.frequencies.to_offset(given))
+        return step_of(given)
     steps = panel[TIME].diff()[panel[GROUP].diff() == 0]
     if steps.empty:
         raise PanelError("cannot infer the time spacing from series of one row; set `data.time.frequency`")
-    return steps.mode().iloc[0]
+    common = steps.mode().iloc[0]
+    times = panel[TIME]
+    if common == pd.Timedelta(days=common.days) and (times == times.dt.normalize()).all():
+        for days, anchors in CALENDAR_SPACINGS.items():
+            if common.days in days:
+                for alias, test in anchors:
+                    if getattr(times.dt, test).all():
+                        return step_of(alias)
+        if common.days == 1 and (times.dt.dayofweek < 5).all() and (steps == pd.Timedelta(days=3)).any():
+            return step_of("B")
+        if common.days == 7 and times.dt.dayofweek.nunique() == 1:
+            return step_of(f"W-{times.iloc[0].day_name()[:3].upper()}")
+    from pandas.tseries.frequencies import to_offset
+
+    return to_offset(common)
+
+
+def advance(times: pd.Series, step: pd.DateOffset, count: int = 1) -> pd.Series:
+    """Each time `count` steps later (calendar offsets move by calendar: a month after Jan 31 is Feb 28)."""
+    if isinstance(step, pd.offsets.Tick):
+        return times + count * pd.Timedelta(step)
+    with warnings.catch_warnings():     # pandas applies non-fixed offsets element by element, and says so
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        return times + count * step
 
 
 def _regular(panel: pd.DataFrame, spec: PanelSpec, source: str, report: dict) -> pd.DataFrame:
     freq = frequency_of(panel, spec.frequency)
     same = panel[GROUP].diff() == 0
-    step = panel[TIME].diff()
-    gaps = same & (step != freq)
-    report["frequency"] = str(freq)
+    gaps = same & (panel[TIME] != advance(panel[TIME].shift(), freq))
+    report["frequency"] = freq.freqstr
     if not gaps.any() or spec.missing == "skip":
         report["gaps"] = int(gaps.sum())
         return panel
@@ -294,19 +340,26 @@ def _regular(panel: pd.DataFrame, spec: PanelSpec, source: str, report: dict) ->
         pairs = zip(where.index, where[TIME], strict=True)
         shown = "; ".join(f"{_group_name(panel, i, spec)} before {t}" for i, t in pairs)
         raise PanelError(
-            f"{source}: {int(gaps.sum())} gap(s) in the {freq} time grid: {shown}; "
+            f"{source}: {int(gaps.sum())} gap(s) in the {freq.freqstr} time grid: {shown}; "
             + (
                 "send every time step"
                 if source == REQUEST
                 else "set `data.time.missing: fill` (with `frequency`) or `skip`"
             )
         )
-    # fill: build the full grid per series, vectorised (repeat each series' start, add offsets)
+    # fill: the full grid of every series, from its first to its last time
     bounds = panel.groupby(GROUP)[TIME].agg(["min", "max"])
-    counts = ((bounds["max"] - bounds["min"]) // freq + 1).astype(int)
-    groups = np.repeat(bounds.index.to_numpy(), counts.to_numpy())
-    offsets = np.arange(len(groups)) - np.repeat(np.cumsum(counts.to_numpy()) - counts.to_numpy(), counts.to_numpy())
-    grid = pd.DataFrame({GROUP: groups, TIME: np.repeat(bounds["min"].to_numpy(), counts.to_numpy()) + offsets * freq})
+    if isinstance(freq, pd.offsets.Tick):   # fixed spacing: vectorised (repeat each series' start, add offsets)
+        counts = ((bounds["max"] - bounds["min"]) // pd.Timedelta(freq) + 1).astype(int)
+        groups = np.repeat(bounds.index.to_numpy(), counts.to_numpy())
+        offsets = np.arange(len(groups)) - np.repeat(np.cumsum(counts.to_numpy()) - counts.to_numpy(),
+                                                     counts.to_numpy())
+        times = np.repeat(bounds["min"].to_numpy(), counts.to_numpy()) + offsets * pd.Timedelta(freq)
+    else:                                   # calendar spacing (months, business days, ...): a range per series
+        ranges = [pd.date_range(low, high, freq=freq) for low, high in zip(bounds["min"], bounds["max"], strict=True)]
+        groups = np.repeat(bounds.index.to_numpy(), [len(r) for r in ranges])
+        times = np.concatenate([r.to_numpy() for r in ranges])
+    grid = pd.DataFrame({GROUP: groups, TIME: times})
     filled = grid.merge(panel, on=[GROUP, TIME], how="left")
     report["rows_filled"] = int(len(filled) - len(panel))
     labels = [*spec.groups, *[s for s in spec.static if s not in spec.groups], *spec.numeric]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec, build_features, horizon_matrix
-from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, load_panel
+from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, advance, load_panel, step_of
 from modelops.forecast.transforms import invert, transform_inputs
 
 
@@ -80,13 +80,13 @@ def forecast_latest(
     latest: pd.DataFrame, spec: FeatureSpec, boosters: dict[int, lgb.Booster], transform: str, spelling: str
 ) -> pd.DataFrame:
     """Forecasts in long form (groups, origin, time, step_ahead, forecast) from feature rows taken as origins."""
-    step = pd.Timedelta(spec.frequency)
+    step = step_of(spec.frequency)
     parts = []
     for h, booster in sorted(boosters.items()):
         matrix = transform_inputs(horizon_matrix(latest, spec, h), latest, spec, transform)
         part = latest[spec.groups].copy()
         part["origin"] = latest[TIME].dt.strftime(spelling)
-        part["time"] = (latest[TIME] + h * step).dt.strftime(spelling)
+        part["time"] = advance(latest[TIME], step, h).dt.strftime(spelling)
         part["step_ahead"] = h
         part["forecast"] = np.asarray(invert(booster.predict(matrix), latest, transform), dtype="float64")
         parts.append(part)

@@ -11,10 +11,9 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pandas.tseries.frequencies import to_offset
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from modelops.forecast.frame import LARGEST, REQUEST, PanelError
+from modelops.forecast.frame import LARGEST, REQUEST, PanelError, step_of
 from modelops.forecast.guard import Guard
 from modelops.forecast.predictor import Forecaster
 
@@ -89,7 +88,7 @@ def _example_row(columns: dict[str, str], forecaster: Forecaster) -> dict[str, A
 def bundle_metadata(name: str, version: str, forecaster: Forecaster, metrics: dict[str, Any]) -> dict[str, Any]:
     spec = forecaster.feature_spec
     return {"name": name, "version": version, "target": spec.target, "horizon": spec.horizon,
-            "frequency": to_offset(pd.Timedelta(spec.frequency)).freqstr, "history_needed": spec.history,
+            "frequency": step_of(spec.frequency).freqstr, "history_needed": spec.history,
             "input_columns": forecaster.input_columns,
             "features": forecaster.config["feature_names"], "target_transform": forecaster.transform,
             "validation": {k: metrics[k] for k in ("mae", "naive_mae", "beats_naive") if k in metrics}}

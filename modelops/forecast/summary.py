@@ -11,7 +11,7 @@ import pandas as pd
 
 from modelops.forecast.features import FeatureSpec
 from modelops.forecast.fit import FitResult, baselines
-from modelops.forecast.frame import GROUP, TIME
+from modelops.forecast.frame import GROUP, TIME, advance, step_of
 from modelops.forecast.metrics import LOWER_IS_BETTER, score
 
 
@@ -148,7 +148,7 @@ def plots(
     for axis, group in zip(axes[:, 0], groups, strict=True):
         pick = shown == group
         rows = evaluation.rows[pick]
-        target_time = frame[TIME].to_numpy()[rows] + pd.Timedelta(spec.frequency)
+        target_time = advance(frame[TIME].iloc[rows], step_of(spec.frequency)).to_numpy()
         axis.plot(target_time, frame["__y_h1"].to_numpy()[rows], ".-", label="actual", linewidth=1)
         axis.plot(target_time, evaluation.predictions[pick], ".-", label="predicted (1 step ahead)", linewidth=1)
         label = "/".join(str(frame[g].to_numpy()[rows[0]]) for g in spec.groups) or "series"

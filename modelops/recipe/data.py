@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from modelops.recipe.common import Section
 
@@ -57,6 +58,10 @@ class Cleaning(Section):
     over_max_tokens: Literal["drop", "truncate"] = Field("drop", description="What to do with rows over `max_tokens`.")
 
 
+_ANCHOR = r"(-(MON|TUE|WED|THU|FRI|SAT|SUN|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC))?"
+FREQUENCY = (r"\d*(ns|us|ms|s|min|h|D|B|C|bh|SME|SMS|BME|BMS|ME|MS|W" + _ANCHOR + "|(B?Q|B?Y)(E|S)" + _ANCHOR + ")")
+
+
 class TimeColumn(Section):
     """How to read the time column of `table` data (for regression)."""
 
@@ -65,7 +70,10 @@ class TimeColumn(Section):
     range_separator: str | None = Field(
         None, description=("For values like `2025-03-01 10:00 - 11:00`: the separator; the part before it is the time.")
     )
-    frequency: str | None = Field(None, description="Expected spacing (`h`, `D`, `15min`, ...), for gap handling.")
+    frequency: str | None = Field(None, description=(
+        "The series' spacing as a pandas frequency: `15min`, `h`, `D`, `B` (business days), `W-SUN` (weeks ending "
+        "Sunday), `MS`/`ME` (month starts/ends), `QS`/`QE`, `YS`/`YE`. Inferred when absent: a calendar frequency "
+        "when every time sits on it (month starts, ...), else the most common spacing."))
     missing: Literal["error", "fill", "skip"] = Field(
         "error",
         description=(
@@ -73,6 +81,14 @@ class TimeColumn(Section):
             "or `skip` (leave the gaps; lags then span them). `fill` needs `frequency`."
         ),
     )
+
+    @field_validator("frequency")
+    @classmethod
+    def _a_pandas_frequency(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(FREQUENCY, value):
+            raise ValueError(f"`{value}` is not a pandas frequency: use 15min, h, D, B, W-SUN, MS, ME, QS, QE, YS "
+                             "or YE (a number may lead: 2h)")
+        return value
 
     @model_validator(mode="after")
     def _fill_needs_frequency(self) -> "TimeColumn":
