@@ -278,3 +278,42 @@ def test_a_template_that_cannot_be_translated_is_refused():
         layout_of(_tokenizer(numbered, "<s>", "</s>"))
     with pytest.raises(TranslationError, match="no chat template"):
         layout_of(_tokenizer("", "<s>", "</s>"))
+
+
+LLAMA_32 = (  # the core of Llama 3.2's template: today's date in the system header, a system slot
+    """{{- bos_token }}{%- set date_string = strftime_now("%d %b %Y") %}"""
+    """{{- "<|start_header_id|>system<|end_header_id|>\\n\\nCutting Knowledge Date: December 2023\\nToday Date: " """
+    """+ date_string + "\\n\\n" }}{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] | trim }}"""
+    """{%- set loop_messages = messages[1:] %}{%- else %}{%- set loop_messages = messages %}{%- endif %}"""
+    """{{- "<|eot_id|>" }}{%- for message in loop_messages %}{{- '<|start_header_id|>' + message['role'] + """
+    """'<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"""
+    """{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"""
+)
+
+
+def test_todays_date_is_translated_to_ollamas_current_date_not_frozen(go_render):
+    import datetime
+
+    from modelops.deploy.ollama_template import go_template, layout_of
+
+    tokenizer = _tokenizer(LLAMA_32, "<|begin_of_text|>", "<|eot_id|>")
+    layout = layout_of(tokenizer)
+    template = go_template(layout)
+    frozen = datetime.date.today().strftime("%d %b %Y")
+    assert layout.dated and "{{ currentDate }}" in template and frozen not in template
+    today = datetime.date.today().isoformat()         # what Ollama's currentDate writes, whatever the format
+    for messages in (CONVERSATION, CONVERSATION[1:]):
+        expected = _expected(tokenizer, messages).replace(frozen, today)
+        assert go_render(template, messages) == expected
+
+
+@pytest.mark.parametrize("template, why", [
+    ("{% for m in messages %}{{ m['content'] }}{% endfor %}{{ guideline.strip() }}", "UndefinedError"),
+    ("{% for m in messages %}{% if m['role'] == 'assistant' %}{{ raise_exception('no assistant turns') }}"
+     "{% endif %}{{ m['content'] }}{% endfor %}", "no assistant turns"),
+])
+def test_a_template_that_fails_on_a_plain_conversation_is_refused_not_a_crash(template, why):
+    from modelops.deploy.ollama_template import TranslationError, layout_of
+
+    with pytest.raises(TranslationError, match=f"fails on a user/assistant/user conversation.*{why}"):
+        layout_of(_tokenizer(template, "<s>", "</s>"))

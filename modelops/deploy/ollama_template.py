@@ -8,15 +8,21 @@ Llama 3.1). The layout found is checked on a longer conversation before it is tr
 cannot reproduce is refused, and the recipe can then give `deploy.ollama.template` itself.
 
 Ollama executes a TEMPLATE that uses `.Messages` with every message (system ones included) and
-`.System` holding the system text; it adds the BOS token itself, so a leading BOS is left out."""
+`.System` holding the system text; it adds the BOS token itself, so a leading BOS is left out. A template
+that writes today's date (`strftime_now`, as Llama 3.2 and Granite do) gets Ollama's `{{ currentDate }}`,
+the date on the day of each request (as YYYY-MM-DD, whatever format the template asked for), never the
+date of the build. A template that fails on a plain conversation is refused, saying why."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Callable
 
 S, U1, A1, U2, A2, U3 = (f"{name}-7f3a9c" for name in ("SYSTEM", "USER1", "ASSISTANT1", "USER2", "ASSISTANT2", "USER3"))
+DATE = "DATE-7f3a9c"        # what `strftime_now(...)` writes while the template is measured
+CURRENT_DATE = "{{ currentDate }}"   # Ollama's template function: today, as YYYY-MM-DD
 FAMILIES = {  # a token of the rendered prompt → the family it names (for messages; the layout is measured)
     "<|im_start|>": "ChatML/Qwen", "<|start_header_id|>": "Llama 3", "<<SYS>>": "Llama 2", "[INST]": "Mistral",
     "<start_of_turn>": "Gemma", "<|end|>": "Phi-3", "<｜User｜>": "DeepSeek", "<|user|>": "Zephyr",
@@ -43,6 +49,13 @@ class Layout:
     stops: list[str] = field(default_factory=list)
     family: str = "custom"
 
+    @property
+    def dated(self) -> bool:
+        """Whether the template writes today's date (translated to Ollama's `currentDate`)."""
+        texts = [*self.transitions.values(), self.generation, self.system_prefix, self.system_suffix,
+                 self.default_system]
+        return any(DATE in text for text in texts)
+
 
 def _conversation(*contents: str, system: bool) -> list[dict]:
     roles = ["user", "assistant"] * 3
@@ -65,7 +78,13 @@ def _between(text: str, *markers: str) -> list[str]:
 def measure(render: Render, bos: str | None, special_tokens: list[str], eos: str | None) -> Layout:
     """The layout of the chat template behind `render(messages, add_generation_prompt)`."""
     def probe(messages: list[dict]) -> str:
-        text = render(messages, True)
+        try:
+            text = render(messages, True)
+        except Exception as exc:                    # an undefined variable, raise_exception on role order, ...
+            roles = "/".join(m["role"] for m in messages)
+            reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+            raise TranslationError(f"the chat template fails on a {roles} conversation "
+                                   f"({type(exc).__name__}: {reason})") from None
         return text[len(bos):] if bos and text.startswith(bos) else text
 
     plain = probe(_conversation(U1, A1, U2, system=False))
@@ -73,7 +92,7 @@ def measure(render: Render, bos: str | None, special_tokens: list[str], eos: str
     transitions = {("", "user"): start, ("user", "assistant"): user_assistant, ("assistant", "user"): assistant_user}
     try:
         with_system = probe(_conversation(U1, A1, U2, system=True))
-    except Exception:                                # templates that refuse a system message (Gemma 1)
+    except TranslationError:                         # templates that refuse a system message (Gemma 1)
         layout = Layout(transitions, generation, "none")
     else:
         layout = _system_layout(plain, with_system, transitions, generation)
@@ -177,10 +196,35 @@ def go_template(layout: Layout) -> str:
 
 
 def _text(literal: str) -> str:
-    """Literal template text, or a quoted Go string when it would be read as an action."""
+    """Literal template text (a quoted Go string where it would be read as an action), with today's date as
+    Ollama's `currentDate`."""
+    return CURRENT_DATE.join(_quoted(piece) for piece in literal.split(DATE))
+
+
+def _quoted(literal: str) -> str:
     if "{{" in literal or "}}" in literal:
         return "{{ " + json.dumps(literal, ensure_ascii=False) + " }}"
     return literal
+
+
+@contextlib.contextmanager
+def _dated():
+    """transformers' `strftime_now` writes DATE while the template is measured (it reads the module's
+    `datetime.now()` when called; template variables cannot carry a function in)."""
+    from unittest import mock
+
+    from transformers.utils import chat_template_utils
+
+    class Today:
+        @staticmethod
+        def now():
+            return Today()
+
+        def strftime(self, format: str) -> str:
+            return DATE
+
+    with mock.patch.object(chat_template_utils, "datetime", Today):
+        yield
 
 
 def layout_of(tokenizer) -> Layout:
@@ -189,7 +233,8 @@ def layout_of(tokenizer) -> Layout:
         raise TranslationError("the model has no chat template")
 
     def render(messages: list[dict], add_generation_prompt: bool) -> str:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        with _dated():
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
     special = list(
         dict.fromkeys([*tokenizer.all_special_tokens, *(t.content for t in tokenizer.added_tokens_decoder.values())])

@@ -19,6 +19,7 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
 
     p = spec.params
     tokenizer = AutoTokenizer.from_pretrained(model_folder(spec.inputs))
+    notes = []
     if p.template:
         template, stops, family = p.template, [], "the recipe's deploy.ollama.template"
     else:
@@ -30,6 +31,10 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
         template, stops, family = go_template(layout), layout.stops, f"{layout.family} layout, {layout.system} system"
         if layout.system == "none" and p.system:
             raise SystemExit("the model's chat template refuses system messages: remove deploy.ollama.system")
+        if layout.system == "none":
+            notes.append("the chat template takes no system message: Ollama leaves system messages out of the prompt")
+        if layout.dated:
+            notes.append("the chat template writes today's date: the TEMPLATE uses Ollama's currentDate (YYYY-MM-DD)")
     parameters = dict(p.parameters)
     extra_stops = parameters.pop("stop", [])
     stops = list(dict.fromkeys(stops + ([extra_stops] if isinstance(extra_stops, str) else extra_stops)))
@@ -41,7 +46,7 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
     return {"name": p.name, "gguf": gguf, "adapter": adapter, "template": template, "stops": stops,
             "parameters": parameters, "system": p.system, "messages": [m.model_dump() for m in p.messages],
             "license": p.license,
-            "translated_from": family}
+            "translated_from": family, "notes": notes}
 
 
 def run(spec: Spec) -> None:

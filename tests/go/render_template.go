@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/template"
+	"time"
 )
 
 type Message struct {
@@ -31,7 +32,10 @@ func main() {
 			system = append(system, m.Content)
 		}
 	}
-	tmpl := template.Must(template.New("").Option("missingkey=zero").Parse(in.Template))
+	funcs := template.FuncMap{ // as Ollama's template package defines it
+		"currentDate": func(args ...string) string { return time.Now().Format("2006-01-02") },
+	}
+	tmpl := template.Must(template.New("").Option("missingkey=zero").Funcs(funcs).Parse(in.Template))
 	values := map[string]any{"System": strings.Join(system, "\n\n"), "Messages": in.Messages, "Response": ""}
 	if err := tmpl.Execute(os.Stdout, values); err != nil {
 		panic(err)
