@@ -469,10 +469,13 @@ def gc(
 
 
 @app.command()
-def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run directories.")) -> None:
+def runs(
+    root: Path = typer.Argument(Path("runs"), help="Folder holding run directories."),
+    compare: bool = typer.Option(False, "--compare", help="Also the headline metrics of every run, side by side."),
+) -> None:
     """List run directories and how many steps each has finished.
 
-    Example: modelops runs
+    Example: modelops runs --compare
     """
     from modelops.apply.state import RunState, StateError
 
@@ -481,9 +484,45 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
         print(f"no runs under {root}/")
     for workdir in found:
         try:
-            print(f"{workdir}  {len(RunState.load(workdir).steps)} finished step(s)")
+            steps = RunState.load(workdir).steps
         except StateError as exc:
             print(f"{workdir}  unreadable: {exc}")
+            continue
+        headline = [f"{step}.{name} {value:.4g}" for step, entry in steps.items()
+                    for name, value in entry.get("metrics", {}).items() if name in HEADLINE_METRICS
+                    and isinstance(value, (int, float)) and not isinstance(value, bool)] if compare else []
+        print(f"{workdir}  {len(steps)} finished step(s)" + ("  " + ", ".join(headline) if headline else ""))
+
+
+HEADLINE_METRICS = {"mae", "naive_mae", "r2", "eval_loss", "eval_reward", "eval_accuracy", "perplexity",
+                    "preference_win_rate", "pair_accuracy", "top1_q4_k_m", "top1_q8_0"}
+
+
+@app.command()
+def diff(
+    a: Path = typer.Argument(..., help="A run directory (runs/<name>)."),
+    b: Path = typer.Argument(..., help="Another run directory."),
+    format: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="text, json or markdown."),
+    changed: bool = typer.Option(False, "--changed", help="Only metrics that differ and steps with a difference."),
+) -> None:
+    """Two runs side by side: every step's metrics in A and B with the change, and the parameters that differ
+    (like `dvc metrics diff`); markdown for a pull request.
+
+    Example: modelops diff runs/zh-assistant runs/zh-assistant-lr2 --format markdown
+    """
+    from modelops.apply import run_diff
+    from modelops.apply.state import StateError
+
+    try:
+        diffs = run_diff.run_diff(a, b)
+    except (StateError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID) from None
+    if format == PlanFormat.json:
+        sys.stdout.write(run_diff.diff_json(diffs, str(a), str(b)))
+    else:
+        render = run_diff.diff_markdown if format == PlanFormat.markdown else run_diff.diff_text
+        sys.stdout.write(render(diffs, str(a), str(b), changed))
 
 
 @app.command()
