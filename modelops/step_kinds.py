@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, create_model, model_serializer
+from pydantic import BaseModel, ConfigDict, create_model
 
 from modelops.recipe.data import Data
 from modelops.recipe.deploy import GgufMetadata, Ollama, Serve
@@ -34,9 +34,12 @@ class StepParams(BaseModel):
     hints: ClassVar[Hints | None] = None
     tracked: ClassVar[bool] = False     # reports parameters and metrics to the recipe's trackers
 
+    omitted_when_empty: ClassVar[tuple[str, ...]] = ()   # newer keys, left out when empty: older plans stay alike
+
     def dump(self) -> dict[str, Any]:
         """The plain JSON the plan holds."""
-        return self.model_dump(mode="json", by_alias=True)
+        out = self.model_dump(mode="json", by_alias=True)
+        return {k: v for k, v in out.items() if k not in self.omitted_when_empty or v}
 
 
 def served_gguf(out: Path) -> tuple[Path, Path | None]:
@@ -93,6 +96,8 @@ class LightgbmFit(StepParams):
     engine: Literal["local", "dask"]
     scheduler: str | None      # as written: ${VAR} is expanded by the runner
     threads: int | None
+    intervals: list[int] = []
+    omitted_when_empty = ("intervals",)
 
 
 class ApiBundle(StepParams):
@@ -111,14 +116,8 @@ class LmData(StepParams):
     remote_train: str | None
     validation_fraction: float | None
     seed: int
-    columns: list[str] = []      # data columns GRPO's rewards read; absent from other kinds' params
-
-    @model_serializer(mode="wrap")
-    def _without_empty_columns(self, handler):
-        out = handler(self)
-        if not out.get("columns"):
-            out.pop("columns", None)
-        return out
+    columns: list[str] = []      # data columns GRPO's rewards read
+    omitted_when_empty = ("columns",)
 
 
 class ModelFetch(StepParams):

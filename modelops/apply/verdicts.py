@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CHANCE = 0.5
+INTERVAL_SLACK = 0.05   # coverage this far below the level is still as stated, for a few hundred validation rows
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ def verdicts(metrics: dict[str, Any]) -> list[Verdict]:
             found.append(Verdict(ok, f"{what} {value:.2f}: " + (
                 "the chosen answers are preferred" if ok else
                 f"not above chance ({CHANCE}) — the model does not prefer the chosen answers")))
+    for level, share in (metrics.get("interval_coverage") or {}).items():
+        ok = share >= int(level) / 100 - INTERVAL_SLACK
+        found.append(Verdict(ok, f"{level}% prediction intervals covered {share:.1%} of held-out forecasts" + (
+            "" if ok else " — too narrow: do not trust them as stated")))
     if isinstance(metrics.get("tracking_warning"), str):
         found.append(Verdict(False, f"tracking failed, the run went on: {metrics['tracking_warning']}"))
     if "beats_naive" in metrics:

@@ -68,8 +68,14 @@ class Forecaster:
                 "missing: " + ", ".join(missing_known[:6])
             )
         return forecast_latest(
-            latest, spec, self.boosters, self.transform, self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S"
+            latest, spec, self.boosters, self.transform, self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S",
+            self.intervals,
         ), refused
+
+    @property
+    def intervals(self) -> dict[str, dict[str, float]]:
+        """{level: {step ahead: half-width}} of the conformal intervals (none for models fitted without)."""
+        return self.config.get("intervals") or {}
 
     def _name(self, panel: pd.DataFrame, group: int) -> str:
         row = panel[panel[GROUP] == group].iloc[0]
@@ -77,9 +83,11 @@ class Forecaster:
 
 
 def forecast_latest(
-    latest: pd.DataFrame, spec: FeatureSpec, boosters: dict[int, lgb.Booster], transform: str, spelling: str
+    latest: pd.DataFrame, spec: FeatureSpec, boosters: dict[int, lgb.Booster], transform: str, spelling: str,
+    intervals: dict[str, dict[str, float]] | None = None,
 ) -> pd.DataFrame:
-    """Forecasts in long form (groups, origin, time, step_ahead, forecast) from feature rows taken as origins."""
+    """Forecasts in long form (groups, origin, time, step_ahead, forecast, and lo_<level>/hi_<level> for each
+    interval) from feature rows taken as origins."""
     step = step_of(spec.frequency)
     parts = []
     for h, booster in sorted(boosters.items()):
@@ -89,5 +97,8 @@ def forecast_latest(
         part["time"] = advance(latest[TIME], step, h).dt.strftime(spelling)
         part["step_ahead"] = h
         part["forecast"] = np.asarray(invert(booster.predict(matrix), latest, transform), dtype="float64")
+        for level, widths in (intervals or {}).items():
+            part[f"lo_{level}"] = part["forecast"] - widths[str(h)]
+            part[f"hi_{level}"] = part["forecast"] + widths[str(h)]
         parts.append(part)
     return pd.concat(parts).sort_values([*spec.groups, "step_ahead"], kind="stable").reset_index(drop=True)

@@ -41,8 +41,9 @@ def create_app(bundle: Path, max_in_flight: Optional[int] = None):
     example = _example_row(columns, forecaster)
     Row = create_model("Row", __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
                        **{name: FIELD_TYPES[kind] for name, kind in columns.items()})
+    bands = {f"{side}_{level}": (float, ...) for level in forecaster.intervals for side in ("lo", "hi")}
     Forecast = create_model("Forecast", **{g: (str, ...) for g in forecaster.panel_spec.groups},
-                            origin=(str, ...), time=(str, ...), step_ahead=(int, ...), forecast=(float, ...))
+                            origin=(str, ...), time=(str, ...), step_ahead=(int, ...), forecast=(float, ...), **bands)
 
     class PredictRequest(BaseModel):
         model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rows": [example]}]})

@@ -100,7 +100,7 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
         params=LightgbmFit(
             model=task.model, search=task.search, validation=task.validation, metrics=task.metrics,
             target_transform=task.target_transform, seed=recipe.seed, engine=hardware["engine"],
-            scheduler=hardware["scheduler"], threads=hardware["threads"],
+            scheduler=hardware["scheduler"], threads=hardware["threads"], intervals=task.intervals,
         ),
         inputs=[output_of(features, "features.parquet"), output_of(features, "preprocessing.json")],
         outputs=["models", "metrics.json", "importance.csv", "plots", "tables.json"],

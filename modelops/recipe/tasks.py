@@ -99,6 +99,9 @@ class RegressionTask(Section):
         ),
     )
     season: int | None = Field(None, ge=2, description="Season length in steps, for the seasonal-naive baseline.")
+    intervals: list[Annotated[int, Field(gt=0, lt=100)]] = Field(default_factory=list, description=(
+        "Prediction intervals to give with every forecast, as coverage levels in percent (`[80, 95]`): conformal "
+        "intervals from the validation folds' errors per step ahead, their coverage measured on the folds."))
     model: LightGBMModel = Field(default_factory=LightGBMModel, description="The regressor.")
     search: Search | None = Field(None, description="Hyper-parameter search.")
     validation: TimeValidation = Field(default_factory=TimeValidation, description="Cross-validation by time.")

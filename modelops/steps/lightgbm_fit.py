@@ -11,6 +11,7 @@ import pandas as pd
 
 from modelops.forecast.features import FeatureSpec
 from modelops.forecast.fit import FitConfig, Fitter
+from modelops.forecast.intervals import conformal
 from modelops.forecast.journal import Journal
 from modelops.forecast.parallel import choose
 from modelops.forecast.summary import collect_metrics, importance, plots, tables, transform_reason
@@ -37,6 +38,9 @@ def run(spec: Spec) -> None:
     metrics = collect_metrics(frame, feature_spec, result, config.metrics)
     reason = transform_reason(result, config.metric, config.target_transform)
     metrics["target_transform_reason"] = reason
+    widths, coverage = conformal(frame, result, p.intervals)
+    if widths:
+        metrics["interval_half_width"], metrics["interval_coverage"] = widths, coverage
     gains = importance(result)
 
     models = spec.out / "models"
@@ -46,7 +50,7 @@ def run(spec: Spec) -> None:
     forecaster = {"panel": preprocessing["panel"], "features": preprocessing["features"], "transform": result.transform,
                   "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
                   "feature_names": result.boosters[1].feature_name(), "params": metrics["best_params"],
-                  "best_iteration": metrics["best_iteration"]}
+                  "best_iteration": metrics["best_iteration"], "intervals": widths}
     spec.write_json("models/forecaster.json", forecaster)
     gains.to_csv(spec.out / "importance.csv", index=False)
     spec.write_json("tables.json", tables(metrics, config.metrics, result, gains, reason))
@@ -63,6 +67,10 @@ def run(spec: Spec) -> None:
               + f" | naive mae {entry['naive']['mae']:.4g}")
     print(f"overall: mae {model['mae']:.4g} vs naive {naive['mae']:.4g}"
           + ("" if metrics["beats_naive"] else "  (does NOT beat the naive baseline)"))
+    for level, share in metrics.get("interval_coverage", {}).items():
+        widths = ", ".join(f"h{h} {w:.4g}" for h, w in metrics["interval_half_width"][level].items())
+        print(f"{level}% intervals: ± {widths}; they covered {share:.1%} of the validation forecasts "
+              "(each fold calibrated on the others)")
     print("top features by gain: " + ", ".join(gains["feature"].head(10)), file=sys.stdout)
     journal.remove()
 
