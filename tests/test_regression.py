@@ -86,6 +86,9 @@ def test_apply_fits_one_text_model_per_step_and_beats_the_naive_baselines(applie
     assert set(metrics["by_horizon"]) == {"1", "2"}
     assert {"naive", "seasonal_naive", "model"} == set(metrics["by_horizon"]["1"])
     assert metrics["beats_naive"] and metrics["mae"] < metrics["naive_mae"]
+    # scale-free, per series: each series' MAE over its naive forecast's, on the same rows
+    assert metrics["relative_mae_geomean"] < 1 and metrics["series_beating_naive"] > 0.5
+    assert metrics["series_compared"] == 6                              # every series of the panel
     assert metrics["target_transform"] in TRANSFORMS and set(metrics["target_transform_scores"]) >= {
         "none",
         "difference",

@@ -20,6 +20,25 @@ def _scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     return score(actual[present], predicted[present]) if present.any() else {}
 
 
+def series_against_naive(frame: pd.DataFrame, result: FitResult) -> dict[str, Any]:
+    """Scale-free comparison across series: each series' MAE over its naive (last value) forecast's MAE on the
+    same validation rows, every step ahead pooled. Their geometric mean (below 1: better than naive on a
+    typical series) and the share of series where the model is the better one."""
+    parts = []
+    for h, evaluation in result.evaluations.items():
+        actual = frame[f"__y_h{h}"].to_numpy()[evaluation.rows]
+        naive = baselines(frame, h, evaluation.rows, None)["naive"]
+        parts.append(pd.DataFrame({"series": frame[GROUP].to_numpy()[evaluation.rows],
+                                   "model": np.abs(actual - evaluation.predictions), "naive": np.abs(actual - naive)}))
+    errors = pd.concat(parts).groupby("series")[["model", "naive"]].mean()
+    errors = errors[errors["naive"] > 0]
+    if errors.empty:
+        return {}
+    ratio = errors["model"] / errors["naive"]
+    return {"relative_mae_geomean": float(np.exp(np.log(ratio.clip(lower=1e-12)).mean())),
+            "series_beating_naive": float((ratio < 1).mean()), "series_compared": len(ratio)}
+
+
 def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, wanted: list[str]) -> dict[str, Any]:
     by_horizon, pooled = {}, {"model": ([], [])}
     for h, evaluation in result.evaluations.items():
@@ -46,6 +65,7 @@ def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, w
     metrics["target_transform_scores"] = result.transform_scores
     metrics["best_params"] = {str(h): p for h, p in result.params.items()}
     metrics["best_iteration"] = {str(h): int(round(np.mean(e.best_iterations))) for h, e in result.evaluations.items()}
+    metrics |= series_against_naive(frame, result)
     metrics["overall"] = overall
     metrics["by_horizon"] = by_horizon
     metrics["by_fold"] = by_fold(frame, result)
