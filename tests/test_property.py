@@ -56,7 +56,8 @@ def _edit(data, path, action, junk, suffix):
     return data
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, derandomize=True,   # the same examples on every run: CI stays deterministic
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.sampled_from(SEEDS),
     choice=st.integers(0, 10**6),

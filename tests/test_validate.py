@@ -126,3 +126,14 @@ def test_rolling_windows_count_toward_the_history_a_series_needs(run_cli, worksp
     code, _, err = run_cli("validate", write(workspace, "r.yaml", recipe))
     assert code == 2 and "task.window" in err and "reaching 47 steps back plus horizon 2 need at least 50" in err
     assert "the data has 48" in err
+
+
+def test_boosting_rounds_must_be_a_count(run_cli, workspace):
+    """A blank or textual `n_estimators` (found by the random-edit property test) is a positioned error, not a
+    crash in the plan's time estimate."""
+    from conftest import REGRESSION, write
+
+    for model in ("model: {params: {n_estimators: ''}}", "search: {grid: {n_estimators: [100, x]}}"):
+        recipe = write(workspace, "r.yaml", REGRESSION + "  " + model + "\n")
+        code, _, err = run_cli("validate", recipe)
+        assert code == 2 and "r.yaml:14:" in err and "`n_estimators` must be a whole number" in err, err

@@ -31,6 +31,13 @@ class LagTransform(Section):
         return self
 
 
+def _check_rounds(values: list[Scalar]) -> None:
+    """`n_estimators` is a count of boosting rounds: the planner's time estimate and LightGBM both need one."""
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`n_estimators` must be a whole number of boosting rounds, 1 or more (got `{value}`)")
+
+
 class LightGBMModel(Section):
     """A LightGBM regressor."""
 
@@ -41,6 +48,11 @@ class LightGBMModel(Section):
     early_stopping_rounds: int = Field(
         50, ge=1, description="Rounds without improvement on a validation fold before stopping."
     )
+
+    @model_validator(mode="after")
+    def _rounds(self) -> "LightGBMModel":
+        _check_rounds([self.params["n_estimators"]] if "n_estimators" in self.params else [])
+        return self
 
 
 class Search(Section):
@@ -53,6 +65,7 @@ class Search(Section):
 
     @model_validator(mode="after")
     def _trials(self) -> "Search":
+        _check_rounds(self.grid.get("n_estimators", []))
         if self.method == "random" and self.trials is None:
             raise ValueError("`method: random` needs `trials`")
         if any(not values for values in self.grid.values()):
