@@ -36,7 +36,10 @@ def test_intervals_come_with_every_forecast_and_their_coverage_is_measured(works
     for row in rows:
         lo90, lo50, forecast, hi50, hi90 = (float(row[i]) for i in (-2, -4, header.index("forecast"), -3, -1))
         assert lo90 <= lo50 <= forecast <= hi50 <= hi90
-    assert "% prediction intervals covered" in (workspace / "runs" / "forecast" / "report.md").read_text()
+    report = (workspace / "runs" / "forecast" / "report.md").read_text()
+    summary = report.split("## Summary")[1].split("| step |")[0]          # first: verdicts, then what to run
+    assert "% prediction intervals covered" in summary and "beats the naive baselines" in summary
+    assert "Next:" in summary and "modelops predict r.yaml" in summary
     from modelops.forecast.server import create_app
 
     [bundle] = (workspace / "runs" / "forecast").glob("api-*/out/bundle")

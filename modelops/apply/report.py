@@ -10,11 +10,12 @@ from typing import Any
 
 from modelops.apply.state import STATE_FILE, RunState
 from modelops.apply.verdicts import verdicts
-from modelops.escape import md_code, md_text
+from modelops.escape import md_code, md_fence, md_text
 from modelops.fsutil import write_atomically
 from modelops.gates import parse as parse_gate
 from modelops.plan.diffs import flatten
 from modelops.plan.model import RecipePlan
+from modelops.step_kinds import step_kind
 from modelops.templates import render
 
 MAX_METRICS = 40
@@ -53,6 +54,18 @@ def _step_section(step, state: RunState, workdir: Path) -> dict[str, Any]:
     return section
 
 
+def _next_commands(recipe: RecipePlan, sections: list[dict[str, Any]]) -> list[str]:
+    """What to do with the result once the recipe's steps have all finished (each step kind's hints)."""
+    if not all(s["done"] for s in sections):
+        return []
+    lines = []
+    for step in recipe.steps:
+        hints = step_kind(step.kind).hints
+        if hints is not None:
+            lines += hints(Path(step.directory) / "out", recipe.file)
+    return lines
+
+
 def _gate_line(text: str, finished: dict[str, dict]) -> tuple[bool | None, str]:
     """(passed, or None while a step it names has not finished; what to show)."""
     gate = parse_gate(text)
@@ -84,7 +97,10 @@ def write_report(recipe: RecipePlan) -> list[Path]:
     warnings = [(s["id"], check.text) for s in sections for check in s.get("checks", []) if not check.ok]
     finished = {s["id"]: state.steps[s["id"]].get("metrics", {}) for s in sections if s["done"]}
     gates = [_gate_line(text, finished) for text in recipe.gates]
-    context = {"recipe": recipe, "steps": sections, "warnings": warnings, "gates": gates,
+    verdict_lines = [(s["id"], check.ok, check.text) for s in sections for check in s.get("checks", [])]
+    context = {"recipe": recipe, "steps": sections, "warnings": warnings, "gates": gates, "verdicts": verdict_lines,
+               "next": (next_lines := _next_commands(recipe, sections)),
+               "next_md": "\n".join(md_fence("\n".join(next_lines))) if next_lines else "",
                "gates_md": [(ok, md_text(text)) for ok, text in gates],
                "overrides": [md_code(f"--set {o}") for o in recipe.overrides],
                "generated": datetime.datetime.now().isoformat(timespec="seconds")}
