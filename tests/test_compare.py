@@ -33,6 +33,9 @@ def test_plan_against_a_git_revision_names_changes_and_costs(workspace, run_cli)
     assert "| `demo/data` | changed | input train (sft.jsonl) changed |" in section
     assert "task.batch\\_size: 8 → 16" in section and "upstream demo/data changed" in section
     assert "hardware NVIDIA A10 24 GB × 2 → NVIDIA A10 24 GB × 4" in section
+    assert section.index("hardware NVIDIA A10") < section.index("| step | change | why |")      # the cause first
+    assert "training setup: devices 2 → 4" in section and "setup.reasons" not in section
+    assert "setup.memory\\_gib" not in section and "memory_gib" not in section
     assert (
         not list(workspace.glob("modelops-against-*"))
         and "modelops-against"

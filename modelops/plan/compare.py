@@ -41,8 +41,19 @@ def _steps(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["id"]: step for recipe in plan["recipes"] for step in recipe["steps"]}
 
 
+SETUP_SHOWN = ("devices", "distributed", "precision", "per_device_batch", "gradient_accumulation",
+               "gradient_checkpointing", "attn_implementation")   # the training setup a reviewer decides on
+
+
 def _reasons(old: dict[str, Any], new: dict[str, Any], moved: set[str]) -> list[str]:
-    reasons = [f"{key}: {a} → {b}" for key, a, b in param_diffs(old["params"], new["params"])]
+    """Why a step changed: its parameters (the planner's training setup on one line, without its internal
+    estimates and reasons), then its inputs."""
+    diffs = param_diffs(old["params"], new["params"])
+    reasons = [f"{key}: {_human(a)} → {_human(b)}" for key, a, b in diffs if not key.startswith("setup.")]
+    setup = [f"{key.removeprefix('setup.')} {_human(a)} → {_human(b)}" for key, a, b in diffs
+             if key.removeprefix("setup.") in SETUP_SHOWN]
+    if setup:
+        reasons.append("training setup: " + ", ".join(setup))
     inputs_before = {i["name"]: i for i in old["inputs"]}
     for item in new["inputs"]:
         was = inputs_before.get(item["name"])
@@ -75,8 +86,18 @@ def _costs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         for key, label in COSTS.items():
             a, b = (_total((was.get("training") or {}).get(key)), _total((recipe.get("training") or {}).get(key)))
             if a != b and (a is not None or b is not None):
-                lines.append(f"{recipe['name']}: {label} {a} → {b}")
+                lines.append(f"{recipe['name']}: {label} {_human(a)} → {_human(b)}")
     return lines
+
+
+def _human(value: Any) -> Any:
+    """Large counts as 8.80M / 1.50B, so that a reviewer sees the size of a change at a glance."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) < 100_000:
+        return value
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{suffix}"
+    return value
 
 
 def _total(value: Any) -> Any:
@@ -153,22 +174,23 @@ def diff_text(diff: PlanDiff) -> str:
     if diff.empty:
         return f"no changes against {one_line(diff.against)}\n"
     lines = [f"changes against {one_line(diff.against)}:"]
+    lines += [f"  cost: {one_line(line)}" for line in diff.costs]        # the cause (hardware) and its cost first
     for step in diff.steps:
         mark = {"added": "+", "removed": "-", "changed": "~"}[step.status]
         lines.append(
             f"  {mark} {one_line(step.id)} ({step.status})" + "".join(f"\n      {one_line(r)}" for r in step.reasons)
         )
-    lines += [f"  cost: {one_line(line)}" for line in diff.costs]
     return "\n".join(lines) + "\n"
 
 
 def diff_markdown(diff: PlanDiff) -> str:
     if diff.empty:
         return f"#### No changes against {md_code(diff.against)}\n"
-    lines = [f"#### Changes against {md_code(diff.against)}", "", "| step | change | why |", "|---|---|---|"]
+    lines = [f"#### Changes against {md_code(diff.against)}", ""]
+    if diff.costs:                                                      # the cause (hardware) and its cost first
+        lines += ["**Hardware and cost estimates**", ""] + [f"- {md_text(line)}" for line in diff.costs] + [""]
+    lines += ["| step | change | why |", "|---|---|---|"]
     for step in diff.steps:
         why = "<br>".join(md_text(r) for r in step.reasons)
         lines.append(f"| {md_code(step.id, in_table=True)} | {step.status} | {why} |")
-    if diff.costs:
-        lines += ["", "**Cost estimates**", ""] + [f"- {md_text(line)}" for line in diff.costs]
     return "\n".join(lines) + "\n"
