@@ -163,3 +163,13 @@ def test_a_reward_model_is_neither_a_base_nor_an_ollama_model(workspace):
     served = REWARD + "deploy: {target: ollama}\n"
     with pytest.raises(RecipeError, match="llama.cpp and Ollama cannot serve it"):
         plan_recipe(write(workspace, "served.yaml", served))
+
+
+def test_grpo_counts_its_reward_model_in_the_memory_estimate(workspace):
+    from modelops.plan.planner import plan_recipe
+
+    with_scorer = plan_recipe(_grpo_workspace(workspace)).recipes[-1].training["memory_gib"]["weights"]
+    alone = GRPO.replace("    - {type: model, from: reward.yaml}\n", "")
+    without = plan_recipe(_grpo_workspace(workspace, alone)).recipes[-1].training["memory_gib"]["weights"]
+    reward_model = plan_recipe(workspace / "reward.yaml").recipes[-1].model["params"]
+    assert with_scorer - without == pytest.approx(reward_model * 4 / 2**30, abs=0.01)   # fp32 on CPU

@@ -71,6 +71,7 @@ class MemoryInputs:
     cuda: bool
     sequences_per_example: int = 1   # DPO runs chosen and rejected together
     reference_copy: bool = False     # DPO without an adapter keeps a frozen reference model
+    scorer_params: int = 0           # frozen models that only score (GRPO's reward models), on every device
 
 
 def estimate_memory(x: MemoryInputs) -> MemoryEstimate:
@@ -89,6 +90,7 @@ def estimate_memory(x: MemoryInputs) -> MemoryEstimate:
         weights, gradients, optimizer = frozen + 4 * x.trainable, 4 * x.trainable, 8 * x.trainable
     if x.reference_copy:
         weights += weight_bytes * p_all
+    weights += weight_bytes * x.scorer_params * (x.devices if x.shard == "full" else 1)   # not sharded
     weights /= state_divisor
     gradients /= optim_divisor
     optimizer /= optim_divisor

@@ -195,8 +195,9 @@ def _plan_language_model(
     if recipe.model is None:
         return None
     model_ref, shape = _resolve_model(loaded, upstream, problems, notes)
+    reward_models, scorer_params = _reward_models(loaded, upstream, problems)
     try:
-        setup = choose_setup(task, hw, shape, recipe.model.attn_implementation)
+        setup = choose_setup(task, hw, shape, recipe.model.attn_implementation, scorer_params)
     except SetupError as exc:
         problems.append(loaded.problem(exc.key, str(exc), exc.hint))
         return None
@@ -204,17 +205,19 @@ def _plan_language_model(
         problems.append(loaded.problem(key, message, hint))
     for key, message, hint in setup.warnings:
         problems.append(loaded.problem(key, message, hint, severity="warning"))
-    reward_models = _reward_models(loaded, upstream, problems)
     if errors_only(problems) or model_ref is None:
         return None
     steps, final = expand_language_model(loaded, model_ref, setup, reward_models)
     return steps, final, shape, setup
 
 
-def _reward_models(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], problems: list[Problem]) -> list[StepInput]:
-    """The trained reward models a GRPO recipe scores with, as inputs `reward-model-<i>` of its training step."""
+def _reward_models(
+    loaded: LoadedRecipe, upstream: dict[Path, _Upstream], problems: list[Problem]
+) -> tuple[list[StepInput], int]:
+    """The trained reward models a GRPO recipe scores with, as inputs `reward-model-<i>` of its training step,
+    and their parameters together (held in memory beside the policy)."""
     task = loaded.recipe.task
-    found = []
+    found, params = [], 0
     for i, path in task.reward_recipes() if isinstance(task, GrpoTask) else []:
         up = upstream.get((loaded.root / path).resolve())
         key = ("task", "rewards", i, "from")
@@ -228,7 +231,8 @@ def _reward_models(loaded: LoadedRecipe, upstream: dict[Path, _Upstream], proble
                                            "set `deploy.merge: true` (or no deploy section) there"))
         else:
             found.append(StepInput(f"reward-model-{i}", step=up.final.id, output="model"))
-    return found
+            params += up.shape.params if up.shape is not None else 0
+    return found, params
 
 
 def _resolve_model(

@@ -62,7 +62,9 @@ class TrainingSetup:
 
 
 def choose_setup(task: TrainingTask, hw: ResolvedHardware, shape: ModelShape | None,
-                 attn_request: str) -> TrainingSetup:
+                 attn_request: str, scorer_params: int = 0) -> TrainingSetup:
+    """`scorer_params`: parameters of the models held beside the one trained only to score it (GRPO's reward
+    models), which take memory on every device."""
     reasons: list[str] = []
     precision = _precision(task, hw, reasons)
     _check_adapter(task, hw)
@@ -85,7 +87,7 @@ def choose_setup(task: TrainingTask, hw: ResolvedHardware, shape: ModelShape | N
         trainable = total if adapter.type == "none" else shape.lora_params(adapter.r, adapter.target_modules)
 
     def estimate(strategy: str, micro: int, checkpointing: bool) -> MemoryEstimate | None:
-        return _estimate(task, hw, shape, trainable, precision, micro, checkpointing, strategy, attn)
+        return _estimate(task, hw, shape, trainable, precision, micro, checkpointing, strategy, attn, scorer_params)
 
     strategy, micro, checkpointing, memory = _first_fit(
         candidates,
@@ -226,6 +228,7 @@ def _estimate(
     checkpointing: bool,
     strategy: str,
     attn: str,
+    scorer_params: int,
 ) -> MemoryEstimate | None:
     if shape is None or trainable is None:
         return None
@@ -246,6 +249,7 @@ def _estimate(
             cuda=hw.cuda,
             sequences_per_example=kind.sequences_per_example,
             reference_copy=kind.reference_model and task.adapter.type == "none" and getattr(task, "beta", 0) > 0,
+            scorer_params=scorer_params,
         )
     )
 
