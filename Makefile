@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-gpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: setup
 	$(BIN)/python benchmarks/api_load.py
 	$(BIN)/python benchmarks/lm_training.py
 	$(BIN)/python benchmarks/llama_repack.py
+
+bench-gpu: setup
+	$(BIN)/python benchmarks/gpu.py --out benchmarks/gpu-results.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -295,7 +295,7 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
         "samples_per_second": train_metrics.get("train_samples_per_second"),
         "processes": trainer.accelerator.num_processes,
         "resumed_from": Path(resumed).name if resumed else None,
-    }
+    } | _measured(trainer, train_metrics, resumed)
     if "eval_loss" in evaluation:
         metrics |= {"eval_loss": evaluation["eval_loss"], "eval_perplexity": math.exp(min(evaluation["eval_loss"], 50))}
     metrics |= {k: v for k, v in evaluation.items() if k in COMPARED[1:] or k.startswith("eval_rewards")
@@ -323,6 +323,23 @@ def _write_metrics(spec: Spec, trainer, train_metrics: dict, evaluation: dict, r
             else ""
         )
     )
+
+
+def _measured(trainer, train_metrics: dict, resumed: str | None) -> dict[str, float]:
+    """What the plan estimated, as it happened on this machine: seconds per optimizer step of this session
+    (evaluations during training included) and the peak memory of the main process — allocated on its GPU,
+    or its resident memory on CPU (the interpreter and libraries included)."""
+    import resource
+
+    import torch
+
+    steps = trainer.state.global_step - (int(Path(resumed).name.split("-")[-1]) if resumed else 0)
+    peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024          # Linux reports KiB
+    measured = {"peak_memory_gib": round(peak / 2**30, 3)}
+    if steps > 0 and train_metrics.get("train_runtime"):
+        measured["seconds_per_step"] = round(train_metrics["train_runtime"] / steps, 4)
+    return measured
 
 
 def _loss_plot(history: list[dict], path: Path) -> None:
