@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from modelops.problems import Problem, RecipeError
-from modelops.recipe.yaml_source import KeyPath, Source, _NodeReader, _TooBig, dotted
+from modelops.recipe.yaml_source import KeyPath, NodeReader, Source, TooBig, dotted
 
 KEY_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
 HINT = "write KEY=VALUE with a dotted key, e.g. --set task.learning_rate=1e-4 or --set deploy.quantize[0]=q8_0"
@@ -68,10 +68,10 @@ def _read_value(value: str, label: str, path: KeyPath, env: Mapping[str, str], c
                                    str(exc.problem or exc).splitlines()[0])]) from None
     if node is None:
         return None
-    reader = _NodeReader(label, yaml, env)
+    reader = NodeReader(label, yaml, env)
     try:
         data = reader.read(node, path)
-    except _TooBig as exc:
+    except TooBig as exc:
         raise RecipeError([Problem(label, 1, column, "", exc.message)]) from None
     if reader.problems:
         raise RecipeError([Problem(p.file, 1, column, p.key, p.message, p.hint) for p in reader.problems])

@@ -102,10 +102,10 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> So
         hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in message else \
             INDENTATION_HINT if any(sign in message for sign in INDENTATION_SIGNS) else ""
         raise RecipeError([Problem(file, line, col, "", message, hint)]) from None
-    reader = _NodeReader(file, yaml, env)
+    reader = NodeReader(file, yaml, env)
     try:
         data = reader.read(root, ()) if root is not None else None
-    except _TooBig as exc:
+    except TooBig as exc:
         mark = exc.node.start_mark
         raise RecipeError(
             [
@@ -172,12 +172,12 @@ def _refuse_deep_nesting(yaml: YAML, text: str, file: str) -> None:
             depth -= 1
 
 
-class _TooBig(Exception):
+class TooBig(Exception):
     def __init__(self, node: Node, path: KeyPath, message: str):
         self.node, self.path, self.message = node, path, message
 
 
-class _NodeReader:
+class NodeReader:
     def __init__(self, file: str, yaml: YAML, env: Mapping[str, str]):
         self.file, self.yaml, self.env = file, yaml, env
         self.positions = Positions()
@@ -201,7 +201,7 @@ class _NodeReader:
                 if len(path) > MAX_DEPTH
                 else f"expands to more than {MAX_VALUES:,} values (aliases of aliases?)"
             )
-            raise _TooBig(node, path, f"the recipe {why}")
+            raise TooBig(node, path, f"the recipe {why}")
         self.positions.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.open.add(id(node))
         try:
@@ -253,7 +253,7 @@ class _NodeReader:
         """The mapping's pairs, with YAML merge keys (`<<: *base`) expanded; own keys win. A merge that comes
         back to a mapping it is merging is refused."""
         if id(node) in merging:
-            raise _TooBig(node, (), "the recipe merges a mapping into itself (`<<:` loop)")
+            raise TooBig(node, (), "the recipe merges a mapping into itself (`<<:` loop)")
         merging = merging | {id(node)}
         own = [(k, v) for k, v in node.value if k.tag != _CORE + "merge"]
         names = {k.value for k, _ in own}
