@@ -4,11 +4,8 @@ transformers' `apply_chat_template(..., add_generation_prompt=True)` yields, apa
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
-from conftest import ROOT, apt_install
+from conftest import chat_tokenizer as _tokenizer
 
 FAMILIES = {
     "chatml": (
@@ -171,73 +168,6 @@ EXPECTED_STOPS = {
     "alpaca": "### Instruction:",
     "vicuna": "USER:",
 }
-
-
-def _tokenizer(template: str, bos: str | None, eos: str):
-    from tokenizers import Tokenizer
-    from tokenizers.models import WordLevel
-    from transformers import PreTrainedTokenizerFast
-
-    specials = [
-        t
-        for t in (
-            "<|im_start|>",
-            "<|im_end|>",
-            "<|start_header_id|>",
-            "<|end_header_id|>",
-            "<|eot_id|>",
-            "<start_of_turn>",
-            "<end_of_turn>",
-            "<|system|>",
-            "<|user|>",
-            "<|assistant|>",
-            "<|end|>",
-            "<｜User｜>",
-            "<｜Assistant｜>",
-            "[INST]",
-            "[/INST]",
-        )
-        if t in template
-    ]
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer(WordLevel({"<unk>": 0}, unk_token="<unk>")),
-        bos_token=bos,
-        eos_token=eos,
-        unk_token="<unk>",
-        additional_special_tokens=specials,
-    )
-    tokenizer.chat_template = template
-    return tokenizer
-
-
-@pytest.fixture(scope="module")
-def go_render(tmp_path_factory):
-    """Go's text/template, built from tests/go (Go is installed when missing, or the tests skip saying why)."""
-    if apt_install("golang-go", "go") is None:
-        pytest.skip("Go (Debian's golang-go) is not installed and could not be installed: apt-get install golang-go")
-    binary = tmp_path_factory.mktemp("go") / "render"
-    subprocess.run(
-        ["go", "build", "-o", str(binary), str(ROOT / "tests" / "go" / "render_template.go")],
-        check=True,
-        env={
-            "GOCACHE": str(binary.parent / "cache"),
-            "HOME": str(binary.parent),
-            "PATH": "/usr/bin:/bin",
-            "GO111MODULE": "off",
-        },
-    )
-
-    def render(template: str, messages: list[dict]) -> str:
-        result = subprocess.run(
-            [str(binary)],
-            input=json.dumps({"template": template, "messages": messages}),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return result.stdout
-
-    return render
 
 
 def _expected(tokenizer, messages) -> str:

@@ -52,7 +52,7 @@ def converter_dir(announce=print) -> Path:
     announce(f"fetching llama.cpp's converter from the llama-cpp-python {version} source distribution (once)")
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
-        archive = _download_sdist(version, Path(scratch))
+        archive = download_sdist(version, Path(scratch))
         unpacked = Path(scratch) / "llama.cpp"
         _extract(archive, unpacked)
         try:
@@ -63,7 +63,7 @@ def converter_dir(announce=print) -> Path:
     return folder
 
 
-def _download_sdist(version: str, into: Path) -> Path:
+def download_sdist(version: str, into: Path) -> Path:
     command = [
         sys.executable,
         "-m",

@@ -2,21 +2,25 @@
 
 Rather than matching template source text, the model's own template is rendered through transformers
 on probe conversations with marker contents; the text between the markers is what the template puts
-around each turn. Most templates are a sequence of turns, some fold the system prompt into the first or
-last user turn (Llama 2, Gemma, Mistral), some always write a system block with a default text (Qwen,
-Llama 3.1). The layout found is checked on a longer conversation before it is trusted: a template it
-cannot reproduce is refused, and the recipe can then give `deploy.ollama.template` itself.
+around each turn. The system message is found where the probes with and without one differ: a turn of
+its own, or a block (perhaps standing in for a default text, as Qwen's and Kimi's do) inside the opening
+of the first user turn (Gemma, Llama 3.1's header, gpt-oss's developer message) or of the last (Mistral).
+The layout found is checked on longer conversations before it is trusted: a template it cannot reproduce
+is refused, and the recipe can then give `deploy.ollama.template` itself.
 
-Ollama executes a TEMPLATE that uses `.Messages` with every message (system ones included) and
-`.System` holding the system text; it adds the BOS token itself, so a leading BOS is left out. A template
-that writes today's date (`strftime_now`, as Llama 3.2 and Granite do) gets Ollama's `{{ currentDate }}`,
-the date on the day of each request (as YYYY-MM-DD, whatever format the template asked for), never the
-date of the build. A template that fails on a plain conversation is refused, saying why."""
+Templates that need more than messages are probed as they accept: contents as lists of parts, an empty
+tool list, a `functions` text. Ollama executes a TEMPLATE that uses `.Messages` with every message (system
+ones included) and `.System` holding the system text; it adds the BOS token itself, so a leading BOS is
+left out. A template that writes today's date (`strftime_now`, as Llama 3.2 and Granite do) gets Ollama's
+`{{ currentDate }}`, the date on the day of each request (as YYYY-MM-DD, whatever format the template
+asked for), never the date of the build. A template that fails on a plain conversation is refused, saying
+why."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,7 +33,10 @@ FAMILIES = {  # a token of the rendered prompt → the family it names (for mess
     "### Instruction": "Alpaca", "USER:": "Vicuna", "User:": "DeepSeek LLM",
 }
 
-Render = Callable[[list[dict], bool], str]
+Render = Callable[..., str]          # (messages, add_generation_prompt, **variables) -> the prompt
+NEEDED = {  # variables some templates read without a default, as Ollama's prompt has them without tools
+    "tools": [], "documents": [], "functions": "[]", "datetime": DATE,
+}
 
 
 class TranslationError(ValueError):
@@ -38,16 +45,24 @@ class TranslationError(ValueError):
 
 @dataclass
 class Layout:
-    """What a chat template writes around each turn, as transitions between roles ('' = the start)."""
+    """What a chat template writes around each turn, as transitions between roles ('' = the start).
+
+    The system text goes in a block (`system_prefix` + text + `system_suffix`, or `default_system` when
+    there is none) placed `system_at` characters before the end of the opening text of the first user turn
+    (`first`) or of the last (`last`); a `turn` template writes system messages as turns of their own, and
+    `none` means the template refuses them."""
 
     transitions: dict[tuple[str, str], str]
     generation: str                      # after the last user turn: the assistant's header
-    system: str                          # turn | first_user | last_user | slot | none
-    system_prefix: str = ""              # around the system text when folded or in the slot
+    system: str                          # turn | first | last | none
+    system_at: int = 0
+    system_prefix: str = ""
     system_suffix: str = ""
-    default_system: str = ""             # the slot's text when no system message is given
+    default_system: str = ""
     stops: list[str] = field(default_factory=list)
     family: str = "custom"
+    variables: dict = field(default_factory=dict)    # what the template needed besides the messages
+    parts: bool = False                  # whether it read contents as lists of parts
 
     @property
     def dated(self) -> bool:
@@ -75,52 +90,89 @@ def _between(text: str, *markers: str) -> list[str]:
     return pieces + [rest]
 
 
-def measure(render: Render, bos: str | None, special_tokens: list[str], eos: str | None) -> Layout:
-    """The layout of the chat template behind `render(messages, add_generation_prompt)`."""
-    def probe(messages: list[dict]) -> str:
-        try:
-            text = render(messages, True)
-        except Exception as exc:                    # an undefined variable, raise_exception on role order, ...
-            roles = "/".join(m["role"] for m in messages)
-            reason = str(exc).splitlines()[0][:200] if str(exc) else ""
-            raise TranslationError(f"the chat template fails on a {roles} conversation "
-                                   f"({type(exc).__name__}: {reason})") from None
-        return text[len(bos):] if bos and text.startswith(bos) else text
+def as_parts(messages: list[dict]) -> list[dict]:
+    """The messages with each content as a list of one text part (as multimodal templates read them)."""
+    return [m | {"content": [{"type": "text", "text": m["content"]}]} for m in messages]
 
+
+class _Probe:
+    """Renders probe conversations the way the template accepts them: plainly, else with contents as lists
+    of parts, else with the variables it needs and Ollama cannot pass (an empty tool list, today's date).
+    The first way that renders is kept for the later probes, and reported in the layout."""
+
+    def __init__(self, render: Render, bos: str | None, needs: set[str]):
+        self.render, self.bos = render, bos
+        required = {name: value for name, value in NEEDED.items() if name in needs}
+        self.ways = [({}, False), ({}, True)] + ([(required, False), (required, True)] if required else [])
+
+    def __call__(self, messages: list[dict]) -> str:
+        first_error = None
+        for variables, parts in self.ways:
+            try:
+                text = self.render(as_parts(messages) if parts else messages, True, **variables)
+            except Exception as exc:                # an undefined variable, raise_exception on role order, ...
+                first_error = first_error or exc
+                continue
+            self.ways.remove((variables, parts))
+            self.ways.insert(0, (variables, parts))
+            return text[len(self.bos):] if self.bos and text.startswith(self.bos) else text
+        roles = "/".join(m["role"] for m in messages)
+        reason = str(first_error).splitlines()[0][:200] if str(first_error) else ""
+        raise TranslationError(f"the chat template fails on a {roles} conversation "
+                               f"({type(first_error).__name__}: {reason})")
+
+    @property
+    def used(self) -> tuple[dict, bool]:
+        return self.ways[0]
+
+
+def measure(render: Render, bos: str | None, special_tokens: list[str], eos: str | None,
+            needs: frozenset[str] = frozenset()) -> Layout:
+    """The layout of the chat template behind `render(messages, add_generation_prompt, **variables)`;
+    `needs` names the variables the template reads."""
+    probe = _Probe(render, bos, set(needs))
     plain = probe(_conversation(U1, A1, U2, system=False))
     start, user_assistant, assistant_user, generation = _between(plain, U1, A1, U2)
     transitions = {("", "user"): start, ("user", "assistant"): user_assistant, ("assistant", "user"): assistant_user}
     try:
         with_system = probe(_conversation(U1, A1, U2, system=True))
-    except TranslationError:                         # templates that refuse a system message (Gemma 1)
+    except TranslationError:                         # templates that refuse a system message (Gemma 1 and 2)
         layout = Layout(transitions, generation, "none")
     else:
         layout = _system_layout(plain, with_system, transitions, generation)
     layout.stops = _stops(assistant_user, special_tokens, eos)
     layout.family = next((name for token, name in FAMILIES.items() if token in plain), "custom")
-    longer = _conversation(U1, A1, U2, A2, U3, system=layout.system != "none")
-    if simulate(layout, longer) != probe(longer):
-        raise TranslationError("the chat template is not a sequence of turns: a Go template cannot reproduce it")
+    system = layout.system != "none"
+    for check in (_conversation(U1, A1, U2, A2, U3, system=system), _conversation(U1, system=system)):
+        if simulate(layout, check) != probe(check):
+            raise TranslationError("the chat template is not a sequence of turns: a Go template cannot reproduce it")
+    layout.variables, layout.parts = probe.used
     return layout
 
 
 def _system_layout(plain: str, with_system: str, transitions: dict, generation: str) -> Layout:
+    """Where the system text goes: the probe with a system message against the one without differ in one
+    place, a block holding the text (which may stand in for a default text)."""
     if with_system.endswith(plain) and S in with_system[: len(with_system) - len(plain)]:
         return _turn_layout(with_system, plain, transitions, generation)
-    for marker, mode in ((U1, "first_user"), (U2, "last_user")):
-        at = plain.index(marker)
-        head, tail = plain[:at], plain[at:]
-        if with_system.startswith(head) and with_system.endswith(tail) and len(with_system) > len(plain):
-            inserted = with_system[len(head): len(with_system) - len(tail)]
-            if inserted.count(S) == 1:
-                prefix, suffix = inserted.split(S)
-                return Layout(transitions, generation, mode, prefix, suffix)
-    at = with_system.find(S)
-    head, tail = with_system[:at], with_system[at + len(S):]
-    if at >= 0 and plain.startswith(head) and plain.endswith(tail) and len(plain) >= len(head) + len(tail):
-        default = plain[len(head): len(plain) - len(tail)]
-        start = tail[: tail.index(U1)]
-        return Layout(transitions | {("", "user"): start}, generation, "slot", head, default_system=default)
+    if with_system.count(S) != 1:
+        raise TranslationError("the chat template does not write the system message once")
+    system_at = with_system.index(S)        # the common ends stop short of it (a default text may end alike)
+    at = min(len(os.path.commonprefix([plain, with_system])), system_at)
+    room = min(len(plain) - at, len(with_system) - system_at - len(S))
+    tail = min(len(os.path.commonprefix([plain[::-1], with_system[::-1]])), room)
+    default, block = plain[at: len(plain) - tail], with_system[at: len(with_system) - tail]
+    if not any(marker in default for marker in (U1, A1, U2)):
+        for mode, key, marker in (("first", ("", "user"), U1), ("last", ("assistant", "user"), U2)):
+            end = plain.index(marker)
+            opening = transitions[key]
+            begin = end - len(opening)
+            if begin <= at and at + len(default) <= end:
+                cut = at - begin
+                after = opening[cut + len(default):]
+                prefix, suffix = block.split(S)
+                return Layout(transitions | {key: opening[:cut] + after}, generation, mode, len(after),
+                              prefix, suffix, default)
     raise TranslationError("the chat template places the system message in a way that cannot be translated")
 
 
@@ -145,21 +197,24 @@ def _stops(assistant_user: str, special_tokens: list[str], eos: str | None) -> l
     return found
 
 
+def _system_here(layout: Layout, previous: str, last: bool) -> bool:
+    """Whether the system block goes into the opening of this user turn."""
+    return (layout.system == "first" and previous == "") or (layout.system == "last" and last)
+
+
 def simulate(layout: Layout, messages: list[dict]) -> str:
     """What the Go template of `layout` yields for `messages` (as Ollama runs it), computed in Python."""
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
     out = []
-    if layout.system == "slot":
-        out.append(layout.system_prefix + (system or layout.default_system))
     previous = ""
     turns = [m for m in messages if layout.system == "turn" or m["role"] != "system"]
     for i, message in enumerate(turns):
-        out.append(layout.transitions.get((previous, message["role"]), ""))
-        last = i == len(turns) - 1
-        folded = (layout.system == "first_user" and previous == "") or (layout.system == "last_user" and last)
-        if system and folded and message["role"] == "user":
-            out.append(layout.system_prefix + system + layout.system_suffix)
-        out.append(message["content"])
+        opening = layout.transitions.get((previous, message["role"]), "")
+        if message["role"] == "user" and _system_here(layout, previous, i == len(turns) - 1):
+            cut = len(opening) - layout.system_at
+            block = layout.system_prefix + system + layout.system_suffix if system else layout.default_system
+            opening = opening[:cut] + block + opening[cut:]
+        out.append(opening + message["content"])
         previous = message["role"]
     if previous == "user":
         out.append(layout.generation)
@@ -168,31 +223,31 @@ def simulate(layout: Layout, messages: list[dict]) -> str:
 
 def go_template(layout: Layout) -> str:
     """The layout as an Ollama TEMPLATE (Go text/template over `.Messages`)."""
-    out = []
-    if layout.system == "slot":
-        out.append(
-            f"{_text(layout.system_prefix)}{{{{ if .System }}}}{{{{ .System }}}}{{{{ else }}}}"
-            f"{_text(layout.default_system)}{{{{ end }}}}"
-        )
-    out.append('{{ $prev := "" }}{{ range $i, $m := .Messages }}')
+    out = ['{{ $prev := "" }}{{ range $i, $m := .Messages }}']
     if layout.system != "turn":
         out.append('{{ if ne .Role "system" }}')
     branches = [
-        f'{"if" if not i else "else if"} and (eq $prev "{a}") (eq .Role "{b}") }}}}{_text(text)}'
+        f'{"if" if not i else "else if"} and (eq $prev "{a}") (eq .Role "{b}") }}}}{_opening(layout, a, b, text)}'
         for i, ((a, b), text) in enumerate(layout.transitions.items())
     ]
     out.append("".join("{{ " + branch for branch in branches) + "{{ end }}")
-    if layout.system in ("first_user", "last_user"):
-        where = '(eq $prev "")' if layout.system == "first_user" else "(eq (len (slice $.Messages $i)) 1)"
-        out.append(
-            f'{{{{ if and $.System (eq .Role "user") {where} }}}}{_text(layout.system_prefix)}{{{{ $.System }}}}'
-            f"{_text(layout.system_suffix)}{{{{ end }}}}"
-        )
     out.append("{{ .Content }}{{ $prev = .Role }}")
     if layout.system != "turn":
         out.append("{{ end }}")
     out.append(f'{{{{ end }}}}{{{{ if eq $prev "user" }}}}{_text(layout.generation)}{{{{ end }}}}')
     return "".join(out)
+
+
+def _opening(layout: Layout, previous: str, role: str, text: str) -> str:
+    """A turn's opening text, with the system block where the layout puts it (as `simulate` does)."""
+    if role != "user" or not (_system_here(layout, previous, True) or layout.system == "last"):
+        return _text(text)
+    block = f"{{{{ if $.System }}}}{_text(layout.system_prefix)}{{{{ $.System }}}}{_text(layout.system_suffix)}"
+    block += f"{{{{ else }}}}{_text(layout.default_system)}{{{{ end }}}}" if layout.default_system else "{{ end }}"
+    if layout.system == "last":
+        block = f"{{{{ if eq (len (slice $.Messages $i)) 1 }}}}{block}{{{{ end }}}}"
+    cut = len(text) - layout.system_at
+    return _text(text[:cut]) + block + _text(text[cut:])
 
 
 def _text(literal: str) -> str:
@@ -231,12 +286,15 @@ def layout_of(tokenizer) -> Layout:
     """The layout of a transformers tokenizer's chat template."""
     if not tokenizer.chat_template:
         raise TranslationError("the model has no chat template")
+    from transformers.utils.chat_template_utils import _get_template_variables
 
-    def render(messages: list[dict], add_generation_prompt: bool) -> str:
+    def render(messages: list[dict], add_generation_prompt: bool, **variables) -> str:
         with _dated():
-            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                                 **variables)
 
     special = list(
         dict.fromkeys([*tokenizer.all_special_tokens, *(t.content for t in tokenizer.added_tokens_decoder.values())])
     )
-    return measure(render, tokenizer.bos_token, special, tokenizer.eos_token)
+    needs = _get_template_variables(tokenizer.chat_template)
+    return measure(render, tokenizer.bos_token, special, tokenizer.eos_token, needs)

@@ -35,6 +35,10 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
             notes.append("the chat template takes no system message: Ollama leaves system messages out of the prompt")
         if layout.dated:
             notes.append("the chat template writes today's date: the TEMPLATE uses Ollama's currentDate (YYYY-MM-DD)")
+        if layout.variables:
+            names = ", ".join(sorted(layout.variables))
+            notes.append(f"the chat template needs {names}: translated as rendered without tools")
+        notes.append("tool definitions and tool calls are not translated: Ollama refuses tool requests to this model")
     parameters = dict(p.parameters)
     extra_stops = parameters.pop("stop", [])
     stops = list(dict.fromkeys(stops + ([extra_stops] if isinstance(extra_stops, str) else extra_stops)))
