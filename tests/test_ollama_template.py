@@ -247,3 +247,21 @@ def test_a_template_that_fails_on_a_plain_conversation_is_refused_not_a_crash(te
 
     with pytest.raises(TranslationError, match=f"fails on a user/assistant/user conversation.*{why}"):
         layout_of(_tokenizer(template, "<s>", "</s>"))
+
+
+def test_the_contract_check_finds_what_marker_probes_cannot_see():
+    """Llama 3 trims each content; the markers have no spaces to trim, a held-out answer can."""
+    from modelops.deploy.ollama_template import first_difference, layout_of
+
+    tokenizer = _tokenizer(*FAMILIES["llama3"])
+    layout = layout_of(tokenizer)
+    assert first_difference(tokenizer, layout, [CONVERSATION, CONVERSATION[1:]]) is None
+    padded = [{"role": "user", "content": "What is overfitting?\n"}]
+    found = first_difference(tokenizer, layout, [CONVERSATION, padded])
+    assert found and found.startswith("conversation 2, character ") and "overfitting?\\n" in found
+    gemma2 = "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}" \
+             "{% endif %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}" \
+             "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    tokenizer = _tokenizer(gemma2, "<bos>", "<eos>")
+    layout = layout_of(tokenizer)
+    assert layout.system == "none" and first_difference(tokenizer, layout, [CONVERSATION]) is None

@@ -33,7 +33,7 @@ FAMILIES = {  # a token of the rendered prompt → the family it names (for mess
     "### Instruction": "Alpaca", "USER:": "Vicuna", "User:": "DeepSeek LLM",
 }
 
-Render = Callable[..., str]          # (messages, add_generation_prompt, **variables) -> the prompt
+Render = Callable[..., str]          # (messages, add_generation_prompt, **variables) -> the prompt, no BOS
 NEEDED = {  # variables some templates read without a default, as Ollama's prompt has them without tools
     "tools": [], "documents": [], "functions": "[]", "datetime": DATE,
 }
@@ -100,8 +100,8 @@ class _Probe:
     of parts, else with the variables it needs and Ollama cannot pass (an empty tool list, today's date).
     The first way that renders is kept for the later probes, and reported in the layout."""
 
-    def __init__(self, render: Render, bos: str | None, needs: set[str]):
-        self.render, self.bos = render, bos
+    def __init__(self, render: Render, needs: set[str]):
+        self.render = render
         required = {name: value for name, value in NEEDED.items() if name in needs}
         self.ways = [({}, False), ({}, True)] + ([(required, False), (required, True)] if required else [])
 
@@ -115,7 +115,7 @@ class _Probe:
                 continue
             self.ways.remove((variables, parts))
             self.ways.insert(0, (variables, parts))
-            return text[len(self.bos):] if self.bos and text.startswith(self.bos) else text
+            return text
         roles = "/".join(m["role"] for m in messages)
         reason = str(first_error).splitlines()[0][:200] if str(first_error) else ""
         raise TranslationError(f"the chat template fails on a {roles} conversation "
@@ -126,11 +126,10 @@ class _Probe:
         return self.ways[0]
 
 
-def measure(render: Render, bos: str | None, special_tokens: list[str], eos: str | None,
-            needs: frozenset[str] = frozenset()) -> Layout:
+def measure(render: Render, special_tokens: list[str], eos: str | None, needs: frozenset[str] = frozenset()) -> Layout:
     """The layout of the chat template behind `render(messages, add_generation_prompt, **variables)`;
     `needs` names the variables the template reads."""
-    probe = _Probe(render, bos, set(needs))
+    probe = _Probe(render, set(needs))
     plain = probe(_conversation(U1, A1, U2, system=False))
     start, user_assistant, assistant_user, generation = _between(plain, U1, A1, U2)
     transitions = {("", "user"): start, ("user", "assistant"): user_assistant, ("assistant", "user"): assistant_user}
@@ -282,19 +281,48 @@ def _dated():
         yield
 
 
+def _renderer(tokenizer) -> Render:
+    """transformers' rendering of the tokenizer's chat template, with today's date as DATE and the leading
+    BOS left out (Ollama adds it)."""
+    bos = tokenizer.bos_token
+
+    def render(messages: list[dict], add_generation_prompt: bool, **variables) -> str:
+        with _dated():
+            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                                 **variables)
+        return text[len(bos):] if bos and text.startswith(bos) else text
+
+    return render
+
+
 def layout_of(tokenizer) -> Layout:
     """The layout of a transformers tokenizer's chat template."""
     if not tokenizer.chat_template:
         raise TranslationError("the model has no chat template")
     from transformers.utils.chat_template_utils import _get_template_variables
 
-    def render(messages: list[dict], add_generation_prompt: bool, **variables) -> str:
-        with _dated():
-            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
-                                                 **variables)
-
     special = list(
         dict.fromkeys([*tokenizer.all_special_tokens, *(t.content for t in tokenizer.added_tokens_decoder.values())])
     )
     needs = _get_template_variables(tokenizer.chat_template)
-    return measure(render, tokenizer.bos_token, special, tokenizer.eos_token, needs)
+    return measure(_renderer(tokenizer), special, tokenizer.eos_token, needs)
+
+
+def first_difference(tokenizer, layout: Layout, conversations: list[list[dict]]) -> str | None:
+    """Where Ollama's prompt from the TEMPLATE (as `simulate` computes it) differs from the model's own
+    chat template on conversations users will send, or None. The layout was measured on marker contents;
+    real contents can meet what markers do not (a `trim`, a check of the content)."""
+    render = _renderer(tokenizer)
+    for number, messages in enumerate(conversations, 1):
+        kept = [m for m in messages if layout.system != "none" or m["role"] != "system"]
+        try:
+            expected = render(as_parts(kept) if layout.parts else kept, True, **layout.variables)
+        except Exception as exc:
+            return f"conversation {number}: the chat template fails on it ({type(exc).__name__}: {str(exc)[:200]})"
+        got = simulate(layout, messages)
+        if got != expected:
+            at = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+                      min(len(got), len(expected)))
+            return (f"conversation {number}, character {at}: the TEMPLATE writes {got[max(at - 30, 0): at + 30]!r}, "
+                    f"the model's chat template {expected[max(at - 30, 0): at + 30]!r}")
+    return None

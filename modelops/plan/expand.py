@@ -438,10 +438,11 @@ def _expand_deploy(
     if deploy.target == "ollama":
         modelfile = steps.add(
             "modelfile",
-            "Render the Ollama Modelfile (TEMPLATE, stop tokens, SYSTEM, PARAMETERs)",
+            "Render the Ollama Modelfile (TEMPLATE checked against the chat template, stops, SYSTEM, PARAMETERs)",
             params=OllamaModelfile(**dict(deploy.ollama) | {"name": deploy.ollama.name or recipe.name},
                                    gguf=chosen_name),
-            inputs=[chosen, model_out if merged else base] + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+            inputs=[chosen, model_out if merged else base, output_of(data, "validation.jsonl")]
+            + ([output_of(adapter, "adapter.gguf")] if adapter else []),
             outputs=["Modelfile", "modelfile.json"],
         )
         steps.add(

@@ -1,17 +1,23 @@
 """Step `ollama_modelfile`: the Modelfile that makes Ollama prompt the model the way it was trained —
-FROM the chosen GGUF, a TEMPLATE translated from the model's own chat template (or the recipe's), a
-`PARAMETER stop` for every end-of-turn token, SYSTEM, the recipe's PARAMETERs, MESSAGE and LICENSE.
-`modelfile.json` holds the same fields for creating the model over Ollama's HTTP API."""
+FROM the chosen GGUF, a TEMPLATE translated from the model's own chat template (or the recipe's) and
+checked against it on the held-out conversations, a `PARAMETER stop` for every end-of-turn token, SYSTEM,
+the recipe's PARAMETERs, MESSAGE and LICENSE. `modelfile.json` holds the same fields for creating the model
+over Ollama's HTTP API."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from modelops import jsonlines
 from modelops.deploy.gguf_facts import model_folder
 from modelops.deploy.modelfile_values import ends_block_early, ends_parameter_line
-from modelops.deploy.ollama_template import TranslationError, go_template, layout_of
+from modelops.deploy.ollama_template import TranslationError, first_difference, go_template, layout_of
+from modelops.lm.rows import kind, prompt
 from modelops.steps.runtime import Spec, main
 from modelops.templates import render
+
+CONTRACT_ROWS = 200
 
 
 def modelfile_fields(spec: Spec) -> dict[str, Any]:
@@ -29,6 +35,7 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
             raise SystemExit(f"cannot write a TEMPLATE: {exc}; give one as `deploy.ollama.template` "
                              "(Ollama's Go template over .Messages)") from None
         template, stops, family = go_template(layout), layout.stops, f"{layout.family} layout, {layout.system} system"
+        _check_contract(tokenizer, layout, spec.inputs["validation.jsonl"])
         if layout.system == "none" and p.system:
             raise SystemExit("the model's chat template refuses system messages: remove deploy.ollama.system")
         if layout.system == "none":
@@ -51,6 +58,19 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
             "parameters": parameters, "system": p.system, "messages": [m.model_dump() for m in p.messages],
             "license": p.license,
             "translated_from": family, "notes": notes}
+
+
+def _check_contract(tokenizer, layout, validation: Path) -> None:
+    """The TEMPLATE must prompt the model as its own chat template does on the held-out conversations (the
+    translation was measured on marker texts; real ones can meet a `trim` or a content check)."""
+    prompts = [prompt(row) for row in jsonlines.load(validation)[:CONTRACT_ROWS] if kind(row) != "text"]
+    prompts = prompts or [[{"role": "user", "content": "你好, hello!"}]]     # plain-text data holds no conversation
+    difference = first_difference(tokenizer, layout, prompts)
+    if difference:
+        raise SystemExit(f"the translated TEMPLATE would prompt the model differently from its own chat template on "
+                         f"{validation.name}: {difference}; give `deploy.ollama.template` (Ollama's Go template "
+                         "over .Messages) or make the data fit the chat template")
+    print(f"TEMPLATE checked against the chat template on {len(prompts)} held-out conversation(s): identical")
 
 
 def run(spec: Spec) -> None:
