@@ -167,10 +167,11 @@ def go_render(tmp_path_factory):
         },
     )
 
-    def render(template: str, messages: list[dict]) -> str:
+    def render(template: str, messages: list[dict], think: bool | None = None) -> str:
+        request = {"template": template, "messages": messages} | ({} if think is None else {"think": think})
         result = subprocess.run(
             [str(binary)],
-            input=json.dumps({"template": template, "messages": messages}),
+            input=json.dumps(request),
             capture_output=True,
             text=True,
             check=True,

@@ -47,14 +47,15 @@ def llama_cpp_templates(tmp_path_factory) -> dict[str, str]:
         }
 
 
-def _render(tokenizer, layout, messages: list[dict]) -> str:
+def _render(tokenizer, layout, messages: list[dict], think: bool | None = None) -> str:
     """transformers' rendering, as the layout was measured (variables, parts), with today's date as Ollama
-    writes it."""
+    writes it; `think` is the template's `enable_thinking` (None: not passed)."""
     from modelops.deploy.ollama_template import DATE, _dated, as_parts
 
+    switch = {} if think is None else {"enable_thinking": think}
     with _dated():
         prompt = tokenizer.apply_chat_template(as_parts(messages) if layout.parts else messages, tokenize=False,
-                                               add_generation_prompt=True, **layout.variables)
+                                               add_generation_prompt=True, **layout.variables, **switch)
     if tokenizer.bos_token and prompt.startswith(tokenizer.bos_token):
         prompt = prompt[len(tokenizer.bos_token):]
     return prompt.replace(DATE, datetime.date.today().isoformat())
@@ -77,21 +78,23 @@ def translate_corpus(templates: dict[str, str], go_render) -> dict[str, dict]:
             continue
         template = go_template(layout)
         wrong = [f"frozen date {d}" for d in _today_spellings() if d in template]
-        for messages in CONVERSATIONS:
+        thinks = (None, True, False) if layout.thinking else (None,)
+        for messages, think in [(m, t) for m in CONVERSATIONS for t in thinks]:
             has_system = any(m["role"] == "system" for m in messages)
             if layout.system == "none" and has_system:
                 with pytest.raises(jinja2.TemplateError):   # the model's template refuses it; Ollama leaves it out
-                    _render(tokenizer, layout, messages)
-                expected = _render(tokenizer, layout, [m for m in messages if m["role"] != "system"])
+                    _render(tokenizer, layout, messages, think)
+                expected = _render(tokenizer, layout, [m for m in messages if m["role"] != "system"], think)
             else:
-                expected = _render(tokenizer, layout, messages)
-            got = go_render(template, messages)
+                expected = _render(tokenizer, layout, messages, think)
+            got = go_render(template, messages, think)
             if got != expected:
                 at = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
                           min(len(got), len(expected)))
                 roles = "/".join(m["role"] for m in messages)
-                wrong.append(f"{roles}: Go {got[at - 20: at + 40]!r} vs HF {expected[at - 20: at + 40]!r}")
-        outcomes[name] = {"wrong": "; ".join(wrong)} if wrong else {"system": layout.system, "stops": layout.stops}
+                wrong.append(f"{roles} think={think}: Go {got[at - 20: at + 40]!r} vs {expected[at - 20: at + 40]!r}")
+        outcomes[name] = {"wrong": "; ".join(wrong)} if wrong else {
+            "system": layout.system, "stops": layout.stops, "thinking": bool(layout.thinking)}
     return outcomes
 
 
@@ -105,7 +108,9 @@ def test_llama_cpp_template_corpus_translates_identically_or_is_refused(llama_cp
     wrong = {name: o["wrong"] for name, o in outcomes.items() if "wrong" in o}
     refused = {name: o["refused"] for name, o in outcomes.items() if "refused" in o}
     translated = {name: o for name, o in outcomes.items() if "system" in o}
-    print(f"{len(outcomes)} templates: {len(translated)} identical, {len(refused)} refused, {len(wrong)} wrong")
+    switched = sorted(name for name, o in translated.items() if o["thinking"])
+    print(f"{len(outcomes)} templates: {len(translated)} identical, {len(refused)} refused, {len(wrong)} wrong; "
+          f"thinking switched on and off in {len(switched)}: {', '.join(switched)}")
     for name, reason in refused.items():
         print(f"  refused {name}: {reason}")
     assert len(outcomes) >= 60
@@ -117,3 +122,4 @@ def test_llama_cpp_template_corpus_translates_identically_or_is_refused(llama_cp
         assert family in translated, family
     assert translated["google-gemma-2-2b-it"]["system"] == "none"
     assert translated["mistralai-Mistral-Nemo-Instruct-2407"]["system"] == "last"
+    assert {"Qwen-Qwen3-0.6B", "HuggingFaceTB-SmolLM3-3B"} <= set(switched)

@@ -19,6 +19,7 @@ why."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -63,13 +64,12 @@ class Layout:
     family: str = "custom"
     variables: dict = field(default_factory=dict)    # what the template needed besides the messages
     parts: bool = False                  # whether it read contents as lists of parts
+    thinking: tuple[Layout, Layout] | None = None    # with `enable_thinking` true and false, where it differs
 
     @property
     def dated(self) -> bool:
         """Whether the template writes today's date (translated to Ollama's `currentDate`)."""
-        texts = [*self.transitions.values(), self.generation, self.system_prefix, self.system_suffix,
-                 self.default_system]
-        return any(DATE in text for text in texts)
+        return any(DATE in text for text in _texts(self))
 
 
 def _conversation(*contents: str, system: bool) -> list[dict]:
@@ -226,27 +226,42 @@ def go_template(layout: Layout) -> str:
     if layout.system != "turn":
         out.append('{{ if ne .Role "system" }}')
     branches = [
-        f'{"if" if not i else "else if"} and (eq $prev "{a}") (eq .Role "{b}") }}}}{_opening(layout, a, b, text)}'
-        for i, ((a, b), text) in enumerate(layout.transitions.items())
+        f'{"if" if not i else "else if"} and (eq $prev "{a}") (eq .Role "{b}") }}}}{_opening(layout, a, b)}'
+        for i, (a, b) in enumerate(layout.transitions)
     ]
     out.append("".join("{{ " + branch for branch in branches) + "{{ end }}")
     out.append("{{ .Content }}{{ $prev = .Role }}")
     if layout.system != "turn":
         out.append("{{ end }}")
-    out.append(f'{{{{ end }}}}{{{{ if eq $prev "user" }}}}{_text(layout.generation)}{{{{ end }}}}')
+    out.append(f'{{{{ end }}}}{{{{ if eq $prev "user" }}}}{_literal(layout, lambda v: v.generation)}{{{{ end }}}}')
     return "".join(out)
 
 
-def _opening(layout: Layout, previous: str, role: str, text: str) -> str:
-    """A turn's opening text, with the system block where the layout puts it (as `simulate` does)."""
-    if role != "user" or not (_system_here(layout, previous, True) or layout.system == "last"):
+def _literal(layout: Layout, text_of: Callable[[Layout], str]) -> str:
+    """A text of the layout; where thinking on and off write it differently, Ollama's choice between them
+    (`think` unset: the template's default)."""
+    text = text_of(layout)
+    if not layout.thinking or all(text_of(variant) == text for variant in layout.thinking):
         return _text(text)
-    block = f"{{{{ if $.System }}}}{_text(layout.system_prefix)}{{{{ $.System }}}}{_text(layout.system_suffix)}"
-    block += f"{{{{ else }}}}{_text(layout.default_system)}{{{{ end }}}}" if layout.default_system else "{{ end }}"
+    on, off = (_text(text_of(variant)) for variant in layout.thinking)
+    chosen = f"{{{{ if $.Think }}}}{on}{{{{ else }}}}{off}{{{{ end }}}}"
+    return f"{{{{ if $.IsThinkSet }}}}{chosen}{{{{ else }}}}{_text(text)}{{{{ end }}}}"
+
+
+def _opening(layout: Layout, previous: str, role: str) -> str:
+    """A turn's opening text, with the system block where the layout puts it (as `simulate` does)."""
+    key = (previous, role)
+    if role != "user" or not (_system_here(layout, previous, True) or layout.system == "last"):
+        return _literal(layout, lambda v: v.transitions[key])
+    system = (f"{{{{ if $.System }}}}{_literal(layout, lambda v: v.system_prefix)}{{{{ $.System }}}}"
+              f"{_literal(layout, lambda v: v.system_suffix)}")
+    default = _literal(layout, lambda v: v.default_system)
+    system += f"{{{{ else }}}}{default}{{{{ end }}}}" if default else "{{ end }}"
     if layout.system == "last":
-        block = f"{{{{ if eq (len (slice $.Messages $i)) 1 }}}}{block}{{{{ end }}}}"
-    cut = len(text) - layout.system_at
-    return _text(text[:cut]) + block + _text(text[cut:])
+        system = f"{{{{ if eq (len (slice $.Messages $i)) 1 }}}}{system}{{{{ end }}}}"
+    before = _literal(layout, lambda v: v.transitions[key][: len(v.transitions[key]) - v.system_at])
+    after = _literal(layout, lambda v: v.transitions[key][len(v.transitions[key]) - v.system_at:])
+    return before + system + after
 
 
 def _text(literal: str) -> str:
@@ -305,7 +320,33 @@ def layout_of(tokenizer) -> Layout:
         dict.fromkeys([*tokenizer.all_special_tokens, *(t.content for t in tokenizer.added_tokens_decoder.values())])
     )
     needs = _get_template_variables(tokenizer.chat_template)
-    return measure(_renderer(tokenizer), special, tokenizer.eos_token, needs)
+    render = _renderer(tokenizer)
+    layout = measure(render, special, tokenizer.eos_token, needs)
+    if "enable_thinking" in needs:
+        layout.thinking = _thinking(layout, render, special, tokenizer.eos_token, needs)
+    return layout
+
+
+def _thinking(layout: Layout, render: Render, special: list[str], eos: str | None,
+              needs: frozenset[str]) -> tuple[Layout, Layout] | None:
+    """The layouts with thinking switched on and off (Ollama's `think`), when they differ from the default
+    only in their texts; None when the switch cannot be followed (then `think` changes nothing)."""
+    variants = []
+    for on in (True, False):
+        try:
+            variant = measure(functools.partial(render, enable_thinking=on), special, eos, needs)
+        except TranslationError:
+            return None
+        if (variant.system, variant.system_at, list(variant.transitions)) != (
+                layout.system, layout.system_at, list(layout.transitions)):
+            return None
+        variants.append(variant)
+    return (variants[0], variants[1]) if any(_texts(v) != _texts(layout) for v in variants) else None
+
+
+def _texts(layout: Layout) -> list[str]:
+    return [*layout.transitions.values(), layout.generation, layout.system_prefix, layout.system_suffix,
+            layout.default_system]
 
 
 def first_difference(tokenizer, layout: Layout, conversations: list[list[dict]]) -> str | None:

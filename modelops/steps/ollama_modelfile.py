@@ -45,6 +45,10 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
         if layout.variables:
             names = ", ".join(sorted(layout.variables))
             notes.append(f"the chat template needs {names}: translated as rendered without tools")
+        if layout.thinking:
+            notes.append("the chat template switches thinking (enable_thinking): a request with `think: false` gets "
+                         "its no-thinking prompt, one without `think` its default; reasoning stays in the reply "
+                         "text and Ollama refuses `think: true` (the TEMPLATE declares no thinking tags)")
         notes.append("tool definitions and tool calls are not translated: Ollama refuses tool requests to this model")
     parameters = dict(p.parameters)
     extra_stops = parameters.pop("stop", [])

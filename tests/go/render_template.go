@@ -1,6 +1,7 @@
 // Executes an Ollama TEMPLATE the way Ollama does for chat requests: the template over
 // {System, Messages}, where Messages holds every message (system ones included) and System
-// joins the system messages. Reads {"template", "messages"} as JSON on stdin.
+// joins the system messages, and Think/IsThinkSet from the request's `think` (absent: not set).
+// Reads {"template", "messages", "think"} as JSON on stdin.
 package main
 
 import (
@@ -19,6 +20,7 @@ type Message struct {
 type Input struct {
 	Template string    `json:"template"`
 	Messages []Message `json:"messages"`
+	Think    *bool     `json:"think"`
 }
 
 func main() {
@@ -36,7 +38,8 @@ func main() {
 		"currentDate": func(args ...string) string { return time.Now().Format("2006-01-02") },
 	}
 	tmpl := template.Must(template.New("").Option("missingkey=zero").Funcs(funcs).Parse(in.Template))
-	values := map[string]any{"System": strings.Join(system, "\n\n"), "Messages": in.Messages, "Response": ""}
+	values := map[string]any{"System": strings.Join(system, "\n\n"), "Messages": in.Messages, "Response": "",
+		"IsThinkSet": in.Think != nil, "Think": in.Think != nil && *in.Think}
 	if err := tmpl.Execute(os.Stdout, values); err != nil {
 		panic(err)
 	}
