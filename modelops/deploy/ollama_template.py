@@ -50,12 +50,12 @@ class Layout:
 
     The system text goes in a block (`system_prefix` + text + `system_suffix`, or `default_system` when
     there is none) placed `system_at` characters before the end of the opening text of the first user turn
-    (`first`) or of the last (`last`); a `turn` template writes system messages as turns of their own, and
-    `none` means the template refuses them."""
+    (`first`) or of the last (`last`); a `turn` template writes system messages as turns of their own;
+    `none` means the template refuses them, `ignored` that it leaves them out."""
 
     transitions: dict[tuple[str, str], str]
     generation: str                      # after the last user turn: the assistant's header
-    system: str                          # turn | first | last | none
+    system: str                          # turn | first | last | none (refused) | ignored
     system_at: int = 0
     system_prefix: str = ""
     system_suffix: str = ""
@@ -65,6 +65,10 @@ class Layout:
     variables: dict = field(default_factory=dict)    # what the template needed besides the messages
     parts: bool = False                  # whether it read contents as lists of parts
     thinking: tuple[Layout, Layout] | None = None    # with `enable_thinking` true and false, where it differs
+
+    @property
+    def takes_system(self) -> bool:
+        return self.system not in ("none", "ignored")
 
     @property
     def dated(self) -> bool:
@@ -139,9 +143,9 @@ def measure(render: Render, special_tokens: list[str], eos: str | None, needs: f
         layout = Layout(transitions, generation, "none")
     else:
         layout = _system_layout(plain, with_system, transitions, generation)
-    layout.stops = _stops(assistant_user, special_tokens, eos)
+    layout.stops = _stops(layout, special_tokens, eos)
     layout.family = next((name for token, name in FAMILIES.items() if token in plain), "custom")
-    system = layout.system != "none"
+    system = layout.takes_system
     for check in (_conversation(U1, A1, U2, A2, U3, system=system), _conversation(U1, system=system)):
         if simulate(layout, check) != probe(check):
             raise TranslationError("the chat template is not a sequence of turns: a Go template cannot reproduce it")
@@ -154,6 +158,8 @@ def _system_layout(plain: str, with_system: str, transitions: dict, generation: 
     place, a block holding the text (which may stand in for a default text)."""
     if with_system.endswith(plain) and S in with_system[: len(with_system) - len(plain)]:
         return _turn_layout(with_system, plain, transitions, generation)
+    if with_system == plain:                # Phi-3 medium, NuExtract, Llama Pro: it leaves system messages out
+        return Layout(transitions, generation, "ignored")
     if with_system.count(S) != 1:
         raise TranslationError("the chat template does not write the system message once")
     system_at = with_system.index(S)        # the common ends stop short of it (a default text may end alike)
@@ -182,17 +188,26 @@ def _turn_layout(with_system: str, plain: str, transitions: dict, generation: st
                   generation, "turn")
 
 
-def _stops(assistant_user: str, special_tokens: list[str], eos: str | None) -> list[str]:
-    """Tokens that end an assistant turn: the special tokens after it, the EOS, and a plain-text role marker."""
-    found = sorted((t for t in special_tokens if t and t in assistant_user), key=assistant_user.index)
-    if eos and eos not in found:
-        found.append(eos)
-    plain_text = assistant_user
-    for token in found:
-        plain_text = plain_text.split(token)[-1]
-    lines = plain_text.strip().splitlines()
-    if lines and lines[-1].strip().endswith(":"):             # "### Instruction:", "USER:", "User:"
-        found.append(lines[-1].strip())
+def _stops(layout: Layout, special_tokens: list[str], eos: str | None) -> list[str]:
+    """What ends an assistant turn, then what an answer never contains: the special tokens after an answer,
+    the EOS, the special tokens of the role headers (the system's too), and the plain-text role markers
+    ("USER:")."""
+    answer_end, answer_start = layout.transitions[("assistant", "user")], layout.transitions[("user", "assistant")]
+    headers = [answer_start, layout.transitions.get(("", "system"), ""), layout.transitions.get(("system", "user"), ""),
+               layout.system_prefix, layout.system_suffix]
+    found = []
+    for text in (answer_end, None, *headers):
+        if text is None:
+            found += [eos] if eos and eos not in found else []
+            continue
+        found += sorted((t for t in special_tokens if t and t in text and t not in found), key=text.index)
+    for text in (answer_end, answer_start):
+        plain_text = text
+        for token in found:
+            plain_text = plain_text.split(token)[-1]
+        lines = plain_text.strip().splitlines()
+        if lines and lines[-1].strip().endswith(":") and lines[-1].strip() not in found:
+            found.append(lines[-1].strip())          # "### Instruction:", "USER:", "Assistant:"
     return found
 
 
@@ -355,7 +370,7 @@ def first_difference(tokenizer, layout: Layout, conversations: list[list[dict]])
     real contents can meet what markers do not (a `trim`, a check of the content)."""
     render = _renderer(tokenizer)
     for number, messages in enumerate(conversations, 1):
-        kept = [m for m in messages if layout.system != "none" or m["role"] != "system"]
+        kept = [m for m in messages if layout.takes_system or m["role"] != "system"]
         try:
             expected = render(as_parts(kept) if layout.parts else kept, True, **layout.variables)
         except Exception as exc:

@@ -12,12 +12,13 @@ from typing import Any
 from modelops import jsonlines
 from modelops.deploy.gguf_facts import model_folder
 from modelops.deploy.modelfile_values import ends_block_early, ends_parameter_line
-from modelops.deploy.ollama_template import TranslationError, first_difference, go_template, layout_of
+from modelops.deploy.ollama_template import Layout, TranslationError, first_difference, go_template, layout_of
 from modelops.lm.rows import kind, prompt
 from modelops.steps.runtime import Spec, main
 from modelops.templates import render
 
 CONTRACT_ROWS = 200
+_SYSTEM = {"none": "refuses", "ignored": "ignores"}
 
 
 def modelfile_fields(spec: Spec) -> dict[str, Any]:
@@ -36,20 +37,11 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
                              "(Ollama's Go template over .Messages)") from None
         template, stops, family = go_template(layout), layout.stops, f"{layout.family} layout, {layout.system} system"
         _check_contract(tokenizer, layout, spec.inputs["validation.jsonl"])
-        if layout.system == "none" and p.system:
-            raise SystemExit("the model's chat template refuses system messages: remove deploy.ollama.system")
-        if layout.system == "none":
-            notes.append("the chat template takes no system message: Ollama leaves system messages out of the prompt")
-        if layout.dated:
-            notes.append("the chat template writes today's date: the TEMPLATE uses Ollama's currentDate (YYYY-MM-DD)")
-        if layout.variables:
-            names = ", ".join(sorted(layout.variables))
-            notes.append(f"the chat template needs {names}: translated as rendered without tools")
-        if layout.thinking:
-            notes.append("the chat template switches thinking (enable_thinking): a request with `think: false` gets "
-                         "its no-thinking prompt, one without `think` its default; reasoning stays in the reply "
-                         "text and Ollama refuses `think: true` (the TEMPLATE declares no thinking tags)")
-        notes.append("tool definitions and tool calls are not translated: Ollama refuses tool requests to this model")
+        if not layout.takes_system and p.system:
+            raise SystemExit(f"the model's chat template {_SYSTEM[layout.system]} system messages: "
+                             "remove deploy.ollama.system")
+        notes = _notes(layout)
+        stops = [*stops, *(t for t in _eos_tokens(model_folder(spec.inputs), tokenizer) if t not in stops)]
     parameters = dict(p.parameters)
     extra_stops = parameters.pop("stop", [])
     stops = list(dict.fromkeys(stops + ([extra_stops] if isinstance(extra_stops, str) else extra_stops)))
@@ -62,6 +54,38 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
             "parameters": parameters, "system": p.system, "messages": [m.model_dump() for m in p.messages],
             "license": p.license,
             "translated_from": family, "notes": notes}
+
+
+def _notes(layout: Layout) -> list[str]:
+    """What the Modelfile says about the translation: what Ollama does differently from the chat template."""
+    notes = []
+    if not layout.takes_system:
+        notes.append(f"the chat template {_SYSTEM[layout.system]} system messages: Ollama leaves them out of "
+                     "the prompt")
+    if layout.dated:
+        notes.append("the chat template writes today's date: the TEMPLATE uses Ollama's currentDate (YYYY-MM-DD)")
+    if layout.variables:
+        notes.append(f"the chat template needs {', '.join(sorted(layout.variables))}: translated as rendered "
+                     "without tools")
+    if layout.thinking:
+        notes.append("the chat template switches thinking (enable_thinking): a request with `think: false` gets "
+                     "its no-thinking prompt, one without `think` its default; reasoning stays in the reply "
+                     "text and Ollama refuses `think: true` (the TEMPLATE declares no thinking tags)")
+    notes.append("tool definitions and tool calls are not translated: Ollama refuses tool requests to this model")
+    return notes
+
+
+def _eos_tokens(folder: Path, tokenizer) -> list[str]:
+    """The tokens of the model's EOS ids (generation_config.json may list several: Llama 3's end of turn and
+    end of text), which Ollama must stop on too."""
+    from transformers import GenerationConfig
+
+    try:
+        ids = GenerationConfig.from_pretrained(folder).eos_token_id
+    except OSError:                                  # no generation_config.json
+        return []
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    return [t for t in tokenizer.convert_ids_to_tokens(ids) if t]
 
 
 def _check_contract(tokenizer, layout, validation: Path) -> None:

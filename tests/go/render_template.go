@@ -12,9 +12,13 @@ import (
 	"time"
 )
 
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+type Message struct { // the fields of Ollama's api.Message that templates read
+	Role      string   `json:"role"`
+	Content   string   `json:"content"`
+	Thinking  string   `json:"thinking"`
+	Images    []string `json:"images"`
+	ToolCalls []any    `json:"tool_calls"`
+	ToolName  string   `json:"tool_name"`
 }
 
 type Input struct {
@@ -34,12 +38,15 @@ func main() {
 			system = append(system, m.Content)
 		}
 	}
-	funcs := template.FuncMap{ // as Ollama's template package defines it
-		"currentDate": func(args ...string) string { return time.Now().Format("2006-01-02") },
+	funcs := template.FuncMap{ // as Ollama's template package defines them
+		"json":             func(v any) string { b, _ := json.Marshal(v); return string(b) },
+		"currentDate":      func(args ...string) string { return time.Now().Format("2006-01-02") },
+		"yesterdayDate":    func(args ...string) string { return time.Now().AddDate(0, 0, -1).Format("2006-01-02") },
+		"toTypeScriptType": func(v any) string { return "any" },
 	}
 	tmpl := template.Must(template.New("").Option("missingkey=zero").Funcs(funcs).Parse(in.Template))
 	values := map[string]any{"System": strings.Join(system, "\n\n"), "Messages": in.Messages, "Response": "",
-		"IsThinkSet": in.Think != nil, "Think": in.Think != nil && *in.Think}
+		"IsThinkSet": in.Think != nil, "Think": in.Think != nil && *in.Think, "Tools": []any{}, "ThinkLevel": ""}
 	if err := tmpl.Execute(os.Stdout, values); err != nil {
 		panic(err)
 	}
