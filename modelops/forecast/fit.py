@@ -1,7 +1,7 @@
-"""Fit one direct LightGBM model per step ahead: choose the target transform (on the latest fold, at the
-nearest and farthest step ahead) and the parameters (on every fold, early stopping on each), score against
-naive baselines on the same rows, then refit on all rows with the chosen parameters and the folds' mean
-best iteration."""
+"""Fit one direct LightGBM model per step ahead: choose the target transform (on every fold, at the nearest
+and farthest step ahead) and the parameters (on every fold, early stopping on each), score against naive
+baselines on the same rows, then refit on all rows with the chosen parameters and the folds' mean best
+iteration."""
 
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ class DaskTrainer:
             self.cluster.close()
 
 
-Unit = tuple[str, tuple[tuple[str, Any], ...], int, bool]  # (transform, parameters, step ahead, latest fold only)
+Unit = tuple[str, tuple[tuple[str, Any], ...], int]  # (transform, parameters, step ahead)
 _WORKER: Fitter | None = None  # the fitter of a worker process
 
 
@@ -235,6 +235,7 @@ class Fitter:
         self.step = step_of(spec.frequency)
         self.folds = make_folds(frame, spec.horizon, config.folds, config.window, self.step)
         self.done, self.total, self.resumed = 0, 0, 0
+        self.evaluated: dict[Unit, Evaluation] = {}
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.matrices = {h: horizon_matrix(frame, spec, h) for h in range(1, spec.horizon + 1)}
 
@@ -254,21 +255,18 @@ class Fitter:
         combos = self.config.candidates()
         horizons = range(1, self.spec.horizon + 1)
         probes = sorted({1, self.spec.horizon})  # the transform is chosen on the nearest and farthest step ahead
-        self.total = (
-            (len(transforms) if len(transforms) > 1 else 0) * len(probes)
-            + len(combos) * len(horizons) * len(self.folds)
-            + len(horizons)
-        )
+        probed = len(probes) if len(transforms) > 1 else 0     # the chosen transform's probes are reused
+        self.total = (len(transforms) * probed + len(combos) * len(horizons) - probed) * len(self.folds) + len(horizons)
         scores: dict[str, float] = {}
         if len(transforms) > 1:
-            probes_of = {kind: [(kind, _frozen(combos[0]), h, True) for h in probes] for kind in transforms}
+            probes_of = {kind: [(kind, _frozen(combos[0]), h) for h in probes] for kind in transforms}
             probed = iter(self._evaluate_all([unit for units in probes_of.values() for unit in units]))
             for kind, units in probes_of.items():
                 scores[kind] = float(np.mean([next(probed).score for _ in units]))
             chosen = sorted(scores, key=scores.__getitem__, reverse=not LOWER_IS_BETTER[self.config.metric])[0]
         else:
             chosen = transforms[0]
-        evaluated = iter(self._evaluate_all([(chosen, _frozen(combo), h, False) for h in horizons for combo in combos]))
+        evaluated = iter(self._evaluate_all([(chosen, _frozen(combo), h) for h in horizons for combo in combos]))
         params, evaluations = {}, {}
         for h in horizons:
             best: tuple[dict[str, Any], Evaluation] | None = None
@@ -285,8 +283,11 @@ class Fitter:
     def _evaluate_all(self, units: list[Unit]) -> list[Evaluation]:
         """Every unit's evaluation, in order: from the journal when an earlier attempt finished it, else
         computed (in worker processes when the parallelism says so) and journalled as soon as it is done."""
-        found: dict[int, Evaluation] = {}
+        found: dict[int, Evaluation] = {index: self.evaluated[unit] for index, unit in enumerate(units)
+                                        if unit in self.evaluated}
         for index, unit in enumerate(units):
+            if index in found:
+                continue
             stored = self.journal.load(unit) if self.journal else None
             if stored is not None:
                 found[index] = Evaluation.from_arrays(stored)
@@ -298,6 +299,7 @@ class Fitter:
                 self.journal.save(units[index], evaluation.arrays())
             found[index] = evaluation
             self._tick(len(evaluation.best_iterations), h=units[index][2])
+        self.evaluated.update((units[index], evaluation) for index, evaluation in found.items())
         return [found[index] for index in range(len(units))]
 
     def _compute(self, todo: list[tuple[int, Unit]]) -> Iterator[tuple[int, Evaluation]]:
@@ -319,8 +321,8 @@ class Fitter:
             yield futures[future], future.result()
 
     def evaluate_unit(self, unit: Unit) -> Evaluation:
-        kind, combo, h, latest_only = unit
-        return self.evaluate(kind, dict(combo), h, self.folds[-1:] if latest_only else None)
+        kind, combo, h = unit
+        return self.evaluate(kind, dict(combo), h)
 
     def _data(self, kind: str, h: int, mask: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
         frame = self.frame[mask]
@@ -336,11 +338,11 @@ class Fitter:
             params["num_threads"] = self.parallelism.threads
         return params, rounds
 
-    def evaluate(self, kind: str, combo: dict[str, Any], h: int, folds: list[Fold] | None = None) -> Evaluation:
+    def evaluate(self, kind: str, combo: dict[str, Any], h: int) -> Evaluation:
         params, rounds = self._lgb_params(combo)
         labelled = self._labelled(h)
         predictions, rows, fold_rows, iterations = [], [], [], []
-        for fold in folds or self.folds:
+        for fold in self.folds:
             train, valid = fold.masks(self.frame, h, self.step, self.config.gap)
             train, valid = train & labelled, valid & labelled
             if not train.any() or not valid.any():

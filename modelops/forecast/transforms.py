@@ -4,6 +4,9 @@ trends, predicting a change or a standardised value is what lets them beat a nai
 
 - none: y
 - difference: y(t+h) - y(t); target-level columns become their difference from y(t)
+- changes: y(t+h) - y(t) too, but each target lag followed by the next one becomes the step's change
+  (y(t-k+1) - y(t-k), as lags of a differenced series are): a seasonal pattern in the changes (half-hourly
+  demand, a monthly panel's momentum) is then one column a tree can split on, not a difference of two
 - standard: (y(t+h) - mean) / std, with the series' expanding mean and std up to t
 - log: log1p(y), for non-negative targets"""
 
@@ -14,7 +17,8 @@ import pandas as pd
 
 from modelops.forecast.features import LAST, MEAN, STD, FeatureSpec
 
-TRANSFORMS = ("none", "difference", "standard", "log")
+TRANSFORMS = ("none", "difference", "changes", "standard", "log")
+ON_CHANGES = ("difference", "changes")               # which predict y(t+h) - y(t)
 
 
 def candidates(frame: pd.DataFrame) -> list[str]:
@@ -27,11 +31,20 @@ def _scale(frame: pd.DataFrame) -> pd.Series:
     return std.where(std > 1e-9, 1.0).fillna(1.0)
 
 
+def _changes(matrix: pd.DataFrame, spec: FeatureSpec) -> dict[str, pd.Series]:
+    """Each target lag followed by the next one, as the change into it: lag k minus lag k+1."""
+    lag = {k: f"{spec.target}_lag{k}" for k in spec.lags}
+    return {lag[k]: matrix[lag[k]] - matrix[lag[k + 1]] for k in spec.lags if k + 1 in lag}
+
+
 def transform_inputs(matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpec, kind: str) -> pd.DataFrame:
     levels = [c for c in spec.target_level_columns() if c in matrix]
     spreads = [c for c in spec.target_spread_columns() if c in matrix]
-    if kind == "difference":
+    if kind in ON_CHANGES:
+        changes = _changes(matrix, spec) if kind == "changes" else {}
         matrix[levels] = matrix[levels].sub(frame[LAST].to_numpy(), axis=0)
+        for column, values in changes.items():
+            matrix[column] = values
     elif kind == "standard":
         scale = _scale(frame).to_numpy()
         matrix[levels] = matrix[levels].sub(frame[MEAN].to_numpy(), axis=0).div(scale, axis=0)
@@ -42,7 +55,7 @@ def transform_inputs(matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpe
 
 
 def transform_target(y: pd.Series, frame: pd.DataFrame, kind: str) -> pd.Series:
-    if kind == "difference":
+    if kind in ON_CHANGES:
         return y - frame[LAST]
     if kind == "standard":
         return (y - frame[MEAN]) / _scale(frame)
@@ -52,7 +65,7 @@ def transform_target(y: pd.Series, frame: pd.DataFrame, kind: str) -> pd.Series:
 
 
 def invert(prediction: np.ndarray, frame: pd.DataFrame, kind: str) -> np.ndarray:
-    if kind == "difference":
+    if kind in ON_CHANGES:
         return prediction + frame[LAST].to_numpy()
     if kind == "standard":
         return prediction * _scale(frame).to_numpy() + frame[MEAN].to_numpy()

@@ -155,14 +155,14 @@ def train_file_rows(loaded: LoadedRecipe) -> int | None:
 
 
 SECONDS_PER_CELL_ROUND = 2.7e-8  # one LightGBM thread; the demo forecast: 416 fits of 1,857 rows × 11 in 113 s
-TRANSFORM_PROBES = 4  # target transforms `auto` tries (forecast.transforms.TRANSFORMS)
+TRANSFORM_PROBES = 5  # target transforms `auto` tries (forecast.transforms.TRANSFORMS)
 
 
 def _fit_estimate(loaded: LoadedRecipe, task: RegressionTask) -> dict[str, str]:
     """The number of LightGBM fits and a rough time on one CPU (rows × features × rounds, an upper bound:
     early stopping usually ends sooner); parallel fits divide it among the CPUs."""
-    probes = 0 if task.target_transform != "auto" else TRANSFORM_PROBES * len({1, task.horizon})
-    fits = _combinations(task) * task.horizon * task.validation.folds + task.horizon + probes
+    probes = 0 if task.target_transform != "auto" else len({1, task.horizon})   # steps ahead a transform is tried at
+    fits = ((TRANSFORM_PROBES - 1) * probes + _combinations(task) * task.horizon) * task.validation.folds + task.horizon
     rows = train_file_rows(loaded)
     if not rows:
         return {"fits": f"{fits:,}"}

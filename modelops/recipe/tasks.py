@@ -105,10 +105,12 @@ class RegressionTask(Section):
         default_factory=list,
         description="Columns known in advance (holidays, planned values), taken at the target time.",
     )
-    target_transform: Literal["auto", "none", "difference", "standard", "log"] = Field(
+    target_transform: Literal["auto", "none", "difference", "changes", "standard", "log"] = Field(
         "auto",
         description=(
-            "Transform applied before fitting and inverted on prediction; `auto` lets the validation folds choose."
+            "Transform applied before fitting and inverted on prediction; `auto` lets the validation folds choose. "
+            "`difference` and `changes` predict the change from the latest value, `changes` with lags as "
+            "step-to-step changes (as lags of a differenced series)."
         ),
     )
     season: int | None = Field(None, ge=2, description="Season length in steps, for the seasonal-naive baseline.")

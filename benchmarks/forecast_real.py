@@ -1,0 +1,169 @@
+"""modelops forecasting vs mlforecast on real data sets that installable packages ship.
+
+Data: vega_datasets (us-employment: a monthly panel of 22 industries; stocks: 5 monthly prices with
+different start dates; seattle-weather: daily maximum temperature), statsmodels (co2: weekly Mauna Loa
+CO2), pmdarima (wineind: monthly wine sales; ausbeer: quarterly beer production; taylor: half-hourly
+electricity demand). For each, both tools get the same lags, the same LightGBM parameters (one thread
+each) and the same forecast origins: the last H * WINDOWS steps, H apart (mlforecast's
+`cross_validation(n_windows, h, step_size=h)`); each trains on the data up to an origin and forecasts the
+next H steps of every series. mlforecast runs four ways — direct (one model per step ahead) and recursive
+(one model), each with raw lags and with `Differences([1])` — and the best is the anchor. modelops runs
+with a recipe's defaults (`target_transform: auto`, 3 inner time-ordered folds with early stopping,
+refit). The
+runs are interleaved per data set. Reported: MAE, MAE ÷ best mlforecast, wall time ÷ the best one's.
+Needs: pip install -c constraints.txt mlforecast statsmodels vega_datasets pmdarima
+Run: .venv/bin/python benchmarks/forecast_real.py [NAME ...]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from modelops.forecast.features import FeatureSpec, build_features
+from modelops.forecast.fit import FitConfig, Fitter
+from modelops.forecast.frame import GROUP, PanelSpec, load_panel
+from modelops.forecast.predictor import forecast_latest
+from modelops.recipe.tasks import LightGBMModel, TimeValidation
+
+PARAMS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20}
+
+
+@dataclass
+class Dataset:
+    load: Callable[[], pd.DataFrame]        # long form: unique_id, ds, y
+    freq: str
+    lags: list[int]
+    h: int
+    windows: int
+
+
+def _vega(name: str) -> pd.DataFrame:
+    from vega_datasets import local_data
+
+    return getattr(local_data, name.replace("-", "_"))()
+
+
+def us_employment() -> pd.DataFrame:
+    wide = _vega("us-employment").drop(columns=["nonfarm_change"])
+    return wide.melt(id_vars="month", var_name="unique_id", value_name="y").rename(columns={"month": "ds"})
+
+
+def stocks() -> pd.DataFrame:
+    return _vega("stocks").rename(columns={"symbol": "unique_id", "date": "ds", "price": "y"})
+
+
+def seattle_weather() -> pd.DataFrame:
+    weather = _vega("seattle-weather").assign(unique_id="seattle")
+    return weather.rename(columns={"date": "ds", "temp_max": "y"})[["unique_id", "ds", "y"]]
+
+
+def co2() -> pd.DataFrame:
+    import statsmodels.api as sm
+
+    series = sm.datasets.co2.load_pandas().data["co2"].interpolate()
+    return pd.DataFrame({"unique_id": "mauna-loa", "ds": series.index, "y": series.to_numpy()})
+
+
+def _pmdarima(name: str, start: str, freq: str) -> pd.DataFrame:
+    import pmdarima.datasets
+
+    values = getattr(pmdarima.datasets, f"load_{name}")(as_series=True).to_numpy(dtype=float)
+    return pd.DataFrame({"unique_id": name, "ds": pd.date_range(start, periods=len(values), freq=freq), "y": values})
+
+
+DATASETS = {
+    "us-employment (monthly, 22 series)": Dataset(us_employment, "MS", list(range(1, 13)), 3, 8),
+    "stocks (monthly, 5 series, different starts)": Dataset(stocks, "MS", list(range(1, 13)), 3, 8),
+    "wineind (monthly)": Dataset(lambda: _pmdarima("wineind", "1980-01-01", "MS"), "MS", list(range(1, 13)), 3, 8),
+    "ausbeer (quarterly)": Dataset(lambda: _pmdarima("ausbeer", "1956-01-01", "QS"), "QS", list(range(1, 9)), 2, 8),
+    "co2 (weekly)": Dataset(co2, "W-SAT", [*range(1, 14), 52], 4, 26),
+    "seattle-weather temp_max (daily)": Dataset(seattle_weather, "D", list(range(1, 15)), 7, 16),
+    "taylor demand (half-hourly)": Dataset(lambda: _pmdarima("taylor", "2000-06-05", "30min"), "30min",
+                                           list(range(1, 49)), 3, 30),
+}
+
+
+def run_mlforecast(df: pd.DataFrame, data: Dataset, differences: bool, direct: bool) -> tuple[pd.DataFrame, float]:
+    import lightgbm as lgb
+    from mlforecast import MLForecast
+    from mlforecast.target_transforms import Differences
+
+    model = lgb.LGBMRegressor(**PARAMS, n_jobs=1, verbosity=-1, random_state=0)
+    forecaster = MLForecast(models={"lgb": model}, freq=data.freq, lags=data.lags,
+                            target_transforms=[Differences([1])] if differences else None)
+    started = time.perf_counter()
+    cv = forecaster.cross_validation(df, n_windows=data.windows, h=data.h, step_size=data.h,
+                                     max_horizon=data.h if direct else None)
+    return cv.rename(columns={"lgb": "forecast"}), time.perf_counter() - started
+
+
+def run_modelops(df: pd.DataFrame, data: Dataset, cutoffs: list) -> tuple[pd.DataFrame, float]:
+    panel_spec = PanelSpec("ds", None, None, data.freq, "error", "error", "y", [], ["unique_id"])
+    feature_spec = FeatureSpec("y", [], ["unique_id"], data.lags, data.h)
+    defaults = TimeValidation()
+    config = FitConfig(PARAMS | {"num_threads": 1}, LightGBMModel().early_stopping_rounds, None, defaults.folds,
+                       defaults.window, defaults.gap, ["mae"], "auto", 0)
+    started, results = time.perf_counter(), []
+    for cutoff in cutoffs:
+        panel, report = load_panel(df[df["ds"] <= cutoff], panel_spec, max(data.lags) + data.h, "bench")
+        feature_spec.frequency = report["frequency"]
+        fit = Fitter(build_features(panel, feature_spec), feature_spec, config, lambda **_: None).run()
+        origins = build_features(panel, feature_spec, with_targets=False).groupby(GROUP).tail(1)
+        forecasts = forecast_latest(origins, feature_spec, fit.boosters, fit.transform, "%Y-%m-%d %H:%M:%S")
+        forecasts["ds"] = pd.to_datetime(forecasts["time"])
+        results.append(forecasts.assign(cutoff=cutoff, chosen=fit.transform))
+    return pd.concat(results), time.perf_counter() - started
+
+
+def mae(truth: pd.DataFrame, forecasts: pd.DataFrame) -> float:
+    joined = truth.merge(forecasts[["unique_id", "ds", "forecast"]], on=["unique_id", "ds"], how="left")
+    assert joined["forecast"].notna().all(), "a tool left forecasts out"
+    return float(np.abs(joined["y"] - joined["forecast"]).mean())
+
+
+def bench(name: str, data: Dataset) -> list[dict]:
+    df = data.load().dropna(subset=["y"]).sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    df["ds"] = pd.to_datetime(df["ds"])
+    rows, anchor = [], None
+    for label, differences, direct in (("raw lags, direct", False, True), ("Differences([1]), direct", True, True),
+                                       ("raw lags, recursive", False, False),
+                                       ("Differences([1]), recursive", True, False)):
+        cv, seconds = run_mlforecast(df, data, differences, direct)
+        truth = cv[["unique_id", "ds", "cutoff", "y"]]
+        rows.append({"method": f"mlforecast, {label}", "mae": mae(truth, cv), "seconds": seconds})
+    best = min(rows, key=lambda r: r["mae"])
+    ours, seconds = run_modelops(df, data, sorted(truth["cutoff"].unique()))
+    chosen = ", ".join(sorted(set(ours["chosen"])))
+    rows.append({"method": f"modelops defaults (chose {chosen})", "mae": mae(truth, ours), "seconds": seconds})
+    last = df.merge(truth[["cutoff"]].drop_duplicates(), how="cross")
+    last = last[last["ds"] <= last["cutoff"]].groupby(["unique_id", "cutoff"])["y"].last().rename("forecast")
+    naive = truth.join(last, on=["unique_id", "cutoff"])
+    rows.append({"method": "naive (last value)", "mae": mae(truth, naive.assign(forecast=naive["forecast"])),
+                 "seconds": None})
+    anchor = best
+    for row in rows:
+        row["ratio"] = row["mae"] / anchor["mae"]
+        row["time_ratio"] = row["seconds"] / anchor["seconds"] if row["seconds"] else None
+    print(f"\n{name}: {df['unique_id'].nunique()} series, {len(df)} rows, lags {data.lags[0]}..{max(data.lags)}, "
+          f"h={data.h}, {data.windows} origins")
+    for row in rows:
+        time_ratio = f"{row['time_ratio']:.2f}" if row["time_ratio"] else ""
+        print(f"  {row['method']:45} MAE {row['mae']:10.4f}  × best {row['ratio']:.3f}  time × {time_ratio}",
+              flush=True)
+    return rows
+
+
+def main(names: list[str]) -> None:
+    for name, data in DATASETS.items():
+        if not names or any(n in name for n in names):
+            bench(name, data)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
