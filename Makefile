@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python benchmarks/plan_speed.py
 	$(BIN)/python benchmarks/feature_building.py
 	$(BIN)/python benchmarks/forecast_vs_mlforecast.py
+	$(BIN)/python benchmarks/forecast_real.py
 	$(BIN)/python benchmarks/second_apply.py
 	$(BIN)/python benchmarks/forecast_demo_load.py
 	$(BIN)/python benchmarks/forecast_scale.py
