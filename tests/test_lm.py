@@ -559,7 +559,8 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(chain, run_cli):
     assert "checkpoint-9999 is incomplete" in log and "checkpoint-9998 is incomplete" in log
 
 
-KILLS = 20
+KILLS = 20            # interruptions tried; a fast machine may finish the training after fewer
+MIN_KILLS = 3
 
 
 def _gone(group: int, seconds: float = 30) -> bool:
@@ -596,9 +597,9 @@ def test_training_killed_at_random_moments_ends_as_the_uninterrupted_run(chain, 
             time.sleep(0.05)
             events = next((chain / "runs" / "killed").glob("train-*/events.jsonl"), None)
         if process.poll() is not None:          # the resumed training reached its last step between two kills
-            assert process.returncode == 0 and kills >= KILLS // 2, f"training ended after {kills} interruption(s)"
+            assert process.returncode == 0 and kills >= MIN_KILLS, f"training ended after {kills} interruption(s)"
             break
-        time.sleep(rng.uniform(0, 1.5))
+        time.sleep(rng.uniform(0, 0.5))
         how = rng.choice([signal.SIGKILL] * 3 + [signal.SIGTERM, signal.SIGINT])
         os.killpg(process.pid, how) if how == signal.SIGINT else process.send_signal(how)
         process.wait()
