@@ -150,14 +150,13 @@ def chat_tokenizer(template: str, bos: str | None, eos: str | None, specials: li
     return tokenizer
 
 
-@pytest.fixture(scope="session")
-def go_render(tmp_path_factory):
-    """Go's text/template, built from tests/go (Go is installed when missing, or the tests skip saying why)."""
+def _go_program(tmp_path_factory, name: str) -> str:
+    """tests/go/NAME.go built with Go (installed when missing, or the tests skip saying why)."""
     if apt_install("golang-go", "go") is None:
         pytest.skip("Go (Debian's golang-go) is not installed and could not be installed: apt-get install golang-go")
-    binary = tmp_path_factory.mktemp("go") / "render"
+    binary = tmp_path_factory.mktemp("go") / name
     subprocess.run(
-        ["go", "build", "-o", str(binary), str(ROOT / "tests" / "go" / "render_template.go")],
+        ["go", "build", "-o", str(binary), str(ROOT / "tests" / "go" / f"{name}.go")],
         check=True,
         env={
             "GOCACHE": str(binary.parent / "cache"),
@@ -166,16 +165,31 @@ def go_render(tmp_path_factory):
             "GO111MODULE": "off",
         },
     )
+    return str(binary)
+
+
+def _run_go(binary: str, request: dict) -> str:
+    return subprocess.run([binary], input=json.dumps(request), capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="session")
+def go_render(tmp_path_factory):
+    """Go's text/template, executing a TEMPLATE as Ollama does for a chat request."""
+    binary = _go_program(tmp_path_factory, "render_template")
 
     def render(template: str, messages: list[dict], think: bool | None = None) -> str:
         request = {"template": template, "messages": messages} | ({} if think is None else {"think": think})
-        result = subprocess.run(
-            [str(binary)],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return result.stdout
+        return _run_go(binary, request)
 
     return render
+
+
+@pytest.fixture(scope="session")
+def ollama_selection(tmp_path_factory):
+    """Ollama's own rule (ported to tests/go) for prompting with the GGUF's chat template or the TEMPLATE."""
+    binary = _go_program(tmp_path_factory, "template_selection")
+
+    def select(chat_template: str, template: str) -> dict:
+        return json.loads(_run_go(binary, {"chat_template": chat_template, "template": template}))
+
+    return select

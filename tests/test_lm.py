@@ -319,6 +319,7 @@ def test_ollama_bundle_has_a_translated_template_and_stops(chain):
     assert 'TEMPLATE """{{ $prev := "" }}' in modelfile and "<|im_start|>assistant\n" in modelfile
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'PARAMETER stop "###"' in modelfile
     assert 'SYSTEM """你是机器学习助教。"""' in modelfile and "PARAMETER num_ctx 256" in modelfile
+    assert "# note: Ollama uses this TEMPLATE (the chat template in the GGUF declares no tools" in modelfile
     bundle = _out(chain, "dpo", "ollama") / "bundle"
     created = json.loads((_out(chain, "dpo", "ollama") / "create.json").read_text())
     assert created["created"] is False and "ollama create tiny-zh:0.1 -f Modelfile" in created["command"]

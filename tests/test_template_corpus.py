@@ -103,6 +103,23 @@ def translate_corpus(templates: dict[str, str], go_render, specials: dict[str, l
     return outcomes
 
 
+def ollama_prompts_with(templates: dict[str, str], translated: dict[str, dict], ollama_selection) -> dict[str, list]:
+    """Which template Ollama 0.30+ prompts each translated model with, by Ollama's own rule (ported to Go),
+    checked against what `ollama_selection.prompt_note` tells the Modelfile: the GGUF's chat template for
+    tools and thinking, the TEMPLATE otherwise. Returns the models per capability the GGUF's template brings."""
+    from modelops.deploy.ollama_selection import chat_template_capabilities
+
+    brought: dict[str, list] = {"tools": [], "thinking": []}
+    for name, outcome in translated.items():
+        ours = chat_template_capabilities(templates[name])
+        chosen = ollama_selection(templates[name], outcome["template"])
+        assert chosen["chat"] == (ours or None) and not chosen["go"], name
+        assert (chosen["selected"] == "gguf_chat_template") == bool(ours), name
+        for capability in ours:
+            brought[capability].append(name)
+    return brought
+
+
 def _today_spellings() -> list[str]:
     today = datetime.date.today()
     return [today.strftime(f) for f in ("%d %b %Y", "%d %B %Y", "%B %d, %Y", "%Y-%m-%d")]
@@ -114,12 +131,15 @@ def _sorted(outcomes: dict[str, dict]) -> tuple[dict, dict, dict]:
     return {name: o for name, o in outcomes.items() if "system" in o}, refused, wrong
 
 
-def test_llama_cpp_template_corpus_translates_identically_or_is_refused(llama_cpp_templates, go_render):
+def test_llama_cpp_template_corpus_translates_identically_or_is_refused(llama_cpp_templates, go_render,
+                                                                     ollama_selection):
     outcomes = translate_corpus(llama_cpp_templates, go_render)
     translated, refused, wrong = _sorted(outcomes)
     switched = sorted(name for name, o in translated.items() if o["thinking"])
+    brought = ollama_prompts_with(llama_cpp_templates, translated, ollama_selection)
     print(f"{len(outcomes)} templates: {len(translated)} identical, {len(refused)} refused, {len(wrong)} wrong; "
-          f"thinking switched on and off in {len(switched)}: {', '.join(switched)}")
+          f"thinking switched on and off in {len(switched)}: {', '.join(switched)}; Ollama 0.30+ prompts with the "
+          f"GGUF's own template for tools in {len(brought['tools'])}, for thinking in {len(brought['thinking'])}")
     for name, reason in refused.items():
         print(f"  refused {name}: {reason}")
     assert len(outcomes) >= 60
@@ -132,6 +152,8 @@ def test_llama_cpp_template_corpus_translates_identically_or_is_refused(llama_cp
     assert translated["google-gemma-2-2b-it"]["system"] == "none"
     assert translated["mistralai-Mistral-Nemo-Instruct-2407"]["system"] == "last"
     assert {"Qwen-Qwen3-0.6B", "HuggingFaceTB-SmolLM3-3B"} <= set(switched)
+    assert {"Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct", "Qwen-Qwen3-0.6B"} <= set(brought["tools"])
+    assert {"Qwen-Qwen3-0.6B", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "Qwen-QwQ-32B"} <= set(brought["thinking"])
 
 
 OLLAMA_UTILS = "@huggingface/ollama-utils@0.0.18"   # its map: 97 models of Ollama's library, as served in 2025
@@ -166,13 +188,15 @@ def ollama_library(tmp_path_factory) -> list[dict]:
     return json.loads(converted.stdout)
 
 
-def test_ollama_library_templates_translate_identically_with_ollamas_stops(ollama_library, go_render):
+def test_ollama_library_templates_translate_identically_with_ollamas_stops(ollama_library, go_render,
+                                                                          ollama_selection):
     """The issue's 97 models: each translated rendering equals transformers' (or is refused with a reason);
     the stops cover Ollama's library PARAMETER stop lists; how many prompts equal Ollama's own TEMPLATE's."""
     named = {f"{e['model']} #{i}": e for i, e in enumerate(ollama_library)}     # (a model may be listed twice)
     outcomes = translate_corpus({name: e["gguf"] for name, e in named.items()}, go_render,
                                 {name: e["ollama"]["tokens"] for name, e in named.items()})
     translated, refused, wrong = _sorted(outcomes)
+    brought = ollama_prompts_with({name: e["gguf"] for name, e in named.items()}, translated, ollama_selection)
     covered, same_as_ollama, legacy = 0, 0, 0
     for name, entry in named.items():
         ours = translated.get(name)
@@ -186,7 +210,9 @@ def test_ollama_library_templates_translate_identically_with_ollamas_stops(ollam
                                   for m in CONVERSATIONS)
     print(f"{len(outcomes)} models: {len(translated)} identical to transformers, {len(refused)} refused, "
           f"{len(wrong)} wrong; Ollama's stops covered for {covered}; the same prompt as Ollama's own TEMPLATE "
-          f"for {same_as_ollama} of {len(outcomes) - legacy} (and {legacy} in the legacy form)")
+          f"for {same_as_ollama} of {len(outcomes) - legacy} (and {legacy} in the legacy form); Ollama 0.30+ prompts "
+          f"with the GGUF's own template for tools in {len(brought['tools'])}, for thinking in "
+          f"{len(brought['thinking'])}")
     for name, reason in refused.items():
         print(f"  refused {name}: {reason}")
     assert len(outcomes) == 97 and not wrong, "\n".join(f"{name}: {why}" for name, why in wrong.items())

@@ -1,12 +1,15 @@
-"""What a GGUF file holds: parameters, bytes, bits per weight, tensor types, and k-quant fallbacks."""
+"""What a GGUF file holds: parameters, bytes, bits per weight, tensor types, k-quant fallbacks, and the chat
+template it carries."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 K_QUANT_ROW = 256          # k-quants pack rows in super-blocks of 256 values
+GENERATION_TAGS = r"\{%-?\s*(?:end)?generation\s*-?%\}"
 
 
 def gguf_facts(path: Path, requested: str | None = None) -> dict[str, Any]:
@@ -38,3 +41,17 @@ def gguf_facts(path: Path, requested: str | None = None) -> dict[str, Any]:
 def model_folder(inputs: dict[str, Path]) -> Path:
     """The Hugging Face folder a deploy step works from: the merged/full model, else the base."""
     return inputs.get("model") or inputs["base"]
+
+
+def servable_template(chat_template: str) -> str:
+    """The chat template as a GGUF carries it: without `{% generation %}` markers (a transformers extension
+    that training needs and llama.cpp's and Ollama's Jinja do not know)."""
+    return re.sub(GENERATION_TAGS, "", chat_template)
+
+
+def gguf_chat_template(path: Path) -> str | None:
+    """The chat template a GGUF carries (`tokenizer.chat_template`), which llama.cpp and Ollama render."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(path).fields.get("tokenizer.chat_template")
+    return bytes(field.parts[field.data[0]]).decode("utf-8") if field else None

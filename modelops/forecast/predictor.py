@@ -43,9 +43,10 @@ class Forecaster:
         observed = panel[spec.target].notna()
         counts = observed.groupby(panel[GROUP]).sum()
         short = counts[counts < spec.history].index
+        names = self._names(panel[panel[GROUP].isin(short)])
         refused = [
             {
-                "series": self._name(panel, g),
+                "series": names[g],
                 "reason": f"{int(counts[g])} observation(s); needs at least {spec.history} (the largest lag or window)",
             }
             for g in short
@@ -77,9 +78,12 @@ class Forecaster:
         """{level: {step ahead: half-width}} of the conformal intervals (none for models fitted without)."""
         return self.config.get("intervals") or {}
 
-    def _name(self, panel: pd.DataFrame, group: int) -> str:
-        row = panel[panel[GROUP] == group].iloc[0]
-        return "/".join(str(row[g]) for g in self.panel_spec.groups) or "the series"
+    def _names(self, panel: pd.DataFrame) -> dict[int, str]:
+        """Each series' name from its group columns, in one pass over the panel."""
+        first = panel.groupby(GROUP, sort=False).head(1)
+        columns = self.panel_spec.groups
+        return {row[GROUP]: "/".join(str(row[g]) for g in columns) or "the series"
+                for row in first[[GROUP, *columns]].to_dict("records")}
 
 
 def forecast_latest(

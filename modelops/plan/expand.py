@@ -438,7 +438,8 @@ def _expand_deploy(
     if deploy.target == "ollama":
         modelfile = steps.add(
             "modelfile",
-            "Render the Ollama Modelfile (TEMPLATE checked against the chat template, stops, SYSTEM, PARAMETERs)",
+            "Render the Ollama Modelfile (TEMPLATE checked against the chat template, stops, SYSTEM, PARAMETERs; "
+            "the GGUF's own chat template, which Ollama 0.30+ prompts with for tools and thinking, checked)",
             params=OllamaModelfile(**dict(deploy.ollama) | {"name": deploy.ollama.name or recipe.name},
                                    gguf=chosen_name),
             inputs=[chosen, model_out if merged else base, output_of(data, "validation.jsonl")]

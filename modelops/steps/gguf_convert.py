@@ -4,20 +4,16 @@ installed runtime), with the recipe's metadata; the chat template travels into t
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 
 from modelops.deploy.converter import run_converter
-from modelops.deploy.gguf_facts import gguf_facts, model_folder
+from modelops.deploy.gguf_facts import gguf_facts, model_folder, servable_template
 from modelops.steps.runtime import Spec, main
-
-GENERATION_TAGS = r"\{%-?\s*(?:end)?generation\s*-?%\}"
 
 
 def servable_copy(model: Path, into: Path) -> Path:
-    """The model folder as links, with `{% generation %}` markers (a transformers extension that training
-    needs and llama.cpp's and Ollama's Jinja do not know) taken out of the chat template."""
+    """The model folder as links, with the chat template as a GGUF carries it (`servable_template`)."""
     into.mkdir()
     for item in model.iterdir():
         (into / item.name).symlink_to(item.resolve())
@@ -25,7 +21,7 @@ def servable_copy(model: Path, into: Path) -> Path:
     if template.exists():
         (into / template.name).unlink()
         (into / template.name).write_text(
-            re.sub(GENERATION_TAGS, "", template.read_text(encoding="utf-8")), encoding="utf-8"
+            servable_template(template.read_text(encoding="utf-8")), encoding="utf-8"
         )
     return into
 

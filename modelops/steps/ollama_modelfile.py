@@ -1,8 +1,9 @@
 """Step `ollama_modelfile`: the Modelfile that makes Ollama prompt the model the way it was trained —
 FROM the chosen GGUF, a TEMPLATE translated from the model's own chat template (or the recipe's) and
 checked against it on the held-out conversations, a `PARAMETER stop` for every end-of-turn token, SYSTEM,
-the recipe's PARAMETERs, MESSAGE and LICENSE. `modelfile.json` holds the same fields for creating the model
-over Ollama's HTTP API."""
+the recipe's PARAMETERs, MESSAGE and LICENSE; notes say which template each Ollama prompts with (0.30 and
+newer take the GGUF's own for tools and thinking), after checking that the GGUF carries the model's.
+`modelfile.json` holds the same fields for creating the model over Ollama's HTTP API."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from modelops import jsonlines
-from modelops.deploy.gguf_facts import model_folder
+from modelops.deploy.gguf_facts import gguf_chat_template, model_folder, servable_template
 from modelops.deploy.modelfile_values import ends_block_early, ends_parameter_line
+from modelops.deploy.ollama_selection import prompt_note
 from modelops.deploy.ollama_template import Layout, TranslationError, first_difference, go_template, layout_of
 from modelops.lm.rows import kind, prompt
 from modelops.steps.runtime import Spec, main
@@ -26,7 +28,8 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
 
     p = spec.params
     tokenizer = AutoTokenizer.from_pretrained(model_folder(spec.inputs))
-    notes = []
+    gguf_template = _gguf_template(spec.inputs["gguf"], tokenizer)
+    notes = [prompt_note(gguf_template)]
     if p.template:
         template, stops, family = p.template, [], "the recipe's deploy.ollama.template"
     else:
@@ -40,7 +43,7 @@ def modelfile_fields(spec: Spec) -> dict[str, Any]:
         if not layout.takes_system and p.system:
             raise SystemExit(f"the model's chat template {_SYSTEM[layout.system]} system messages: "
                              "remove deploy.ollama.system")
-        notes = _notes(layout)
+        notes += _notes(layout)
         stops = [*stops, *(t for t in _eos_tokens(model_folder(spec.inputs), tokenizer) if t not in stops)]
     parameters = dict(p.parameters)
     extra_stops = parameters.pop("stop", [])
@@ -68,11 +71,22 @@ def _notes(layout: Layout) -> list[str]:
         notes.append(f"the chat template needs {', '.join(sorted(layout.variables))}: translated as rendered "
                      "without tools")
     if layout.thinking:
-        notes.append("the chat template switches thinking (enable_thinking): a request with `think: false` gets "
-                     "its no-thinking prompt, one without `think` its default; reasoning stays in the reply "
-                     "text and Ollama refuses `think: true` (the TEMPLATE declares no thinking tags)")
-    notes.append("tool definitions and tool calls are not translated: Ollama refuses tool requests to this model")
+        notes.append("the chat template switches thinking (enable_thinking): where this TEMPLATE is used, a request "
+                     "with `think: false` gets its no-thinking prompt, one without `think` its default; reasoning "
+                     "stays in the reply text and `think: true` is refused (the TEMPLATE declares no thinking tags)")
     return notes
+
+
+def _gguf_template(gguf: Path, tokenizer) -> str | None:
+    """The chat template inside the GGUF, which must be the model's own (Ollama 0.30+ and llama.cpp prompt with
+    it); a tokenizer with several named templates is compared on its default one."""
+    carried = gguf_chat_template(gguf)
+    own = tokenizer.chat_template
+    own = own.get("default") if isinstance(own, dict) else own
+    if carried is not None and own and carried != servable_template(own):
+        raise SystemExit(f"the chat template inside {gguf.name} is not the model's own: llama.cpp and Ollama 0.30+ "
+                         "would prompt it differently from training; rebuild the GGUF (`modelops apply --force`)")
+    return carried
 
 
 def _eos_tokens(folder: Path, tokenizer) -> list[str]:
