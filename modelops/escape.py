@@ -41,6 +41,12 @@ def md_code(text: str, in_table: bool = False) -> str:
     return f"{ticks}{padded}{ticks}".replace("|", "\\|") if in_table else f"{ticks}{padded}{ticks}"
 
 
+def md_spans(text: str, in_table: bool = False) -> str:
+    """`md_text`, keeping the text's own `code` spans (from verdicts, reasons) as code spans."""
+    parts = re.split(r"`([^`\n]+)`", text)
+    return "".join(md_code(part, in_table) if i % 2 else md_text(part) for i, part in enumerate(parts))
+
+
 def md_fence(text: str, lang: str = "") -> list[str]:
     """A fenced block that no line inside can close: a fence longer than any backtick run in the text."""
     longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)

@@ -112,6 +112,21 @@ def apt_install(package: str, *binaries: str) -> str | None:
     return found()
 
 
+def screenshot(page: Path, shot: Path):
+    """The page as headless Chromium shows it (a 1000 px wide window, tall enough for a whole report), as an
+    RGB array; skips when Chromium cannot be installed."""
+    import numpy as np
+    from PIL import Image
+
+    browser = apt_install("chromium", "chromium", "chromium-browser", "google-chrome")
+    if browser is None:
+        pytest.skip("headless Chromium is not installed and could not be installed: apt-get install chromium")
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1000,5000", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    return np.asarray(Image.open(shot).convert("RGB")).astype(int)
+
+
 def chat_tokenizer(template: str, bos: str | None, eos: str | None, specials: list[str] | None = None):
     """A tokenizer carrying `template` and its special tokens (those of the common families unless given)."""
     from tokenizers import Tokenizer

@@ -4,6 +4,7 @@ plus the pieces that must be right on their own (features, folds, transforms, ba
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 import time
@@ -12,7 +13,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, write
+from conftest import ROOT, screenshot, write
 
 sys.path.insert(0, str(ROOT / "examples" / "forecast"))
 from generate import make_panel  # noqa: E402
@@ -100,9 +101,50 @@ def test_apply_fits_one_text_model_per_step_and_beats_the_naive_baselines(applie
     }
     gains = pd.read_csv(fit / "importance.csv")
     assert {"segment", "promo", "hour", "activations_rolling_mean6_lag1"} <= set(gains["feature"])
-    report = (folder / "runs" / "report.html").read_text()
-    assert "fit-" in report and "importance.png" in report and "Validation by step ahead" in report
     assert "smoke test" in stdout
+
+
+def test_the_report_is_one_self_contained_page_with_its_summary_first(applied, tmp_path):
+    import base64
+    import io
+    from html.parser import HTMLParser
+
+    from PIL import Image
+
+    folder, _, _ = applied
+    report = folder / "runs" / "report.html"
+    html = report.read_text()
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.text, self.sources, self.open = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.open.append(tag)
+            self.sources += [value for name, value in attrs if name in ("src", "href")]
+
+        def handle_endtag(self, tag):
+            self.open.pop()
+
+        def handle_data(self, data):
+            if "style" not in self.open:
+                self.text.append(data)
+
+    page = Page()
+    page.feed(html)
+    text = "".join(page.text)
+    assert len(page.sources) == 3 and all(s.startswith("data:image/png;base64,") for s in page.sources)
+    for source in page.sources:                                     # the plots travel inside the page
+        assert Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).size[0] > 300
+    assert "`" not in text                                          # code spans are <code>, not backticks
+    assert text.index("Summary") < text.index("beats the naive baselines") < text.index("fingerprint")
+    assert {"Actual vs predicted", "Importance", "Error by horizon"} <= set(re.findall(r"<figcaption>(.*?)<", html))
+    headline, detailed = html.split("detailed metrics</summary>", 1)
+    assert "by_fold." not in headline and "by_fold." in detailed    # the dump is folded away
+    pixels = screenshot(report, tmp_path / "report.png")
+    colourful = (pixels.max(-1) - pixels.min(-1) > 60).sum()         # plots, not just text on white
+    assert colourful > 20_000, colourful
 
 
 def test_predict_forecasts_every_series_and_refuses_short_ones(applied, run_cli):

@@ -1,8 +1,11 @@
-"""The run report (`report.md` and `report.html` in the run directory): every step's status, metrics,
-tables and plots, built from the state file and the steps' output folders."""
+"""The run report (`report.md` and `report.html` in the run directory): a summary first (verdicts, gates,
+what to run next), then every step's status, headline metrics, tables, plots, samples and served replies,
+built from the state file and the steps' output folders. `report.html` embeds its plots, so the one file
+can be attached to a ticket."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 from pathlib import Path
@@ -18,12 +21,47 @@ from modelops.plan.model import RecipePlan
 from modelops.step_kinds import step_kind
 from modelops.templates import render
 
-MAX_METRICS = 40
+SHOWN_CHARS = 240          # of a prompt or a reply in the report's tables
 
 
 def _scalars(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(name, f"{value:.5g}" if isinstance(value, float) else value) for name, value in flatten(metrics).items()
             if isinstance(value, (int, float, str)) and not isinstance(value, bool)]
+
+
+def _plot(path: Path, workdir: Path) -> dict[str, str]:
+    """A plot as the reports show it: its path (Markdown), its bytes inline (HTML) and a caption."""
+    return {"path": path.resolve().relative_to(workdir.resolve()).as_posix(),
+            "data": "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii"),
+            "caption": path.stem.replace("_", " ").capitalize()}
+
+
+def _clip(text: str | None, keep_end: bool = False) -> str:
+    text = "" if text is None else str(text)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return "…" + text[-SHOWN_CHARS:] if keep_end else text[:SHOWN_CHARS] + "…"
+
+
+def _shown_outputs(out: Path) -> tuple[dict[str, list[list]], dict[str, str]]:
+    """Outputs people read rather than count, as (tables, texts): the greedy samples of an evaluation, the
+    served model's replies, the Modelfile."""
+    tables, texts = {}, {}
+    samples = out / "samples.jsonl"
+    if samples.is_file():
+        rows = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
+        tables["Greedy samples of the trained model on held-out prompts"] = [
+            ["prompt (its end)", "completion"], *([_clip(r["prompt"], True), _clip(r["completion"])] for r in rows)]
+    smoke = out / "smoke.json"
+    if smoke.is_file():
+        requests = json.loads(smoke.read_text(encoding="utf-8")).get("requests", [])
+        tables["Replies of the served model"] = [
+            ["prompt", "reply", "tokens/s"],
+            *([_clip(r["prompt"]), _clip(r["reply"]), r["tokens_per_second"]] for r in requests)]
+    modelfile = out / "Modelfile"
+    if modelfile.is_file():
+        texts["Modelfile"] = modelfile.read_text(encoding="utf-8")
+    return tables, texts
 
 
 def _when(timestamp: float) -> str:
@@ -36,7 +74,7 @@ def _step_section(step, state: RunState, workdir: Path) -> dict[str, Any]:
     section: dict[str, Any] = {"id": step.short_id, "kind": step.kind, "title": step.title,
                                "fingerprint": step.fingerprint[:12],
                                "done": state.ran(step.short_id, step.fingerprint, Path(step.directory)),
-                               "metrics": [], "tables": {}, "plots": []}
+                               "metrics": [], "nested_metrics": [], "tables": {}, "texts": {}, "plots": []}
     if not section["done"]:
         failure = state.failure(step.short_id, step.fingerprint)
         section["status"] = f"failed {_when(failure['at'])} ({failure['how']}; log {failure['log']})" if failure \
@@ -44,13 +82,18 @@ def _step_section(step, state: RunState, workdir: Path) -> dict[str, Any]:
         return section
     section["seconds"] = round(entry["ended"] - entry["started"], 1)
     section["status"] = f"done {_when(entry['ended'])}"
-    section["metrics"] = _scalars(entry.get("metrics", {}))[:MAX_METRICS]
+    scalars = _scalars(entry.get("metrics", {}))
+    section["metrics"] = [(name, value) for name, value in scalars if "." not in name]   # the headline ones
+    section["nested_metrics"] = [(name, value) for name, value in scalars if "." in name]
     section["checks"] = verdicts(entry.get("metrics", {}))
     tables = out / "tables.json"
     if tables.is_file():
         section["tables"] = json.loads(tables.read_text(encoding="utf-8"))
-    section["plots"] = [p.resolve().relative_to(workdir.resolve()).as_posix() for p in sorted(out.rglob("*.png"))]
-    section["artifacts"] = [f"{Path(step.directory).name}/out/{name}" for name in step.outputs]
+    shown_tables, section["texts"] = _shown_outputs(out)
+    section["tables"] |= shown_tables
+    section["plots"] = [_plot(p, workdir) for p in sorted(out.rglob("*.png"))]
+    section["directory"] = Path(step.directory).name
+    section["artifacts"] = [f"{section['directory']}/out/{name}" for name in step.outputs]
     return section
 
 
@@ -102,7 +145,7 @@ def write_report(recipe: RecipePlan) -> list[Path]:
                "next": (next_lines := _next_commands(recipe, sections)),
                "next_md": "\n".join(md_fence("\n".join(next_lines))) if next_lines else "",
                "gates_md": [(ok, md_text(text)) for ok, text in gates],
-               "overrides": [md_code(f"--set {o}") for o in recipe.overrides],
+               "overrides": [md_code(f"--set {o}") for o in recipe.overrides], "md_fence": md_fence,
                "generated": datetime.datetime.now().isoformat(timespec="seconds")}
     paths = []
     for name in REPORTS:
