@@ -146,6 +146,23 @@ def test_editing_data_changes_fingerprints(workspace):
     assert before[0] != after[0] and before[1] != after[1]
 
 
+def test_a_data_file_spelled_another_way_plans_the_same_steps(workspace):
+    """`table.csv`, `./table.csv`, a detour through another folder and the absolute path are one file: the
+    steps keep their fingerprints (the file's content is what counts)."""
+    (workspace / "other").mkdir()
+    spellings = ["table.csv", "./table.csv", "other/../table.csv", str(workspace / "table.csv")]
+    fingerprints = {
+        spelled: [s.fingerprint for s in plan_recipe(write(workspace, "r.yaml", REGRESSION.replace(
+            "path: table.csv", f"path: {spelled}"))).steps]
+        for spelled in spellings
+    }
+    assert len({tuple(f) for f in fingerprints.values()}) == 1, fingerprints
+    (workspace / "copy.csv").write_bytes((workspace / "table.csv").read_bytes())
+    moved = [s.fingerprint for s in plan_recipe(write(workspace, "r.yaml", REGRESSION.replace(
+        "path: table.csv", "path: copy.csv"))).steps]
+    assert moved != fingerprints["table.csv"]     # another name is another input, as the plan and report show it
+
+
 @pytest.mark.parametrize(
     "edit, key, line, words",
     [

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from modelops.plan.checks import data_format, data_locations
 from modelops.plan.model import Step, StepInput
 from modelops.plan.sources import Location, count_rows, locate
 from modelops.plan.training import TrainingSetup
+from modelops.recipe.data import Data
 from modelops.recipe.loader import LoadedRecipe
 from modelops.recipe.tasks import FunctionReward, GrpoTask, MatchReward, RegressionTask, TrainingTask
 from modelops.step_kinds import (
@@ -71,6 +74,19 @@ def _data_inputs(loaded: LoadedRecipe) -> list[StepInput]:
             if location.is_local]
 
 
+def _data_section(loaded: LoadedRecipe) -> Data:
+    """The data section as steps get it, each local file spelled one way — relative to the recipe, without
+    `./`, `..` detours or symlinks — so that `a.csv`, `./a.csv` and `/abs/a.csv` plan the same steps (the
+    file's content is the step's input; its spelling must not rerun anything)."""
+    data, root = loaded.recipe.data, loaded.root.resolve()
+    updates = {}
+    for (_, split, _), location in data_locations(loaded).items():
+        if location.is_local:
+            spelled = Path(os.path.relpath(location.path.resolve(), root)).as_posix()
+            updates[split] = getattr(data, split).model_copy(update={"path": spelled})
+    return data.model_copy(update=updates)
+
+
 # ------------------------------------------------------------------ regression
 
 def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[Step]:
@@ -81,7 +97,7 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
         "features",
         "Parse times, build lag features and horizon targets",
         params=TableFeatures(
-            data=recipe.data, remote_train=_remote(loaded), target=task.target, features=task.features,
+            data=_data_section(loaded), remote_train=_remote(loaded), target=task.target, features=task.features,
             groups=task.groups, lags=task.lag_list, lag_transforms=task.lag_transforms, calendar=task.calendar,
             static_features=task.static_features, known_features=task.known_features, horizon=task.horizon,
             season=task.season,
@@ -210,7 +226,7 @@ def expand_language_model(
         "data",
         "Load, convert, clean and split the data",
         params=LmData(
-            task=task.kind, format=data_format(loaded), data=recipe.data, remote_train=_remote(loaded),
+            task=task.kind, format=data_format(loaded), data=_data_section(loaded), remote_train=_remote(loaded),
             validation_fraction=_validation_fraction(loaded), seed=recipe.seed,
             columns=_reward_columns(task) if isinstance(task, GrpoTask) else [],
         ),
