@@ -130,6 +130,9 @@ def test_pretraining_from_scratch_lowers_the_loss(chain):
     assert (_out(chain, "pre", "train") / "plots" / "loss.png").exists()
     evaluation = _metrics(chain, "pre", "evaluate")
     assert evaluation["perplexity"] < 800  # a uniform guess over 800 tokens scores 800
+    samples = [json.loads(line) for line in (_out(chain, "pre", "evaluate") / "samples.jsonl").read_text().splitlines()]
+    assert all(s["before"] is not None for s in samples)              # the random initial model, same prompts
+    assert any(s["before"] != s["completion"] for s in samples)
 
 
 def test_sft_trains_a_lora_adapter_and_merges_it(chain):
@@ -151,6 +154,7 @@ def test_dpo_from_the_sft_reports_a_preference_win_rate(chain):
     assert evaluation["preference_win_rate"] >= 0.75 and evaluation["preference_pairs"] == 8
     samples = (_out(chain, "dpo", "evaluate") / "samples.jsonl").read_text().splitlines()
     assert len(samples) == 3 and "<|im_start|>assistant" in json.loads(samples[0])["prompt"]
+    assert isinstance(json.loads(samples[0])["before"], str)           # the SFT model's answer, beside it
     report = (chain / "runs" / "dpo" / "report.md").read_text()
     assert "preference_win_rate" in report and "✓ held-out preference accuracy" in report
     assert "**Warning**" not in report
@@ -634,7 +638,8 @@ def test_report_html_shows_its_plots_samples_and_replies_in_a_browser(chain, tmp
 
     report = chain / "runs" / "dpo" / "report.html"
     html = report.read_text()
-    assert "Greedy samples of the trained model on held-out prompts" in html and "Replies of the served model" in html
+    assert "Greedy samples on held-out prompts, before and after training" in html
+    assert "Replies of the served model" in html
     assert "<summary>Modelfile</summary>" in html and 'src="data:image/png;base64,' in html
     pixels = screenshot(report, tmp_path / "report.png")
     line_blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 40).sum()  # matplotlib's first colour: the loss curve

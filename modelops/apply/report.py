@@ -50,8 +50,9 @@ def _shown_outputs(out: Path) -> tuple[dict[str, list[list]], dict[str, str]]:
     samples = out / "samples.jsonl"
     if samples.is_file():
         rows = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
-        tables["Greedy samples of the trained model on held-out prompts"] = [
-            ["prompt (its end)", "completion"], *([_clip(r["prompt"], True), _clip(r["completion"])] for r in rows)]
+        tables["Greedy samples on held-out prompts, before and after training"] = [
+            ["prompt (its end)", "before training", "after training"],
+            *([_clip(r["prompt"], True), _clip(r.get("before")), _clip(r["completion"])] for r in rows)]
     smoke = out / "smoke.json"
     if smoke.is_file():
         requests = json.loads(smoke.read_text(encoding="utf-8")).get("requests", [])

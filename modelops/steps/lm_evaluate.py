@@ -1,6 +1,6 @@
 """Step `lm_evaluate`: validation loss and perplexity of the trained model (on rows with answers), the win
 rate of chosen over rejected answers (log-likelihood) on held-out preference pairs, and greedy sample
-generations."""
+generations of the model before and after training on the same held-out prompts."""
 
 from __future__ import annotations
 
@@ -62,6 +62,15 @@ def _sample(model, tokenizer, row: dict[str, Any]) -> dict[str, str]:
     return {"prompt": prompt, "completion": tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True)}
 
 
+def _samples_before(base: Path | None, tokenizer, rows: list[dict]) -> list[str | None]:
+    """The model training started from, answering the same prompts (the trained model's tokenizer makes
+    them, so both see the same ids)."""
+    if base is None:
+        return [None] * len(rows)
+    model, _ = load_trained(base, None)
+    return [_sample(model, tokenizer, row)["completion"] for row in rows]
+
+
 def run(spec: Spec) -> None:
     model, tokenizer = load_trained(spec.inputs.get("model") or spec.inputs["adapter"], spec.inputs.get("base"))
     max_length = spec.params.max_length
@@ -82,12 +91,17 @@ def run(spec: Spec) -> None:
                    > _answer_logprob(model, tokenizer, prompt, worse, max_length) for prompt, better, worse in pairs)
         metrics |= {"preference_win_rate": wins / len(pairs), "preference_pairs": len(pairs)}
     samples = [_sample(model, tokenizer, row) for row in rows[:SAMPLES]]
+    del model                                             # one model in memory at a time
+    for sample, before in zip(samples, _samples_before(spec.inputs.get("base"), tokenizer, rows[:SAMPLES]),
+                              strict=True):
+        sample["before"] = before
     with (spec.out / "samples.jsonl").open("w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
     spec.write_json("metrics.json", metrics)
     print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
     for sample in samples:
-        print(f"sample: {sample['prompt'][-40:]!r} → {sample['completion'][:60]!r}")
+        print(f"sample: {sample['prompt'][-40:]!r} → {sample['completion'][:60]!r} "
+              f"(before training: {str(sample['before'])[:60]!r})")
 
 
 if __name__ == "__main__":
