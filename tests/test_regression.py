@@ -90,6 +90,9 @@ def test_apply_fits_one_text_model_per_step_and_beats_the_naive_baselines(applie
     # scale-free, per series: each series' MAE over its naive forecast's, on the same rows
     assert metrics["relative_mae_geomean"] < 1 and metrics["series_beating_naive"] > 0.5
     assert metrics["series_compared"] == 6                              # every series of the panel
+    assert 0 < metrics["mase"] < 2 and set(metrics["mase_by_horizon"]) == {"1", "2"}
+    shown = json.loads((fit / "tables.json").read_text())
+    assert "Per series, the worst MASE first (6 of 6)" in shown
     assert metrics["target_transform"] in TRANSFORMS and set(metrics["target_transform_scores"]) >= {
         "none",
         "difference",
@@ -549,3 +552,31 @@ def test_every_kind_of_bad_row_is_reported_in_one_run():
         load_panel(_frame(rows), SPEC, 1, "data.csv")
     text = str(error.value)
     assert "unparseable `period`" in text and "non-numeric values at line(s) 4" in text and "duplicate" in text
+
+
+def test_mase_is_scale_free_across_series_and_steps_ahead():
+    """Two series, one ten times the other, each forecast with twice its in-sample naive error: MASE is 2 for
+    both, every step ahead, while their MAEs are 2 and 20."""
+    from modelops.forecast.features import LAST
+    from modelops.forecast.fit import Evaluation, FitResult
+    from modelops.forecast.folds import Fold
+    from modelops.forecast.summary import per_series, scale_free, series_table
+
+    times = pd.date_range("2025-01-01", periods=10, freq="h")
+    frame = pd.concat([pd.DataFrame({GROUP: g, "shop": name, TIME: times, LAST: np.arange(10.0) * size})
+                       for g, (name, size) in enumerate([("small", 1.0), ("large", 10.0)])], ignore_index=True)
+    for h in (1, 2):
+        frame[f"__y_h{h}"] = frame[LAST] + h * np.where(frame[GROUP] == 1, 10.0, 1.0)
+    rows = np.flatnonzero(frame[TIME] >= times[6])
+    evaluations = {h: Evaluation(0.0, frame[f"__y_h{h}"].to_numpy()[rows] + 2 * np.where(frame[GROUP].to_numpy()[rows]
+                                 == 1, 10.0, 1.0), rows, [len(rows)], [1]) for h in (1, 2)}
+    result = FitResult("none", {}, {1: {}, 2: {}}, evaluations, folds=[Fold(times[6], times[9])])
+    spec = FeatureSpec(target="y", features=[], groups=["shop"], lags=[1], horizon=2)
+    table = per_series(frame, spec, result)
+    assert table["model"].tolist() == [2.0, 20.0] and table["scale"].tolist() == [1.0, 10.0]
+    metrics = scale_free(table, spec)
+    assert metrics["mase"] == pytest.approx(2.0) and metrics["mase_by_horizon"] == {"1": 2.0, "2": 2.0}
+    assert metrics["relative_mae_geomean"] == pytest.approx(2 / 1.5)    # the naive forecast errs h, the model 2
+    rows = series_table(table)
+    assert rows[0][-1] == "mase" and {r[0] for r in rows[1:]} == {"small", "large"}
+    assert {r[-1] for r in rows[1:]} == {"2"}

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.features import FeatureSpec
+from modelops.forecast.features import LAST, FeatureSpec
 from modelops.forecast.fit import FitResult, baselines
 from modelops.forecast.frame import GROUP, TIME, advance, step_of
 from modelops.forecast.metrics import LOWER_IS_BETTER, score
@@ -20,26 +20,66 @@ def _scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     return score(actual[present], predicted[present]) if present.any() else {}
 
 
-def series_against_naive(frame: pd.DataFrame, result: FitResult) -> dict[str, Any]:
-    """Scale-free comparison across series: each series' MAE over its naive (last value) forecast's MAE on the
-    same validation rows, every step ahead pooled. Their geometric mean (below 1: better than naive on a
-    typical series) and the share of series where the model is the better one."""
+SERIES_SHOWN = 20          # rows of the per-series table (the worst first)
+
+
+def per_series(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult) -> pd.DataFrame:
+    """Each series' validation errors, every step ahead pooled: the model's MAE, its naive (last value)
+    forecast's MAE on the same rows, and `scale`, the MAE of the naive forecast inside the series' history
+    before the first validation origin (one step back, or one season back with `season`: MASE's scale)."""
     parts = []
     for h, evaluation in result.evaluations.items():
         actual = frame[f"__y_h{h}"].to_numpy()[evaluation.rows]
         naive = baselines(frame, h, evaluation.rows, None)["naive"]
-        parts.append(pd.DataFrame({"series": frame[GROUP].to_numpy()[evaluation.rows],
+        parts.append(pd.DataFrame({"series": frame[GROUP].to_numpy()[evaluation.rows], "h": h,
                                    "model": np.abs(actual - evaluation.predictions), "naive": np.abs(actual - naive)}))
-    errors = pd.concat(parts).groupby("series")[["model", "naive"]].mean()
-    errors = errors[errors["naive"] > 0]
-    if errors.empty:
-        return {}
-    ratio = errors["model"] / errors["naive"]
-    return {"relative_mae_geomean": float(np.exp(np.log(ratio.clip(lower=1e-12)).mean())),
-            "series_beating_naive": float((ratio < 1).mean()), "series_compared": len(ratio)}
+    errors = pd.concat(parts)
+    before = frame[frame[TIME] < min(fold.first_origin for fold in result.folds)]
+    lag = spec.season or 1
+    scale = (before[LAST] - before.groupby(GROUP)[LAST].shift(lag)).abs().groupby(before[GROUP]).mean()
+    table = errors.groupby("series")[["model", "naive"]].mean()
+    table["scale"] = scale.reindex(table.index)
+    by_h = errors.groupby(["series", "h"])["model"].mean().unstack("h")
+    table[[f"mae_h{h}" for h in by_h.columns]] = by_h.to_numpy()
+    names = frame.groupby(GROUP, sort=False)[spec.groups].first() if spec.groups else None
+    table["name"] = (names.astype(str).agg("/".join, axis=1).reindex(table.index) if names is not None
+                     else "the series")
+    return table
 
 
-def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, wanted: list[str]) -> dict[str, Any]:
+def scale_free(table: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
+    """Metrics that compare across series of any scale: MASE (each series' MAE over its in-sample naive MAE,
+    averaged over series; pooled and per step ahead), and each series' MAE over its naive forecast's MAE on
+    the same validation rows — their geometric mean (below 1: better than naive on a typical series) and the
+    share of series where the model is the better one."""
+    metrics: dict[str, Any] = {}
+    scaled = table[table["scale"] > 0]
+    if not scaled.empty:
+        metrics["mase"] = float((scaled["model"] / scaled["scale"]).mean())
+        metrics["mase_by_horizon"] = {c.removeprefix("mae_h"): float((scaled[c] / scaled["scale"]).mean())
+                                      for c in scaled.columns if c.startswith("mae_h")}
+        metrics["mase_scale"] = f"in-sample naive, {spec.season or 1} step(s) back"
+    compared = table[table["naive"] > 0]
+    if not compared.empty:
+        ratio = compared["model"] / compared["naive"]
+        metrics |= {"relative_mae_geomean": float(np.exp(np.log(ratio.clip(lower=1e-12)).mean())),
+                    "series_beating_naive": float((ratio < 1).mean()), "series_compared": len(ratio)}
+    return metrics
+
+
+def series_table(table: pd.DataFrame) -> list[list[Any]]:
+    """The per-series rows of the report, the worst MASE first."""
+    shown = table.assign(mase=table["model"] / table["scale"].where(table["scale"] > 0))
+    shown = shown.sort_values("mase", ascending=False, na_position="first").head(SERIES_SHOWN)
+    rows: list[list[Any]] = [["series", "mae", "naive mae", "mae / naive", "mase"]]
+    for r in shown.itertuples():
+        rows.append([r.name, f"{r.model:.4g}", f"{r.naive:.4g}",
+                     f"{r.model / r.naive:.3g}" if r.naive > 0 else "-", f"{r.mase:.3g}" if r.mase == r.mase else "-"])
+    return rows
+
+
+def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, wanted: list[str],
+                    series: pd.DataFrame) -> dict[str, Any]:
     by_horizon, pooled = {}, {"model": ([], [])}
     for h, evaluation in result.evaluations.items():
         actual = frame[f"__y_h{h}"].to_numpy()[evaluation.rows]
@@ -65,7 +105,7 @@ def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, w
     metrics["target_transform_scores"] = result.transform_scores
     metrics["best_params"] = {str(h): p for h, p in result.params.items()}
     metrics["best_iteration"] = {str(h): int(round(np.mean(e.best_iterations))) for h, e in result.evaluations.items()}
-    metrics |= series_against_naive(frame, result)
+    metrics |= scale_free(series, spec)
     metrics["overall"] = overall
     metrics["by_horizon"] = by_horizon
     metrics["by_fold"] = by_fold(frame, result)
@@ -102,15 +142,17 @@ def importance(result: FitResult) -> pd.DataFrame:
 
 
 def tables(metrics: dict[str, Any], wanted: list[str], result: FitResult, gains: pd.DataFrame,
-           reason: str) -> dict[str, list[list[Any]]]:
+           reason: str, series: pd.DataFrame) -> dict[str, list[list[Any]]]:
     def fmt(value: Any) -> Any:
         return f"{value:.4g}" if isinstance(value, float) else value
 
     names = [n for n in metrics["overall"] if n != "model"]
-    rows = [["step ahead", *wanted, *[f"{n} mae" for n in names]]]
+    mase = metrics.get("mase_by_horizon", {})
+    rows = [["step ahead", *wanted, "mase", *[f"{n} mae" for n in names]]]
     for h, entry in metrics["by_horizon"].items():
-        rows.append([h, *[fmt(entry["model"].get(m)) for m in wanted], *[fmt(entry[n].get("mae")) for n in names]])
-    rows.append(["all", *[fmt(metrics["overall"]["model"].get(m)) for m in wanted],
+        rows.append([h, *[fmt(entry["model"].get(m)) for m in wanted], fmt(mase.get(h, "-")),
+                     *[fmt(entry[n].get("mae")) for n in names]])
+    rows.append(["all", *[fmt(metrics["overall"]["model"].get(m)) for m in wanted], fmt(metrics.get("mase", "-")),
                  *[fmt(metrics["overall"][n].get("mae")) for n in names]])
     folds = [
         [
@@ -140,6 +182,7 @@ def tables(metrics: dict[str, Any], wanted: list[str], result: FitResult, gains:
     top = [["feature", "gain"]] + [[r.feature, f"{r.gain_total:.4g}"] for r in gains.head(10).itertuples()]
     return {
         "Validation by step ahead (model vs naive baselines)": rows,
+        f"Per series, the worst MASE first ({min(len(series), SERIES_SHOWN)} of {len(series)})": series_table(series),
         "Target transform": [["choice"], [reason]],
         "Validation folds": folds,
         "Chosen parameters": params,

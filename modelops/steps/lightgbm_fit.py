@@ -14,7 +14,7 @@ from modelops.forecast.fit import FitConfig, Fitter
 from modelops.forecast.intervals import conformal
 from modelops.forecast.journal import Journal
 from modelops.forecast.parallel import choose
-from modelops.forecast.summary import collect_metrics, importance, plots, tables, transform_reason
+from modelops.forecast.summary import collect_metrics, importance, per_series, plots, tables, transform_reason
 from modelops.steps.runtime import Spec, main
 from modelops.tracking import Tracker
 
@@ -35,7 +35,8 @@ def run(spec: Spec) -> None:
         raise SystemExit(str(exc)) from None
     if fitter.resumed:
         print(f"resumed: {fitter.resumed} evaluation(s) came from the interrupted attempt's journal")
-    metrics = collect_metrics(frame, feature_spec, result, config.metrics)
+    series = per_series(frame, feature_spec, result)
+    metrics = collect_metrics(frame, feature_spec, result, config.metrics, series)
     reason = transform_reason(result, config.metric, config.target_transform)
     metrics["target_transform_reason"] = reason
     widths, coverage = conformal(frame, result, p.intervals)
@@ -53,7 +54,7 @@ def run(spec: Spec) -> None:
                   "best_iteration": metrics["best_iteration"], "intervals": widths}
     spec.write_json("models/forecaster.json", forecaster)
     gains.to_csv(spec.out / "importance.csv", index=False)
-    spec.write_json("tables.json", tables(metrics, config.metrics, result, gains, reason))
+    spec.write_json("tables.json", tables(metrics, config.metrics, result, gains, reason, series))
     plots(frame, feature_spec, result, metrics, gains, spec.out / "plots")
     _track(spec, metrics)
 
