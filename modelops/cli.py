@@ -408,6 +408,62 @@ def verify(files: List[Path] = typer.Argument(..., help="Recipe files, or folder
         raise typer.Exit(1)
 
 
+@app.command()
+def push(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
+    """Store every finished step of the recipe (and of its upstream recipes) in the shared cache of its
+    `cache.url`; steps already there are left as they are, steps whose outputs changed are not sent.
+
+    Example: modelops push recipes/qwen2.5-0.5b-sft-ollama.yaml
+    """
+    _share(file, push=True)
+
+
+@app.command()
+def pull(file: Path = typer.Argument(..., help="Recipe file.")) -> None:
+    """Take every step the run directory lacks from the shared cache of the recipe's `cache.url` (each
+    output checked against the hash it was stored with), so that `apply` finds them finished.
+
+    Example: modelops pull recipes/qwen2.5-0.5b-sft-ollama.yaml
+    """
+    _share(file, push=False)
+
+
+def _share(file: Path, push: bool) -> None:
+    from modelops.apply.executor import pull_step, shared_cache
+    from modelops.apply.lock import LockedError, RunLock
+    from modelops.apply.remote_cache import CacheError
+    from modelops.escape import one_line
+
+    failed = False
+    for recipe in _plan_or_exit(file).recipes:
+        cache, problem = shared_cache(recipe.cache)
+        if cache is None:
+            print(problem or f"{recipe.file} has no `cache` section: nothing to share", file=sys.stderr)
+            failed = True
+            continue
+        workdir = Path(recipe.workdir)
+        try:
+            with RunLock(workdir):
+                state = _state_or_exit(workdir)
+                for step in recipe.steps:
+                    directory = Path(step.directory)
+                    finished = state.ran(step.short_id, step.fingerprint, directory)
+                    if push and finished and not state.changed_outputs(step.short_id, directory):
+                        there = cache.store.entry(step.fingerprint) is not None
+                        cache.store.push(step.fingerprint, directory / "out", state.steps[step.short_id])
+                        where = one_line(cache.store.url)
+                        print(f"{'=' if there else '↑'} {step.id}: {'already' if there else 'now'} in {where}")
+                    elif not push and not finished:
+                        pulled, why = pull_step(step, state, cache.store, lambda *_: None)
+                        why = one_line(why) or "not in the cache"
+                        print(f"↓ {step.id}: pulled" if pulled else f"- {step.id}: {why}")
+        except (CacheError, LockedError) as exc:
+            print(str(exc), file=sys.stderr)
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
 def _state_or_exit(workdir: Path):
     from modelops.apply.state import RunState, StateError
 

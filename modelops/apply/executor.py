@@ -15,6 +15,7 @@ from typing import Callable
 from modelops.apply.changes import StepChange, classify
 from modelops.apply.events import EventTail
 from modelops.apply.lock import RunLock
+from modelops.apply.remote_cache import CacheError, RemoteCache
 from modelops.apply.state import RunState
 from modelops.apply.verify import record_outputs
 from modelops.gates import Outcome
@@ -33,15 +34,20 @@ class StepFailed(RuntimeError):
 @dataclass
 class StepResult:
     step: Step
-    status: str              # ran | skipped | failed | interrupted
+    status: str              # ran | pulled (from the shared cache) | skipped | failed | interrupted
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
     message: str = ""
     gates: list[Outcome] = field(default_factory=list)   # the recipe's gates decided once this step finished
+    warnings: list[str] = field(default_factory=list)    # what went wrong without failing it (the shared cache)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("ran", "pulled", "skipped")
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ran", "skipped") and all(outcome.passed for outcome in self.gates)
+        return self.finished and all(outcome.passed for outcome in self.gates)
 
 
 def downstream_of(plan: Plan, step_ids: set[str]) -> set[str]:
@@ -88,6 +94,7 @@ def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
     for recipe in plan.recipes:
         workdir = Path(recipe.workdir)
         gates, finished = [parse_gate(text) for text in recipe.gates], {}
+        cache, cache_problem = shared_cache(recipe.cache)
         with RunLock(workdir):
             state = RunState.load(workdir)
             for step in recipe.steps:
@@ -96,8 +103,10 @@ def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
                     results.append(StepResult(step, "skipped", entry.get("ended", 0) - entry.get("started", 0),
                                               entry.get("metrics", {})))
                 else:
-                    results.append(_attempt(step, state, directories, on_event, pending[step.id].forced))
-                if results[-1].status in ("ran", "skipped"):
+                    results.append(_attempt(step, state, directories, on_event, pending[step.id].forced, cache))
+                    results[-1].warnings[:0] = [cache_problem] if cache_problem else []
+                    cache_problem = ""                          # said once
+                if results[-1].finished:
                     finished[step.short_id] = results[-1].metrics
                     results[-1].gates = [g.check(finished) for g in gates if step.short_id in g.steps
                                          and g.steps <= finished.keys()]
@@ -106,11 +115,42 @@ def run_plan(plan: Plan, changes: list[StepChange], until: str | None,
     return results
 
 
-def _attempt(step: Step, state: RunState, directories: dict[str, Path],
-             on_event: Callable[[str, Step, dict], None], fresh: bool = False) -> StepResult:
-    started = time.time()
+@dataclass
+class SharedCache:
+    """The recipe's `cache` section as `apply` uses it."""
+
+    store: RemoteCache
+    pull: bool
+    push: bool
+
+
+def shared_cache(section: dict | None) -> tuple[SharedCache | None, str]:
+    """The recipe's shared cache, or None and why it cannot be used (a warning, never a failed run)."""
+    if not section:
+        return None, ""
     try:
-        return _run_step(step, state, directories, on_event, fresh)
+        return SharedCache(RemoteCache(section["url"]), section["pull"], section["push"]), ""
+    except CacheError as exc:
+        return None, f"{exc}; running without the shared cache"
+
+
+def _attempt(step: Step, state: RunState, directories: dict[str, Path],
+             on_event: Callable[[str, Step, dict], None], fresh: bool = False,
+             cache: SharedCache | None = None) -> StepResult:
+    started, problem = time.time(), ""
+    try:
+        if cache is not None and cache.pull and not fresh:
+            pulled, problem = pull_step(step, state, cache.store, on_event)
+            if pulled is not None:
+                return pulled
+        result = _run_step(step, state, directories, on_event, fresh)
+        result.warnings += [problem] if problem else []
+        if cache is not None and cache.push:
+            try:
+                cache.store.push(step.fingerprint, Path(step.directory) / "out", state.steps[step.short_id])
+            except CacheError as exc:
+                result.warnings.append(f"{exc}; the step's outputs stay local")
+        return result
     except StepFailed as exc:
         return StepResult(step, "failed", time.time() - started, message=str(exc))
     except KeyboardInterrupt:
@@ -221,7 +261,14 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
     metrics_file = final / "metrics.json"
     metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
     ended = time.time()
-    hashes, stamps = record_outputs(final, step.outputs)
+    _record(step, state, metrics, started, ended)
+    on_event("done", step, {"seconds": ended - started})
+    return StepResult(step, "ran", ended - started, metrics)
+
+
+def _record(step: Step, state: RunState, metrics: dict, started: float, ended: float, **extra) -> None:
+    """The finished step's state entry: its outputs' hashes and stamps, metrics and times."""
+    hashes, stamps = record_outputs(Path(step.directory) / "out", step.outputs)
     state.record(
         step.short_id,
         {
@@ -236,7 +283,30 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
             "metrics": metrics,
             "started": round(started, 3),
             "ended": round(ended, 3),
+            **extra,
         },
     )
-    on_event("done", step, {"seconds": ended - started})
-    return StepResult(step, "ran", ended - started, metrics)
+
+
+def pull_step(step: Step, state: RunState, store: RemoteCache,
+          on_event: Callable[[str, Step, dict], None]) -> tuple[StepResult | None, str]:
+    """The step taken from the shared cache (its outputs checked against their hashes), or (None, why not:
+    empty when the cache does not hold it)."""
+    directory = Path(step.directory)
+    partial, final = directory / "out.pulled", directory / "out"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        entry = store.pull(step.fingerprint, step.outputs, partial)
+    except CacheError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        return None, f"{exc}; the step ran here instead"
+    if entry is None:
+        shutil.rmtree(partial, ignore_errors=True)
+        return None, ""
+    _recover_replaced(final)
+    _replace(final, partial)
+    _record(step, state, entry.get("metrics", {}), entry["started"], entry["ended"], pulled=store.url)
+    on_event("start", step, {"command": f"pull {step.fingerprint[:12]} from {store.url}"})
+    on_event("done", step, {"seconds": 0.0})
+    return StepResult(step, "pulled", entry["ended"] - entry["started"], entry.get("metrics", {})), ""

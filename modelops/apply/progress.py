@@ -86,7 +86,8 @@ def summary_table(results: list) -> Table:
     for column in ("status", "duration", "key metrics", "artifacts"):
         table.add_column(column)
     for result in results:
-        style = {"ran": "green", "skipped": "dim", "failed": "red", "interrupted": "yellow"}[result.status]
+        style = {"ran": "green", "pulled": "cyan", "skipped": "dim", "failed": "red",
+                 "interrupted": "yellow"}[result.status]
         table.add_row(result.step.id, f"[{style}]{result.status}[/{style}]", f"{result.seconds:.1f}s",
                       escape(scalar_metrics(result.metrics)), escape(", ".join(result.step.outputs)))
     return table

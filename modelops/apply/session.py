@@ -67,6 +67,8 @@ def apply_plan(plan: Plan, changes: list[StepChange], options: Options, file: Pa
         return 1
     console.print(summary_table(results))
     for step_result in results:
+        for text in step_result.warnings:
+            print(f"warning: {step_result.step.id}: {one_line(text)}", file=sys.stderr)
         for check in verdicts(step_result.metrics):
             if not check.ok:
                 print(f"warning: {step_result.step.id}: {check.text}", file=sys.stderr)

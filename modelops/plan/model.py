@@ -70,6 +70,7 @@ class RecipePlan:
     network: list[dict[str, str]] = field(default_factory=list)   # key, where, what (plan/network.py)
     overrides: list[str] = field(default_factory=list)            # `--set KEY=VALUE` applied to this recipe
     gates: list[str] = field(default_factory=list)                # conditions on metrics (modelops/gates.py)
+    cache: dict[str, Any] | None = None                           # the shared cache: url (resolved), pull, push
 
 
 @dataclass

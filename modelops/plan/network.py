@@ -37,4 +37,9 @@ def destinations(loaded: LoadedRecipe) -> list[dict[str, str]]:
     if recipe.tracking.mlflow is not None and not recipe.tracking.mlflow.uri.startswith(("sqlite:", "file:")):
         found.append({"key": "tracking.mlflow.uri", "where": f"MLflow server {recipe.tracking.mlflow.uri}",
                       "what": "receives the training and fit steps' parameters, metrics, plots and the recipe file"})
+    cache = recipe.cache
+    if cache is not None and "://" in cache.url and not cache.url.startswith("file://"):
+        found.append({"key": "cache.url", "where": cache.url, "what": (
+            "the shared cache: " + " and ".join(["receives the outputs of every step apply runs"] * cache.push
+                                                 + ["serves finished steps instead of running them"] * cache.pull))})
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from modelops import __version__
 from modelops.gates import GateError
@@ -154,7 +154,17 @@ def _plan_one(
         notes=sorted(set(notes)),
         network=destinations(loaded),
         gates=list(recipe.gates),
+        cache=_cache(loaded),
     ), problems
+
+
+def _cache(loaded: LoadedRecipe) -> dict[str, Any] | None:
+    """The shared cache, a local folder resolved against the recipe's directory."""
+    cache = loaded.recipe.cache
+    if cache is None:
+        return None
+    url = cache.url if "://" in cache.url else str((loaded.root / Path(cache.url).expanduser()).resolve())
+    return {"url": url, "pull": cache.pull, "push": cache.push}
 
 
 def _check_gates(loaded: LoadedRecipe, steps: list[Step]) -> list[Problem]:

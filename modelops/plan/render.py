@@ -71,6 +71,11 @@ def _inputs(step: Step) -> str:
     return ", ".join(i.label for i in step.inputs) or "-"
 
 
+def _cache_text(cache: dict) -> str:
+    ways = [way for way in ("pull", "push") if cache[way]]
+    return f"{cache['url']} ({' and '.join(ways) or 'neither pull nor push'})"
+
+
 def _network_lines(r: RecipePlan) -> list[str]:
     if not r.network:
         return ["network: none (nothing leaves this machine)"]
@@ -97,6 +102,7 @@ def plan_text(plan: Plan) -> str:
         out += [f"  {line}" for line in _network_lines(r)]
         out += [f"  override: --set {one_line(o)}" for o in r.overrides]
         out += [f"  gate: {one_line(g)}" for g in r.gates]
+        out += [f"  cache: {one_line(_cache_text(r.cache))}"] if r.cache else []
         out += [f"  note: {note}" for note in r.notes]
         for n, step in enumerate(r.steps, 1):
             out.append(f"  {n}. {step.short_id} [{step.kind}] {step.fingerprint[:12]} — {step.title}")
@@ -131,6 +137,7 @@ def plan_markdown(plan: Plan) -> str:
         out += [f"  - {md_code(d['key'])}: {md_code(d['where'])} — {md_text(d['what'])}" for d in r.network]
         out += [f"- **Override:** {md_code('--set ' + o)}" for o in r.overrides]
         out += [f"- **Gate:** {md_code(g)}" for g in r.gates]
+        out += [f"- **Cache:** {md_code(_cache_text(r.cache))}"] if r.cache else []
         out += [f"- Note: {md_text(note)}" for note in r.notes]
         out += ["", "| # | step | kind | key parameters | fingerprint |", "|---|---|---|---|---|"]
         for n, step in enumerate(r.steps, 1):
