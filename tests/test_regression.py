@@ -256,7 +256,8 @@ def test_the_api_refuses_huge_hostile_and_non_finite_requests_and_sheds_load(app
         release.wait(30)
         yield json.dumps(row).encode() + b"]}"
 
-    with BackgroundServer(create_app(bundle, max_in_flight=1)) as url, httpx.Client(base_url=url, timeout=60) as client:
+    app = create_app(bundle, max_in_flight=1)
+    with BackgroundServer(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         huge = client.post(
             "/predict", content=b'{"rows": [' + b" " * (2 << 20) + b"]}", headers={"content-type": "application/json"}
         )
@@ -271,15 +272,17 @@ def test_the_api_refuses_huge_hostile_and_non_finite_requests_and_sheds_load(app
             body = json.dumps({"rows": [{**row, "clicks": 0}]}).replace('"clicks": 0', f'"clicks": {spelling}')
             answer = client.post("/predict", content=body, headers={"content-type": "application/json"})
             assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "rows", 0, "clicks"]
-        holder = threading.Thread(
-            target=lambda: client.post("/predict", content=slow_body(), headers={"content-type": "application/json"})
-        )
+
+        def hold() -> None:                                    # its own connection, held open by a slow body
+            with httpx.Client(base_url=url, timeout=60) as own:
+                own.post("/predict", content=slow_body(), headers={"content-type": "application/json"})
+
+        holder = threading.Thread(target=hold)
         holder.start()
-        deadline = time.monotonic() + 10
-        while (
-            busy := client.post("/predict", json={"rows": [row]})
-        ).status_code != 503 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60                       # a loaded machine may take a while to connect
+        while app.in_flight < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
+        busy = client.post("/predict", json={"rows": [row]})
         assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
         release.set()
         holder.join(30)
