@@ -1,8 +1,10 @@
 """Reporting a step's parameters and metrics to the recipe's trackers: TensorBoard event files in the step's
-output (written with tensorboard's own event writer, no TensorFlow or torch needed) and an MLflow run named
-after the step and its fingerprint. Tracking never breaks a run: a tracker that cannot be reached or
-refuses a call is one warning in the step's log, recorded in its metrics (`tracking_warning`) for the report,
-and is not called again. An interrupted training step that resumes continues its MLflow run."""
+output (written with tensorboard's own event writer, no TensorFlow or torch needed), an MLflow run named
+after the step and its fingerprint, and a W&B run (offline by default: its log in the step's output, for
+`wandb sync`). Tracking never breaks a run: a tracker that cannot be reached or refuses a call is one
+warning in the step's log, recorded in its metrics (`tracking_warning`) for the report, and is not called
+again. An interrupted training step that resumes continues its MLflow run, and its W&B run (whose id is
+the step's fingerprint)."""
 
 from __future__ import annotations
 
@@ -19,13 +21,15 @@ MLFLOW_RUN = "mlflow_run.json"       # in the step's output: the run a resumed a
 class Tracker:
     def __init__(self, tracking: dict[str, Any], out: Path):
         self.warnings: list[str] = []
-        self._events = self._mlflow = None
+        self._events = self._mlflow = self._wandb = None
         self._run_id: str | None = None
         self._recipe = tracking.get("recipe")
         if tracking.get("tensorboard"):
             self._guard("TensorBoard", self._open_tensorboard, out / "tensorboard")
         if tracking.get("mlflow"):
             self._guard("MLflow", self._open_mlflow, tracking["mlflow"], out)
+        if tracking.get("wandb"):
+            self._guard("W&B", self._open_wandb, tracking["wandb"], out)
 
     @property
     def mlflow_run_id(self) -> str | None:
@@ -43,6 +47,8 @@ class Tracker:
         if self._events is not None:
             text = "\n".join(f"{k}: {v}" for k, v in sorted(flat.items()))
             self._guard("TensorBoard", self._text, "parameters", text)
+        if self._wandb is not None:
+            self._guard("W&B", self._wandb.config.update, flat, allow_val_change=True)
 
     def metrics(self, values: dict[str, Any], step: int) -> None:
         numbers = {k: float(v) for k, v in _flat(values).items()
@@ -51,6 +57,8 @@ class Tracker:
             return
         if self._events is not None:
             self._guard("TensorBoard", self._scalars, numbers, step)
+        if self._wandb is not None:
+            self._guard("W&B", self._wandb.log, numbers, step=step)
         if self._mlflow is not None:
             from mlflow.entities import Metric
 
@@ -74,6 +82,8 @@ class Tracker:
             self._guard("TensorBoard", self._events.close)
         if self._mlflow is not None:
             self._guard("MLflow", self._mlflow.set_terminated, self._run_id, "FINISHED" if ok else "FAILED")
+        if self._wandb is not None:
+            self._guard("W&B", self._wandb.finish, exit_code=0 if ok else 1)
 
     # ---------------------------------------------------------------- internals
 
@@ -86,6 +96,8 @@ class Tracker:
             self.warnings.append(warning)
             if tracker == "MLflow":
                 self._mlflow = None
+            elif tracker == "W&B":
+                self._wandb = None
             else:
                 self._events = None
 
@@ -132,6 +144,16 @@ class Tracker:
             self._run_id = client.create_run(experiment_id, run_name=settings["run_name"]).info.run_id
             saved.write_text(json.dumps({"run_id": self._run_id, "experiment_id": experiment_id}), encoding="utf-8")
         self._mlflow = client
+
+
+    def _open_wandb(self, settings: dict[str, Any], out: Path) -> None:
+        import wandb
+
+        quiet = wandb.Settings(silent=True, console="off", x_disable_stats=True, x_disable_meta=True,
+                               x_disable_machine_info=True, disable_git=True, save_code=False,
+                               disable_job_creation=True)   # no host, user, git or system facts in the log
+        self._wandb = wandb.init(mode=settings["mode"], dir=str(out), project=settings["project"],
+                                 name=settings["run_name"], id=settings["run_id"], resume="allow", settings=quiet)
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -78,6 +78,59 @@ def test_a_forecast_run_is_logged_to_a_real_mlflow_server_and_to_tensorboard(wor
     assert "~" not in out.split("changes against the run directory:")[1]      # trackers change no fingerprint
 
 
+def _wandb_records(path: Path) -> list:
+    """The records of a W&B run log (`run-*.wandb`): LevelDB's log format (32 KiB blocks of records with a
+    7-byte header: checksum, length, type full/first/middle/last) after W&B's 7-byte file header, each
+    record one `wandb_internal_pb2.Record` — the file `wandb sync` uploads."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    data, records, pending, at = path.read_bytes(), [], b"", 7
+    assert data[:4] == b":W&B"
+    while at + 7 <= len(data):
+        room = 32768 - at % 32768
+        if room < 7:                                   # a block's tail too short for a header is padding
+            at += room
+            continue
+        _, length, kind = struct.unpack("<IHB", data[at:at + 7])
+        if kind == 0:                                  # zero padding up to the end of the block
+            at += room
+            continue
+        pending += data[at + 7:at + 7 + length]
+        at += 7 + length
+        if kind in (1, 4):                             # a whole record, or the last piece of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+            pending = b""
+    return records
+
+
+def test_a_forecast_run_is_logged_to_weights_and_biases_offline(workspace, run_cli):
+    pytest.importorskip("wandb")
+    recipe = write(workspace, "r.yaml", REGRESSION + "tracking: {wandb: {project: demand}}\n")
+    code, out, err = run_cli("plan", recipe)
+    assert "network: none (nothing leaves this machine)" in out                # offline: it stays in the run
+    code, out, err = run_cli("apply", recipe, "-q")
+    assert code == 0 and "tracking failed" not in err, out + err
+    metrics = json.loads((_fit_out(workspace) / "metrics.json").read_text())
+    fingerprint = json.loads((workspace / "runs" / "forecast" / "state.json").read_text())["steps"]["fit"][
+        "fingerprint"]
+    [log] = (_fit_out(workspace) / "wandb").glob("offline-run-*/run-*.wandb")
+    records = _wandb_records(log)
+    [run] = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert run.display_name == f"forecast/fit {fingerprint[:12]}" and run.project == "demand"
+    assert run.run_id == fingerprint[:32]                                      # a resumed step continues it
+    config = {i.key or ".".join(i.nested_key): json.loads(i.value_json) for r in records
+              if r.WhichOneof("record_type") == "config" for i in r.config.update}
+    assert config["model.type"] == "lightgbm" and config["validation.folds"] == 2
+    history = {i.key or ".".join(i.nested_key): json.loads(i.value_json) for r in records
+               if r.WhichOneof("record_type") == "history" for i in r.history.item}
+    assert history["mae"] == pytest.approx(metrics["mae"]) and "naive_mae" in history
+    assert socket.gethostname().encode() not in log.read_bytes() or len(socket.gethostname()) < 6
+
+
 def test_an_unreachable_tracking_server_is_a_warning_not_a_failed_run(workspace, run_cli):
     recipe = write(workspace, "r.yaml", REGRESSION + f"tracking: {{mlflow: {{uri: 'http://127.0.0.1:{_free_port()}'}}}}\n")
     started = time.monotonic()

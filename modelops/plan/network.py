@@ -37,6 +37,10 @@ def destinations(loaded: LoadedRecipe) -> list[dict[str, str]]:
     if recipe.tracking.mlflow is not None and not recipe.tracking.mlflow.uri.startswith(("sqlite:", "file:")):
         found.append({"key": "tracking.mlflow.uri", "where": f"MLflow server {recipe.tracking.mlflow.uri}",
                       "what": "receives the training and fit steps' parameters, metrics, plots and the recipe file"})
+    if recipe.tracking.wandb is not None and recipe.tracking.wandb.mode == "online":
+        found.append({"key": "tracking.wandb.mode", "where": "Weights & Biases (https://api.wandb.ai, or "
+                      "WANDB_BASE_URL where set)", "what": "receives the training and fit steps' parameters and "
+                      "metrics"})
     cache = recipe.cache
     if cache is not None and "://" in cache.url and not cache.url.startswith("file://"):
         found.append({"key": "cache.url", "where": cache.url, "what": (

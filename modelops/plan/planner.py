@@ -351,8 +351,8 @@ def _finish_steps(
 
 
 def _tracking(loaded: LoadedRecipe, steps: list[Step]) -> None:
-    """Where each tracked step reports: TensorBoard files in its output, an MLflow run named after the step
-    and its fingerprint. Not part of the fingerprint: changing a tracker reruns nothing."""
+    """Where each tracked step reports: TensorBoard files in its output, an MLflow and a W&B run named after
+    the step and its fingerprint. Not part of the fingerprint: changing a tracker reruns nothing."""
     tracking, recipe = loaded.recipe.tracking, loaded.recipe
     for step in steps:
         if not step_kind(step.kind).tracked:
@@ -361,6 +361,10 @@ def _tracking(loaded: LoadedRecipe, steps: list[Step]) -> None:
         if tracking.mlflow is not None:
             step.tracking["mlflow"] = {"uri": tracking.mlflow.uri, "experiment": tracking.mlflow.experiment
                                        or recipe.name, "run_name": f"{step.id} {step.fingerprint[:12]}"}
+        if tracking.wandb is not None:
+            step.tracking["wandb"] = {"project": tracking.wandb.project or recipe.name, "mode": tracking.wandb.mode,
+                                      "run_name": f"{step.id} {step.fingerprint[:12]}",
+                                      "run_id": step.fingerprint[:32]}
 
 
 def _workdir(loaded: LoadedRecipe) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from modelops.recipe.common import Section
@@ -16,6 +18,15 @@ class MlflowTracking(Section):
     experiment: str | None = Field(None, description="Experiment name; defaults to the recipe name.")
 
 
+class WandbTracking(Section):
+    """A Weights & Biases run for every training and fit step."""
+
+    project: str | None = Field(None, description="W&B project; defaults to the recipe name.")
+    mode: Literal["offline", "online"] = Field("offline", description=(
+        "`offline` writes the run into the step's output (`wandb/offline-run-*`), for `wandb sync` later; "
+        "`online` sends it to W&B (WANDB_API_KEY and WANDB_BASE_URL come from the environment)."))
+
+
 class Tracking(Section):
     """Experiment tracking. A tracker that cannot be reached is a warning in the step's log and the report,
     never a failed run; tracking settings do not change step fingerprints (nothing reruns for them)."""
@@ -24,3 +35,4 @@ class Tracking(Section):
         "TensorBoard event files in each training and fit step's output (`tensorboard/`): "
         "`tensorboard --logdir runs/`."))
     mlflow: MlflowTracking | None = Field(None, description="Log each training and fit step as an MLflow run.")
+    wandb: WandbTracking | None = Field(None, description="Log each training and fit step as a W&B run.")
