@@ -189,6 +189,16 @@ class LmEvaluate(StepParams):
     max_length: int
 
 
+class LmBenchmark(StepParams):
+    kind = "lm_benchmark"
+    tasks: list[str]                 # harness task names; local task folders are the step's `tasks/<name>` inputs
+    limit: int | None
+    num_fewshot: int
+    chat_template: bool
+    base: bool
+    seed: int
+
+
 class RewardEvaluate(LmEvaluate):
     kind = "reward_evaluate"
 
@@ -252,7 +262,7 @@ class HfModelCard(StepParams):
 StepClass = type[StepParams]
 STEP_KINDS: dict[str, StepClass] = {kind.kind: kind for kind in (
     TableFeatures, LightgbmFit, ApiBundle, LmData, ModelFetch, ModelInitStep, TokenizerTrain,
-    *_training_kinds().values(), LmEvaluate, RewardEvaluate, LoraMerge, GgufConvert, GgufLoraConvert,
+    *_training_kinds().values(), LmEvaluate, LmBenchmark, RewardEvaluate, LoraMerge, GgufConvert, GgufLoraConvert,
     GgufQuantize, GgufParity, OllamaModelfile, OllamaCreate, LlamaServerSmoke, HfModelCard,
 )}
 

@@ -376,3 +376,22 @@ def test_regression_plans_count_fits_and_estimate_their_time(workspace):
     # 1 parameter set × 2 steps ahead × 2 folds + 2 refits + the 4 other transforms probed at the nearest and
     # farthest step on each fold (the chosen one's probes are its evaluations)
     assert fit.summary["fits"] == "22" and fit.summary["time on one CPU"].startswith("≲ ")
+
+
+def test_benchmark_tasks_are_checked_where_they_are_written(workspace):
+    (workspace / "empty-tasks").mkdir()
+    text = SFT + "benchmark: {tasks: [arc_easy, empty-tasks, ./missing-quiz]}\n"
+    with pytest.raises(RecipeError) as caught:
+        plan_recipe(write(workspace, "r.yaml", text))
+    shown = {(p.key, p.message) for p in caught.value.problems}
+    assert ("benchmark.tasks[1]", "the folder empty-tasks holds no task YAML") in shown
+    assert ("benchmark.tasks[2]", "no task folder ./missing-quiz") in shown
+    with pytest.raises(RecipeError) as caught:
+        plan_recipe(write(workspace, "r.yaml", REGRESSION + "benchmark: {tasks: [arc_easy]}\n"))
+    assert any(p.key == "benchmark" and "not forecasts" in p.message for p in caught.value.problems)
+    (workspace / "quiz").mkdir()
+    (workspace / "quiz" / "quiz.yaml").write_text("task: quiz\n")
+    plan = plan_recipe(write(workspace, "r.yaml", SFT + "benchmark: {tasks: [arc_easy, quiz]}\n"))
+    [step] = [s for s in plan.steps if s.kind == "lm_benchmark"]
+    assert step.params["tasks"] == ["arc_easy"] and any(i.name == "tasks/quiz" for i in step.inputs)
+    assert any(d["key"] == "benchmark.tasks" and "arc_easy" in d["what"] for d in plan.recipes[0].network)

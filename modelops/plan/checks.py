@@ -35,7 +35,33 @@ def check_recipe(loaded: LoadedRecipe) -> tuple[list[Problem], list[str]]:
         problems += _check_language_model(loaded)
     problems += _check_deploy(loaded)
     problems += _check_tracking(loaded)
+    problems += _check_benchmark(loaded)
     return problems, notes
+
+
+def _check_benchmark(loaded: LoadedRecipe) -> list[Problem]:
+    """Benchmarks score language models; a task folder must hold the harness's task YAML."""
+    import importlib.util
+
+    benchmark = loaded.recipe.benchmark
+    if benchmark is None:
+        return []
+    if isinstance(loaded.recipe.task, RegressionTask):
+        return [loaded.problem(("benchmark",), "lm-evaluation-harness scores language models, not forecasts",
+                               "remove `benchmark` (the fit step reports the forecast's own metrics)", at="key")]
+    problems = []
+    for index, task in enumerate(benchmark.tasks):
+        folder = loaded.root / task
+        if folder.is_dir() and not any(folder.glob("*.yaml")):
+            problems.append(loaded.problem(("benchmark", "tasks", index), f"the folder {task} holds no task YAML",
+                                           "put the harness's task file (`task: NAME`, its data files) in it"))
+        elif not folder.is_dir() and ("/" in task or task.startswith(".")):
+            problems.append(loaded.problem(("benchmark", "tasks", index), f"no task folder {task}",
+                                           "give a folder beside the recipe, or a harness task name"))
+    if importlib.util.find_spec("lm_eval") is None:
+        problems.append(loaded.problem(("benchmark",), "lm-evaluation-harness is not installed here",
+                                       "pip install 'modelops[benchmark]'", at="key", severity="warning"))
+    return problems
 
 
 def _check_tracking(loaded: LoadedRecipe) -> list[Problem]:

@@ -24,6 +24,7 @@ from modelops.step_kinds import (
     HfModelCard,
     LightgbmFit,
     LlamaServerSmoke,
+    LmBenchmark,
     LmData,
     LmEvaluate,
     LoraMerge,
@@ -85,6 +86,28 @@ def _data_section(loaded: LoadedRecipe) -> Data:
             spelled = Path(os.path.relpath(location.path.resolve(), root)).as_posix()
             updates[split] = getattr(data, split).model_copy(update={"path": spelled})
     return data.model_copy(update=updates)
+
+
+def benchmark_folders(loaded: LoadedRecipe) -> dict[str, Path]:
+    """The recipe's benchmark tasks that are folders of its own (by name), the rest being harness task names."""
+    tasks = loaded.recipe.benchmark.tasks if loaded.recipe.benchmark else []
+    return {Path(t).name: (loaded.root / t).resolve() for t in tasks if (loaded.root / t).is_dir()}
+
+
+def _benchmark(loaded: LoadedRecipe, steps: StepList, trained: StepInput, base: StepInput) -> None:
+    section, folders = loaded.recipe.benchmark, benchmark_folders(loaded)
+    named = [t for t in section.tasks if Path(t).name not in folders]
+    steps.add(
+        "benchmark",
+        "Score " + ", ".join([*named, *folders]) + " with lm-evaluation-harness"
+        + (", the trained model against the one it started from" if section.base else ""),
+        params=LmBenchmark(tasks=named, limit=section.limit, num_fewshot=section.num_fewshot,
+                           chat_template=section.chat_template, base=section.base, seed=loaded.recipe.seed),
+        inputs=[trained, base, *(StepInput(f"tasks/{name}", path=str(path)) for name, path in folders.items())],
+        outputs=["metrics.json", "results.json"],
+        summary={"tasks": ", ".join([*named, *folders]), "limit": section.limit or "all",
+                 "few-shot": section.num_fewshot, "chat template": section.chat_template},
+    )
 
 
 # ------------------------------------------------------------------ regression
@@ -264,6 +287,8 @@ def expand_language_model(
         inputs=[output_of(train, "model" if full else "adapter"), output_of(data, "validation.jsonl"), base_input],
         outputs=["metrics.json"] + ([] if kind.scores else ["samples.jsonl"]),
     )
+    if recipe.benchmark is not None and not kind.scores:
+        _benchmark(loaded, steps, output_of(train, "model" if full else "adapter"), base_input)
     final = train
     deploy = recipe.deploy
     if not full and (deploy is None or deploy.merge):

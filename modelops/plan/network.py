@@ -41,6 +41,11 @@ def destinations(loaded: LoadedRecipe) -> list[dict[str, str]]:
         found.append({"key": "tracking.wandb.mode", "where": "Weights & Biases (https://api.wandb.ai, or "
                       "WANDB_BASE_URL where set)", "what": "receives the training and fit steps' parameters and "
                       "metrics"})
+    if recipe.benchmark is not None:
+        named = [t for t in recipe.benchmark.tasks if not (loaded.root / t).is_dir()]
+        if named:
+            found.append({"key": "benchmark.tasks", "where": SERVICES["hub"],
+                          "what": f"downloads the data of the harness tasks {', '.join(named)}"})
     cache = recipe.cache
     if cache is not None and "://" in cache.url and not cache.url.startswith("file://"):
         found.append({"key": "cache.url", "where": cache.url, "what": (

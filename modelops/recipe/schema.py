@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from modelops.recipe.benchmark import Benchmark
 from modelops.recipe.cache import Cache
 from modelops.recipe.common import Section, name_or
 from modelops.recipe.data import Data
@@ -35,6 +36,8 @@ class Recipe(Section):
         "Conditions on steps' metrics, checked as soon as the steps they name have finished; a failed gate stops "
         "the chain (before deploying): `evaluate.perplexity < 20`, `fit.mae <= 0.9 * fit.naive_mae`, "
         "`parity.top1_q4_k_m >= 0.95`. STEP.METRIC names a step of this recipe and a key of its metrics.json."))
+    benchmark: Benchmark | None = Field(None, description=(
+        "lm-evaluation-harness tasks scored after training (language-model tasks)."))
     cache: Cache | None = Field(None, description="A cache of finished steps shared by a team and its CI.")
     workdir: str | None = Field(None, description="Run directory; defaults to `runs/<name>` in the working directory.")
 
