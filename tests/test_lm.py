@@ -73,7 +73,7 @@ DPO = textwrap.dedent("""
       batch_size: 8
       max_length: 128
     hardware: cpu
-    benchmark: {tasks: [prefs-quiz], chat_template: true}
+    benchmark: {tasks: [preference-quiz], chat_template: true}
     deploy:
       target: ollama
       quantize: [q8_0, q4_k_m]
@@ -95,39 +95,13 @@ def chain(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lm")
     for name in ("corpus.txt", "sft.jsonl", "preference.jsonl"):
         shutil.copy(ROOT / "examples" / "tiny-zh" / name, folder / name)
-    _preference_quiz(folder / "prefs-quiz")
+    shutil.copytree(ROOT / "examples" / "tiny-zh" / "preference-quiz", folder / "preference-quiz")
     write(folder, "pre.yaml", PRETRAIN + f"workdir: {folder}/runs/pre\n")
     write(folder, "sft.yaml", SFT + f"workdir: {folder}/runs/sft\n")
     recipe = write(folder, "dpo.yaml", DPO + f"workdir: {folder}/runs/dpo\n")
     result = CliRunner().invoke(app, ["apply", str(recipe), "-q"])
     assert result.exit_code == 0, result.stdout + result.stderr
     return folder
-
-
-QUIZ = textwrap.dedent("""
-    task: prefs_quiz
-    dataset_path: json
-    dataset_kwargs:
-      data_files: {test: prefs_quiz.jsonl}
-    test_split: test
-    output_type: multiple_choice
-    doc_to_text: "{{question}}"
-    doc_to_choice: "{{choices}}"
-    doc_to_target: "{{answer}}"
-    target_delimiter: ""
-    metric_list:
-      - {metric: acc, aggregation: mean, higher_is_better: true}
-""").lstrip()
-
-
-def _preference_quiz(folder: Path) -> None:
-    """A harness task of the user's own: each preference prompt with its chosen and rejected answers."""
-    folder.mkdir()
-    write(folder, "prefs_quiz.yaml", QUIZ)
-    rows = [json.loads(line) for line in (ROOT / "examples" / "tiny-zh" / "preference.jsonl").read_text().splitlines()]
-    write(folder, "prefs_quiz.jsonl", "".join(json.dumps(
-        {"question": r["prompt"][-1]["content"], "choices": [r["chosen"][-1]["content"], r["rejected"][-1]["content"]],
-         "answer": 0}, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _out(folder, run, step):
@@ -189,11 +163,11 @@ def test_dpo_from_the_sft_reports_a_preference_win_rate(chain):
 
 
 def test_lm_evaluation_harness_scores_the_dpo_model_against_the_sft_model_it_started_from(chain):
-    scores = _metrics(chain, "dpo", "benchmark")["prefs_quiz"]
+    scores = _metrics(chain, "dpo", "benchmark")["preference_quiz"]
     assert scores["acc"] >= 0.75 and scores["acc"] >= scores["acc_base"], scores      # the preferred answers won
     assert "sample_len" not in scores
     results = json.loads((_out(chain, "dpo", "benchmark") / "results.json").read_text())
-    assert results["trained"]["prefs_quiz"]["sample_len"] == 40
+    assert results["trained"]["preference_quiz"]["sample_len"] == 40
 
 
 KTO = textwrap.dedent("""
