@@ -144,7 +144,7 @@ def _attempt(step: Step, state: RunState, directories: dict[str, Path],
             if pulled is not None:
                 return pulled
         result = _run_step(step, state, directories, on_event, fresh)
-        result.warnings += [problem] if problem else []
+        result.warnings += [f"{problem}; the step ran here instead"] if problem else []
         if cache is not None and cache.push:
             try:
                 cache.store.push(step.fingerprint, Path(step.directory) / "out", state.steps[step.short_id])
@@ -289,7 +289,7 @@ def _record(step: Step, state: RunState, metrics: dict, started: float, ended: f
 
 
 def pull_step(step: Step, state: RunState, store: RemoteCache,
-          on_event: Callable[[str, Step, dict], None]) -> tuple[StepResult | None, str]:
+              on_event: Callable[[str, Step, dict], None]) -> tuple[StepResult | None, str]:
     """The step taken from the shared cache (its outputs checked against their hashes), or (None, why not:
     empty when the cache does not hold it)."""
     directory = Path(step.directory)
@@ -300,7 +300,7 @@ def pull_step(step: Step, state: RunState, store: RemoteCache,
         entry = store.pull(step.fingerprint, step.outputs, partial)
     except CacheError as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        return None, f"{exc}; the step ran here instead"
+        return None, str(exc)
     if entry is None:
         shutil.rmtree(partial, ignore_errors=True)
         return None, ""
