@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import tarfile
 import tempfile
 import time
@@ -82,8 +81,7 @@ class RemoteCache:
             with tarfile.open(archive, "w") as tar:
                 tar.add(out, arcname="out")
             stored = {key: entry[key] for key in ("kind", "outputs", "metrics", "started", "ended")}
-            body = json.dumps({"fingerprint": fingerprint, **stored, "pushed": time.time(),
-                               "pushed_from": socket.gethostname()}, ensure_ascii=False)
+            body = json.dumps({"fingerprint": fingerprint, **stored, "pushed": time.time()}, ensure_ascii=False)
             with _failing_as(f"cache {self.url}: cannot store {fingerprint[:12]}"):
                 self.fs.makedirs(f"{self.root.rstrip('/')}/{fingerprint}", exist_ok=True)
                 self.fs.put_file(str(archive), self._path(fingerprint, ARCHIVE))
@@ -106,7 +104,7 @@ class RemoteCache:
                 self.fs.get_file(self._path(fingerprint, ARCHIVE), str(archive))
                 with tarfile.open(archive) as tar:
                     tar.extractall(scratch, filter="data")   # no links out, no absolute paths, no devices
-            hashes, _ = record_outputs(Path(scratch) / "out", outputs)
+                hashes, _ = record_outputs(Path(scratch) / "out", outputs)     # (a missing output fails here)
             wrong = sorted(name for name, digest in hashes.items() if digest != entry["outputs"][name])
             if wrong:
                 raise CacheError(f"cache {self.url}: {fingerprint[:12]}'s {', '.join(wrong)} differ from the "
