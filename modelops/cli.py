@@ -449,10 +449,9 @@ def _share(file: Path, push: bool) -> None:
                     directory = Path(step.directory)
                     finished = state.ran(step.short_id, step.fingerprint, directory)
                     if push and finished and not state.changed_outputs(step.short_id, directory):
-                        there = cache.store.entry(step.fingerprint) is not None
-                        cache.store.push(step.fingerprint, directory / "out", state.steps[step.short_id])
+                        stored = cache.store.push(step.fingerprint, directory / "out", state.steps[step.short_id])
                         where = one_line(cache.store.url)
-                        print(f"{'=' if there else '↑'} {step.id}: {'already' if there else 'now'} in {where}")
+                        print(f"{'↑' if stored else '='} {step.id}: {'now' if stored else 'already'} in {where}")
                     elif not push and not finished:
                         pulled, why = pull_step(step, state, cache.store, lambda *_: None)
                         why = one_line(why) or "not in the cache"

@@ -41,10 +41,21 @@ def md_code(text: str, in_table: bool = False) -> str:
     return f"{ticks}{padded}{ticks}".replace("|", "\\|") if in_table else f"{ticks}{padded}{ticks}"
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")           # a code span of our own texts (verdicts, reasons, gates)
+
+
 def md_spans(text: str, in_table: bool = False) -> str:
-    """`md_text`, keeping the text's own `code` spans (from verdicts, reasons) as code spans."""
-    parts = re.split(r"`([^`\n]+)`", text)
+    """`md_text`, keeping the text's own `code` spans as code spans."""
+    parts = _CODE_SPAN.split(text)
     return "".join(md_code(part, in_table) if i % 2 else md_text(part) for i, part in enumerate(parts))
+
+
+def html_spans(text: object):
+    """Escaped HTML of a text, its own `code` spans as <code> elements (a Markup, safe in any template)."""
+    import markupsafe
+
+    escaped = str(markupsafe.escape(str(text)))
+    return markupsafe.Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))
 
 
 def md_fence(text: str, lang: str = "") -> list[str]:

@@ -15,7 +15,7 @@ TEMPLATE_DIR = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().p
 def _environment():
     import jinja2
 
-    from modelops.escape import md_spans, md_text
+    from modelops.escape import html_spans, md_spans, md_text
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
@@ -24,18 +24,8 @@ def _environment():
     )
     environment.filters["md"] = md_text     # Markdown-inert text (reports)
     environment.filters["md_spans"] = md_spans
-    environment.filters["code_spans"] = html_code_spans
+    environment.filters["code_spans"] = html_spans
     return environment
-
-
-def html_code_spans(text: Any):
-    """Escaped HTML of a text, with its `code` spans (from verdicts, gates, reasons) as <code> elements."""
-    import re
-
-    import markupsafe
-
-    escaped = str(markupsafe.escape(str(text)))
-    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
 def render(template_name: str, **context: Any) -> str:

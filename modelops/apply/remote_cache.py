@@ -72,10 +72,11 @@ class RemoteCache:
             except FileNotFoundError:
                 return None
 
-    def push(self, fingerprint: str, out: Path, entry: dict[str, Any]) -> None:
-        """Store a finished step's output folder and its state entry (hashes, metrics)."""
+    def push(self, fingerprint: str, out: Path, entry: dict[str, Any]) -> bool:
+        """Store a finished step's output folder and its state entry (hashes, metrics); False when the cache
+        already holds the step (the same fingerprint is the same step: nothing to add)."""
         if self.entry(fingerprint) is not None:
-            return                                   # the same fingerprint is the same step: nothing to add
+            return False
         with tempfile.TemporaryDirectory() as scratch:
             archive = Path(scratch) / ARCHIVE
             with tarfile.open(archive, "w") as tar:
@@ -86,6 +87,7 @@ class RemoteCache:
                 self.fs.makedirs(f"{self.root.rstrip('/')}/{fingerprint}", exist_ok=True)
                 self.fs.put_file(str(archive), self._path(fingerprint, ARCHIVE))
                 self.fs.pipe_file(self._path(fingerprint, ENTRY), body.encode("utf-8"))
+        return True
 
     def pull(self, fingerprint: str, outputs: list[str], into: Path) -> dict[str, Any] | None:
         """The step's outputs written into the empty folder `into`, checked against the entry's hashes;

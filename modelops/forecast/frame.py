@@ -367,6 +367,13 @@ def _regular(panel: pd.DataFrame, spec: PanelSpec, source: str, report: dict) ->
     return filled
 
 
+def series_names(frame: pd.DataFrame, groups: list[str]) -> dict[int, str]:
+    """Each series' name — its group values joined by `/`, or "the series" — by series number, in one pass."""
+    first = frame.groupby(GROUP, sort=False).head(1)
+    return {row[GROUP]: "/".join(str(row[g]) for g in groups) or "the series"
+            for row in first[[GROUP, *groups]].to_dict("records")}
+
+
 def _group_name(panel: pd.DataFrame, row: int, spec: PanelSpec) -> str:
     return "/".join(str(panel.at[row, g]) for g in spec.groups) or "the series"
 

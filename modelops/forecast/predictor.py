@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec, build_features, horizon_matrix
-from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, advance, load_panel, step_of
+from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, advance, load_panel, series_names, step_of
 from modelops.forecast.transforms import invert, transform_inputs
 
 
@@ -43,7 +43,7 @@ class Forecaster:
         observed = panel[spec.target].notna()
         counts = observed.groupby(panel[GROUP]).sum()
         short = counts[counts < spec.history].index
-        names = self._names(panel[panel[GROUP].isin(short)])
+        names = series_names(panel[panel[GROUP].isin(short)], self.panel_spec.groups)
         refused = [
             {
                 "series": names[g],
@@ -77,13 +77,6 @@ class Forecaster:
     def intervals(self) -> dict[str, dict[str, float]]:
         """{level: {step ahead: half-width}} of the conformal intervals (none for models fitted without)."""
         return self.config.get("intervals") or {}
-
-    def _names(self, panel: pd.DataFrame) -> dict[int, str]:
-        """Each series' name from its group columns, in one pass over the panel."""
-        first = panel.groupby(GROUP, sort=False).head(1)
-        columns = self.panel_spec.groups
-        return {row[GROUP]: "/".join(str(row[g]) for g in columns) or "the series"
-                for row in first[[GROUP, *columns]].to_dict("records")}
 
 
 def forecast_latest(

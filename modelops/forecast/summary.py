@@ -11,7 +11,7 @@ import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec
 from modelops.forecast.fit import FitResult, baselines
-from modelops.forecast.frame import GROUP, TIME, advance, step_of
+from modelops.forecast.frame import GROUP, TIME, advance, series_names, step_of
 from modelops.forecast.metrics import LOWER_IS_BETTER, score
 
 
@@ -41,9 +41,7 @@ def per_series(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult) -> pd.
     table["scale"] = scale.reindex(table.index)
     by_h = errors.groupby(["series", "h"])["model"].mean().unstack("h")
     table[[f"mae_h{h}" for h in by_h.columns]] = by_h.to_numpy()
-    names = frame.groupby(GROUP, sort=False)[spec.groups].first() if spec.groups else None
-    table["name"] = (names.astype(str).agg("/".join, axis=1).reindex(table.index) if names is not None
-                     else "the series")
+    table["name"] = table.index.map(series_names(frame, spec.groups))
     return table
 
 

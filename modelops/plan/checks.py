@@ -39,6 +39,12 @@ def check_recipe(loaded: LoadedRecipe) -> tuple[list[Problem], list[str]]:
     return problems, notes
 
 
+def benchmark_folders(loaded: LoadedRecipe) -> dict[str, Path]:
+    """The recipe's benchmark tasks that are folders of its own (by name), the rest being harness task names."""
+    tasks = loaded.recipe.benchmark.tasks if loaded.recipe.benchmark else []
+    return {Path(t).name: (loaded.root / t).resolve() for t in tasks if (loaded.root / t).is_dir()}
+
+
 def _check_benchmark(loaded: LoadedRecipe) -> list[Problem]:
     """Benchmarks score language models; a task folder must hold the harness's task YAML."""
     import importlib.util

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelops.plan.checks import data_format, data_locations
+from modelops.plan.checks import benchmark_folders, data_format, data_locations
 from modelops.plan.model import Step, StepInput
 from modelops.plan.sources import Location, count_rows, locate
 from modelops.plan.training import TrainingSetup
@@ -86,12 +86,6 @@ def _data_section(loaded: LoadedRecipe) -> Data:
             spelled = Path(os.path.relpath(location.path.resolve(), root)).as_posix()
             updates[split] = getattr(data, split).model_copy(update={"path": spelled})
     return data.model_copy(update=updates)
-
-
-def benchmark_folders(loaded: LoadedRecipe) -> dict[str, Path]:
-    """The recipe's benchmark tasks that are folders of its own (by name), the rest being harness task names."""
-    tasks = loaded.recipe.benchmark.tasks if loaded.recipe.benchmark else []
-    return {Path(t).name: (loaded.root / t).resolve() for t in tasks if (loaded.root / t).is_dir()}
 
 
 def _benchmark(loaded: LoadedRecipe, steps: StepList, trained: StepInput, base: StepInput) -> None:

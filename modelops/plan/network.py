@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from modelops.plan.checks import data_locations
+from pathlib import Path
+
+from modelops.plan.checks import benchmark_folders, data_locations
 from modelops.plan.sources import Location, locate
 from modelops.recipe.loader import LoadedRecipe
 from modelops.recipe.yaml_source import dotted
@@ -42,7 +44,7 @@ def destinations(loaded: LoadedRecipe) -> list[dict[str, str]]:
                       "WANDB_BASE_URL where set)", "what": "receives the training and fit steps' parameters and "
                       "metrics"})
     if recipe.benchmark is not None:
-        named = [t for t in recipe.benchmark.tasks if not (loaded.root / t).is_dir()]
+        named = [t for t in recipe.benchmark.tasks if Path(t).name not in benchmark_folders(loaded)]
         if named:
             found.append({"key": "benchmark.tasks", "where": SERVICES["hub"],
                           "what": f"downloads the data of the harness tasks {', '.join(named)}"})
