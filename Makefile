@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python benchmarks/forecast_vs_mlforecast.py
 	$(BIN)/python benchmarks/forecast_real.py
 	$(BIN)/python benchmarks/second_apply.py
+	$(BIN)/python benchmarks/shared_cache.py
 	$(BIN)/python benchmarks/forecast_demo_load.py
 	$(BIN)/python benchmarks/forecast_scale.py
 	$(BIN)/python benchmarks/api_load.py
