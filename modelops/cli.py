@@ -116,7 +116,9 @@ def plan(
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also save the plan as JSON for a later `apply`."),
     detailed_exitcode: bool = typer.Option(
-        False, "--detailed-exitcode", help="Exit 0 when nothing would run, 2 when steps are pending, 1 on error."
+        False, "--detailed-exitcode",
+        help="Exit 0 when nothing would run (steps the recipe's shared cache holds are pulled, not run), 2 when steps "
+        "are pending, 1 on error."
     ),
     against: Optional[str] = typer.Option(
         None,
@@ -163,12 +165,18 @@ def _plan_one(
     if format != PlanFormat.text:
         _emit_problems(result.warnings, "text")
     changes = _changes_or_exit(result, set())
+    if format == PlanFormat.text or detailed_exitcode:
+        from modelops.apply.executor import mark_cached
+        from modelops.escape import one_line
+
+        for problem in mark_cached(result, changes):
+            print(f"warning: {one_line(problem)}", file=sys.stderr)
     if format == PlanFormat.text:
         from modelops.apply.session import print_changes
 
         print("\nchanges against the run directory:")
         print_changes(changes)
-    return any(c.status != "up-to-date" for c in changes)
+    return any(c.status != "up-to-date" and not c.cached for c in changes)
 
 
 def _plan_diff(file: Path, result, against: str, format: "PlanFormat") -> str:

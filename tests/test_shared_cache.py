@@ -37,8 +37,12 @@ def test_a_step_applied_on_one_machine_is_pulled_on_another(workspace, run_cli, 
     code, out, err = run_cli("apply", "r.yaml", "-q", cwd=first)
     assert code == 0, out + err
     assert len(list(cache.glob("*/entry.json"))) == 2                      # features and fit, entries written last
-    code, out, err = run_cli("plan", "r.yaml", cwd=second)
-    assert code == 0 and f"cache: {cache} (pull and push)" in out
+    code, out, err = run_cli("plan", "r.yaml", "--detailed-exitcode", cwd=second)
+    assert code == 0 and f"cache: {cache} (pull and push)" in out       # nothing would run: the team has it all
+    assert out.count("new (in the shared cache: apply pulls it)") == 2, out
+    own = REGRESSION.replace("name: forecast", "name: own") + f"cache: {{url: '{cache}', pull: false}}\n"
+    write(second, "own.yaml", own)
+    assert run_cli("plan", "own.yaml", "--detailed-exitcode", cwd=second)[0] == 2   # this one does not pull
     code, out, err = run_cli("apply", "r.yaml", "-q", cwd=second)
     assert code == 0, out + err
     assert out.count("pulled") >= 2 and "warning" not in err
@@ -77,6 +81,9 @@ def test_a_tampered_or_unreachable_cache_is_a_warning_and_the_step_runs_here(wor
     code, out, err = run_cli("apply", "r.yaml", "-q", cwd=third)
     assert code == 0, out + err
     assert "cannot open it" in err and "running without the shared cache" in err
+    write(third, "r.yaml", (third / "r.yaml").read_text().replace("forecast", "fresh", 1))
+    code, _, err = run_cli("plan", "r.yaml", "--detailed-exitcode", cwd=third)
+    assert code == 2 and "cannot open it" in err                           # unreachable: the steps are pending
     assert time.monotonic() - started < 120
 
 

@@ -16,6 +16,7 @@ class StepChange:
     status: str                      # up-to-date | new | changed
     reasons: list[str] = field(default_factory=list)
     forced: bool = False             # --force: start over, without what an interrupted attempt kept
+    cached: bool = False             # pending, but the shared cache holds it: `apply` pulls it instead of running
 
 
 def classify(step: Step, state: RunState, rerun: set[str], complete: bool = False) -> StepChange:

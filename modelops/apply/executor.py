@@ -134,6 +134,28 @@ def shared_cache(section: dict | None) -> tuple[SharedCache | None, str]:
         return None, f"{exc}; running without the shared cache"
 
 
+def mark_cached(plan: Plan, changes: list[StepChange]) -> list[str]:
+    """Mark the pending steps that their recipe's shared cache holds (`apply` pulls them instead of running
+    them), so that `plan --detailed-exitcode` answers against the team's state; returns what went wrong, as
+    warnings (the steps then count as pending). Only pending steps are looked up: an applied run costs nothing."""
+    pending = {c.step.id: c for c in changes if c.status != "up-to-date" and not c.forced}
+    problems = []
+    for recipe in plan.recipes:
+        todo = [pending[step.id] for step in recipe.steps if step.id in pending]
+        if not todo or not recipe.cache or not recipe.cache["pull"]:
+            continue
+        cache, problem = shared_cache(recipe.cache)
+        if cache is None:
+            problems.append(problem)
+            continue
+        try:
+            for change in todo:
+                change.cached = cache.store.entry(change.step.fingerprint) is not None
+        except CacheError as exc:
+            problems.append(f"{exc}; its steps count as pending")
+    return problems
+
+
 def _attempt(step: Step, state: RunState, directories: dict[str, Path],
              on_event: Callable[[str, Step, dict], None], fresh: bool = False,
              cache: SharedCache | None = None) -> StepResult:

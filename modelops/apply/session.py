@@ -27,7 +27,8 @@ class Options:
 def print_changes(changes: list[StepChange]) -> None:
     for change in changes:
         mark = {"up-to-date": "=", "new": "+", "changed": "~"}[change.status]
-        print(f"{mark} {change.step.id}: {change.status}")
+        cached = " (in the shared cache: apply pulls it)" if change.cached else ""
+        print(f"{mark} {change.step.id}: {change.status}{cached}")
         for reason in change.reasons[:8]:
             if reason != "+ new":
                 print(f"    {one_line(reason)}")
