@@ -563,29 +563,41 @@ HEADLINE_METRICS = {"mae", "naive_mae", "r2", "eval_loss", "eval_reward", "eval_
 
 @app.command()
 def diff(
-    a: Path = typer.Argument(..., help="A run directory (runs/<name>)."),
-    b: Path = typer.Argument(..., help="Another run directory."),
+    a: str = typer.Argument(..., help="A run directory (runs/<name>), a recipe file, or REV:RECIPE (the recipe at a "
+                            "git revision, e.g. main:recipes/sft.yaml).", metavar="A"),
+    b: str = typer.Argument(..., help="The other side, spelled the same ways.", metavar="B"),
     format: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="text, json or markdown."),
     changed: bool = typer.Option(False, "--changed", help="Only metrics that differ and steps with a difference."),
 ) -> None:
     """Two runs side by side: every step's metrics in A and B with the change, and the parameters that differ
-    (like `dvc metrics diff`); markdown for a pull request.
+    (like `dvc metrics diff`); markdown for a pull request. A recipe side is planned (at its revision) and its
+    steps' metrics read from the step folders of their fingerprints in the run directory, else from the
+    recipe's shared cache.
 
-    Example: modelops diff runs/zh-assistant runs/zh-assistant-lr2 --format markdown
+    Example: modelops diff main:recipes/qwen-sft.yaml recipes/qwen-sft.yaml --format markdown
     """
+    import subprocess
+
     from modelops.apply import run_diff
     from modelops.apply.state import StateError
+    from modelops.problems import RecipeError
 
     try:
-        diffs = run_diff.run_diff(a, b)
-    except (StateError, ValueError) as exc:
+        diffs = run_diff.run_diff(run_diff.side(a), run_diff.side(b))
+    except RecipeError as exc:
+        _emit_problems(exc.problems, "text")
+        raise typer.Exit(EXIT_INVALID) from None
+    except subprocess.CalledProcessError as exc:
+        print(f"cannot check out the recipe: {(exc.stderr or '').strip()}", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (StateError, ValueError) as exc:                     # RevisionError is a ValueError
         print(str(exc), file=sys.stderr)
         raise typer.Exit(EXIT_INVALID) from None
     if format == PlanFormat.json:
-        sys.stdout.write(run_diff.diff_json(diffs, str(a), str(b)))
+        sys.stdout.write(run_diff.diff_json(diffs, a, b))
     else:
         render = run_diff.diff_markdown if format == PlanFormat.markdown else run_diff.diff_text
-        sys.stdout.write(render(diffs, str(a), str(b), changed))
+        sys.stdout.write(render(diffs, a, b, changed))
 
 
 @app.command()

@@ -4,6 +4,7 @@ as text, JSON and Markdown."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 from conftest import REGRESSION, write
 from markdown_it import MarkdownIt
@@ -36,4 +37,53 @@ def test_two_runs_side_by_side(workspace, run_cli):
 
 def test_a_folder_that_is_not_a_run_is_refused(workspace, run_cli):
     code, out, err = run_cli("diff", "runs/none", "runs/other")
-    assert code == 2 and "runs/none is not a run directory" in err
+    assert code == 2 and "runs/none is neither a run directory, a recipe file nor REV:RECIPE" in err
+    (workspace / "runs" / "empty").mkdir(parents=True)
+    code, out, err = run_cli("diff", "runs/empty", "runs/other")
+    assert code == 2 and "runs/empty is not a run directory (no state.json)" in err
+
+
+def _git(folder, *args):
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin", "HOME": str(folder)})
+
+
+def test_a_recipe_across_git_revisions(workspace, run_cli):
+    """Each commit's plan finds its steps' folders by fingerprint in the one run directory: metrics compare
+    across commits that never committed them, and a version that never ran says so."""
+    write(workspace, ".gitignore", "runs/\n")
+    recipe = write(workspace, "r.yaml", REGRESSION)
+    _git(workspace, "init", "-q")
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-qm", "start")
+    fits = {}
+    for window in (3, 4):
+        write(workspace, "r.yaml", REGRESSION.replace("window: 3", f"window: {window}"))
+        _git(workspace, "commit", "-qam", f"window {window}", "--allow-empty")
+        assert run_cli("apply", recipe, "-q")[0] == 0
+        state = json.loads((workspace / "runs/forecast/state.json").read_text())
+        fits[window] = state["steps"]["fit"]["metrics"]["mae"]
+
+    code, out, err = run_cli("diff", "HEAD~1:r.yaml", "HEAD:r.yaml")
+    assert code == 0, err
+    features, fit = out.split("\nfit [lightgbm_fit]")
+    assert "~ lags: [1, 2, 3] → [1, 2, 3, 4]" in features
+    assert f"{fits[3]:.6g}" in fit and f"{fits[4]:.6g}" in fit and f"{fits[4] - fits[3]:+.4g}" in fit
+    code, out, _ = run_cli("diff", "HEAD:r.yaml", "r.yaml", "--changed")       # the working tree is HEAD
+    assert code == 0 and "fit [" not in out
+
+    write(workspace, "r.yaml", REGRESSION.replace("window: 3", "window: 5"))    # edited, not applied
+    code, out, _ = run_cli("diff", "HEAD:r.yaml", "r.yaml", "--format", "json")
+    steps = {s["step"]: s for s in json.loads(out)["steps"]}
+    assert steps["fit"]["not_run_b"] and not steps["fit"]["not_run_a"]
+    assert [r["b"] for r in steps["fit"]["metrics"] if r["name"] == "mae"] == [None]
+    code, out, _ = run_cli("diff", "HEAD:r.yaml", "r.yaml")
+    assert "fit [lightgbm_fit] (not run in B)" in out
+
+    code, _, err = run_cli("diff", "no-such-rev:r.yaml", "r.yaml")
+    assert code == 2 and "`no-such-rev` names no commit" in err
+    code, _, err = run_cli("diff", "--", "--output=x:r.yaml", "r.yaml")
+    assert code == 2 and "is not a git revision" in err and not (workspace / "x").exists()
+    code, _, err = run_cli("diff", "HEAD:other.yaml", "r.yaml")
+    assert code == 2 and "other.yaml did not exist at HEAD" in err

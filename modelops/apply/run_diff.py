@@ -1,7 +1,9 @@
-"""Two runs side by side (`modelops diff A B`, like `dvc metrics diff`): for every step either run finished,
-the metrics it recorded with their change, and the parameters that differ — read from the run directories'
-state files, so any two runs compare: two recipes, one recipe before and after an edit (a copy of its run
-directory), or the same recipe on two machines."""
+"""Two runs side by side (`modelops diff A B`, like `dvc metrics diff`): for every step of either side, the
+metrics it recorded with their change, and the parameters that differ. A side is a run directory (its state
+file), or a recipe as it is in the working tree or was at a git revision (`main:recipes/sft.yaml`): planned
+there, each step's metrics are read from the step folder of its fingerprint in this checkout's run directory
+(every version of a step keeps its own folder until `gc`), else from the recipe's shared cache — so a
+recipe's metrics compare across commits without committing them."""
 
 from __future__ import annotations
 
@@ -14,6 +16,61 @@ from typing import Any
 from modelops.apply.state import RunState
 from modelops.escape import md_code, md_text, one_line
 from modelops.plan.diffs import ABSENT, flatten, param_diffs
+
+
+@dataclass
+class Side:
+    """One side of a diff: each step's kind, fingerprint, parameters, metrics and whether it finished."""
+
+    label: str
+    steps: dict[str, dict[str, Any]]
+
+
+def side(spec: str) -> Side:
+    """A run directory, a recipe file, or `REV:RECIPE`. ValueError says which it is not; planning errors
+    (RecipeError, git's CalledProcessError, RevisionError) pass through."""
+    path = Path(spec)
+    if (path / "state.json").is_file():
+        return Side(spec, {step: entry | {"finished": True} for step, entry in RunState.load(path).steps.items()})
+    if path.is_dir():
+        raise ValueError(f"{spec} is not a run directory (no state.json); `modelops runs` lists them")
+    from modelops.plan.planner import plan_recipe
+
+    if path.is_file():
+        return Side(spec, _planned_steps(plan_recipe(path)))
+    revision, colon, recipe = spec.partition(":")
+    if not colon or not revision or not recipe:
+        raise ValueError(f"{spec} is neither a run directory, a recipe file nor REV:RECIPE (`main:{spec}`)")
+    from modelops.plan.compare import plan_at_revision
+
+    steps = plan_at_revision(Path(recipe), revision, lambda there: _planned_steps(plan_recipe(there)))
+    if steps is None:
+        raise ValueError(f"{recipe} did not exist at {revision}")
+    return Side(spec, steps)
+
+
+def _planned_steps(plan) -> dict[str, dict[str, Any]]:
+    """The recipe's own steps (not its upstream recipes', which have run directories of their own) with the
+    metrics of the step folder of their fingerprint, or of the shared cache's entry."""
+    from modelops.apply.executor import shared_cache
+    from modelops.apply.remote_cache import CacheError
+
+    recipe = plan.recipes[-1]
+    cache, _ = shared_cache(recipe.cache) if recipe.cache and recipe.cache["pull"] else (None, "")
+    steps = {}
+    for step in recipe.steps:
+        out, metrics = Path(step.directory) / "out", None
+        if out.is_dir():
+            metrics_file = out / "metrics.json"
+            metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+        elif cache is not None:
+            try:
+                metrics = (cache.store.entry(step.fingerprint) or {}).get("metrics")
+            except CacheError:
+                cache = None                                    # unreachable: the remaining steps count as not run
+        steps[step.short_id] = {"kind": step.kind, "fingerprint": step.fingerprint, "params": step.params,
+                                "metrics": metrics or {}, "finished": metrics is not None}
+    return steps
 
 
 @dataclass
@@ -40,16 +97,15 @@ class StepDiff:
     same_fingerprint: bool
     metrics: list[MetricRow] = field(default_factory=list)
     params: list[tuple[str, Any, Any]] = field(default_factory=list)
+    not_run_a: bool = False                       # planned on that side, but its step folder is not there
+    not_run_b: bool = False
 
 
-def run_diff(a: Path, b: Path) -> list[StepDiff]:
-    """Every step of either run, in A's order then B's new ones. StateError when a run cannot be read."""
-    for run in (a, b):
-        if not (run / "state.json").is_file():
-            raise ValueError(f"{run} is not a run directory (no state.json); `modelops runs` lists them")
-    first, second = RunState.load(a).steps, RunState.load(b).steps
-    if not first and not second:
-        raise ValueError(f"neither {a} nor {b} holds a finished step (state.json)")
+def run_diff(a: Side, b: Side) -> list[StepDiff]:
+    """Every step of either side, in A's order then B's new ones."""
+    first, second = a.steps, b.steps
+    if not any(e["finished"] for e in first.values()) and not any(e["finished"] for e in second.values()):
+        raise ValueError(f"neither {a.label} nor {b.label} has a finished step")
     out = []
     for step in [*first, *[s for s in second if s not in first]]:
         x, y = first.get(step, {}), second.get(step, {})
@@ -58,7 +114,8 @@ def run_diff(a: Path, b: Path) -> list[StepDiff]:
                 for name in [*numbers_a, *[n for n in numbers_b if n not in numbers_a]]]
         out.append(StepDiff(step, x.get("kind") or y.get("kind", "?"), bool(x), bool(y),
                             bool(x) and x.get("fingerprint") == y.get("fingerprint"), rows,
-                            param_diffs(x.get("params", {}), y.get("params", {})) if x and y else []))
+                            param_diffs(x.get("params", {}), y.get("params", {})) if x and y else [],
+                            bool(x) and not x["finished"], bool(y) and not y["finished"]))
     return out
 
 
@@ -72,7 +129,11 @@ def _number(value: float | None) -> str:
 
 
 def _presence(diff: StepDiff) -> str:
-    return "" if diff.in_a and diff.in_b else " (only in A)" if diff.in_a else " (only in B)"
+    if not (diff.in_a and diff.in_b):
+        return " (only in A)" if diff.in_a else " (only in B)"
+    if diff.not_run_a and diff.not_run_b:
+        return " (run in neither)"
+    return " (not run in A)" if diff.not_run_a else " (not run in B)" if diff.not_run_b else ""
 
 
 def diff_text(diffs: list[StepDiff], a: str, b: str, changed_only: bool) -> str:
