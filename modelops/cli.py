@@ -563,8 +563,9 @@ HEADLINE_METRICS = {"mae", "naive_mae", "r2", "eval_loss", "eval_reward", "eval_
 
 @app.command()
 def diff(
-    a: str = typer.Argument(..., help="A run directory (runs/<name>), a recipe file, or REV:RECIPE (the recipe at a "
-                            "git revision, e.g. main:recipes/sft.yaml).", metavar="A"),
+    a: str = typer.Argument(..., metavar="A", help=(
+        "A run directory (runs/<name>), a step folder (runs/<name>/<step>-<fingerprint>), a recipe file, or "
+        "REV:RECIPE (the recipe at a git revision, e.g. main:recipes/sft.yaml).")),
     b: str = typer.Argument(..., help="The other side, spelled the same ways.", metavar="B"),
     format: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="text, json or markdown."),
     changed: bool = typer.Option(False, "--changed", help="Only metrics that differ and steps with a difference."),

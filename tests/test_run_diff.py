@@ -40,7 +40,7 @@ def test_a_folder_that_is_not_a_run_is_refused(workspace, run_cli):
     assert code == 2 and "runs/none is neither a run directory, a recipe file nor REV:RECIPE" in err
     (workspace / "runs" / "empty").mkdir(parents=True)
     code, out, err = run_cli("diff", "runs/empty", "runs/other")
-    assert code == 2 and "runs/empty is not a run directory (no state.json)" in err
+    assert code == 2 and "runs/empty is neither a run directory (no state.json) nor a step folder" in err
 
 
 def _git(folder, *args):
@@ -70,6 +70,10 @@ def test_a_recipe_across_git_revisions(workspace, run_cli):
     features, fit = out.split("\nfit [lightgbm_fit]")
     assert "~ lags: [1, 2, 3] → [1, 2, 3, 4]" in features
     assert f"{fits[3]:.6g}" in fit and f"{fits[4]:.6g}" in fit and f"{fits[4] - fits[3]:+.4g}" in fit
+    folders = sorted(str(p) for p in workspace.glob("runs/forecast/fit-*"))
+    code, out, _ = run_cli("diff", *folders, "--format", "json")                 # two versions of one step
+    [step] = json.loads(out)["steps"]
+    assert step["step"] == "fit" and not step["same_fingerprint"] and {r["name"] for r in step["metrics"]} >= {"mae"}
     code, out, _ = run_cli("diff", "HEAD:r.yaml", "r.yaml", "--changed")       # the working tree is HEAD
     assert code == 0 and "fit [" not in out
 

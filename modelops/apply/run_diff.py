@@ -1,9 +1,10 @@
 """Two runs side by side (`modelops diff A B`, like `dvc metrics diff`): for every step of either side, the
 metrics it recorded with their change, and the parameters that differ. A side is a run directory (its state
-file), or a recipe as it is in the working tree or was at a git revision (`main:recipes/sft.yaml`): planned
-there, each step's metrics are read from the step folder of its fingerprint in this checkout's run directory
-(every version of a step keeps its own folder until `gc`), else from the recipe's shared cache — so a
-recipe's metrics compare across commits without committing them."""
+file), a step folder (one version of a step, `runs/<name>/<step>-<fingerprint>`), or a recipe as it is in the
+working tree or was at a git revision (`main:recipes/sft.yaml`): planned there, each step's metrics are read
+from the step folder of its fingerprint in this checkout's run directory (every version of a step keeps its
+own folder until `gc`), else from the recipe's shared cache — so a recipe's metrics compare across commits
+without committing them."""
 
 from __future__ import annotations
 
@@ -27,13 +28,16 @@ class Side:
 
 
 def side(spec: str) -> Side:
-    """A run directory, a recipe file, or `REV:RECIPE`. ValueError says which it is not; planning errors
-    (RecipeError, git's CalledProcessError, RevisionError) pass through."""
+    """A run directory, a step folder, a recipe file, or `REV:RECIPE`. ValueError says which it is not;
+    planning errors (RecipeError, git's CalledProcessError, RevisionError) pass through."""
     path = Path(spec)
     if (path / "state.json").is_file():
         return Side(spec, {step: entry | {"finished": True} for step, entry in RunState.load(path).steps.items()})
+    if (path / "step.json").is_file():
+        return Side(spec, _step_folder(path))
     if path.is_dir():
-        raise ValueError(f"{spec} is not a run directory (no state.json); `modelops runs` lists them")
+        raise ValueError(f"{spec} is neither a run directory (no state.json) nor a step folder (no step.json); "
+                         "`modelops runs` lists the runs")
     from modelops.plan.planner import plan_recipe
 
     if path.is_file():
@@ -47,6 +51,20 @@ def side(spec: str) -> Side:
     if steps is None:
         raise ValueError(f"{recipe} did not exist at {revision}")
     return Side(spec, steps)
+
+
+def _step_folder(folder: Path) -> dict[str, dict[str, Any]]:
+    """One version of a step, from the step.json it ran with and its metrics.json, keyed by the step's name in
+    its recipe so that two versions of one step line up."""
+    try:
+        spec = json.loads((folder / "step.json").read_text(encoding="utf-8"))
+        metrics_file = folder / "out" / "metrics.json"
+        finished = (folder / "out").is_dir()
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+        return {spec["id"].split("/", 1)[-1]: {"kind": spec["kind"], "fingerprint": spec["fingerprint"],
+                                               "params": spec["params"], "metrics": metrics, "finished": finished}}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{folder}/step.json is not a step modelops wrote ({type(exc).__name__}: {exc})") from None
 
 
 def _planned_steps(plan) -> dict[str, dict[str, Any]]:
