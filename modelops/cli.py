@@ -611,13 +611,17 @@ def predict(
         help="CSV or Parquet of recent rows, shaped like the "
         "training data; defaults to the training data's latest rows.",
     ),
+    future: Optional[Path] = typer.Option(
+        None, "--future", help="CSV or Parquet of the known-in-advance features over the horizon: the groups, the "
+        "time and each of `task.known_features`, a row per series and future time.",
+    ),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Write forecasts to this CSV instead of stdout."
     ),
 ) -> None:
     """Forecast the next `horizon` steps of every series from its latest observations.
 
-    Example: modelops predict recipes/activations-forecast.yaml --input recent.csv --output forecasts.csv
+    Example: modelops predict recipes/activations-forecast.yaml --input recent.csv --future promos.csv -o forecasts.csv
     """
     from modelops.forecast.frame import PanelError, read_table
     from modelops.forecast.predictor import Forecaster
@@ -629,12 +633,15 @@ def predict(
     forecaster = Forecaster(models)
     source = input or features / "recent.csv"
     try:
-        forecasts, refused = forecaster.predict(read_table(source, list(forecaster.input_columns)), str(source))
+        rows = read_table(source, list(forecaster.input_columns))
+        if future is not None:
+            rows = forecaster.with_future(rows, read_table(future, list(forecaster.future_columns)), str(future))
+        forecasts, refused = forecaster.predict(rows, str(source))
     except PanelError as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(EXIT_INVALID) from None
     except OSError as exc:
-        print(f"{source}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{exc.filename or source}: {exc.strerror or exc}", file=sys.stderr)
         raise typer.Exit(EXIT_INVALID) from None
     for item in refused:
         print(f"refused {item['series']}: {item['reason']}", file=sys.stderr)

@@ -206,10 +206,40 @@ def _with_future_rows(recent: pd.DataFrame, horizon: int) -> pd.DataFrame:
                     "period": f"{when:%Y-%m-%d %H:%M}",
                     "activations": np.nan,
                     "clicks": np.nan,
-                    "promo": 1,
+                    "promo": h % 2,
                 }
             )
     return pd.concat([recent, pd.DataFrame(rows)]).sort_values(["user_id", "material_id", "period"], kind="stable")
+
+
+def _future_table(recent: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """The same known promo flags as `_with_future_rows`, as a future table: groups, time, known features."""
+    rows = _with_future_rows(recent, horizon)
+    return rows[rows["activations"].isna() & rows["clicks"].isna()][["user_id", "material_id", "period", "promo"]]
+
+
+def test_known_features_come_as_a_future_table_through_predict(applied, run_cli):
+    folder, recipe, _ = applied
+    recent = pd.read_csv(folder / "panel.csv").groupby(["user_id", "material_id"]).tail(10)
+    recent.to_csv(folder / "recent.csv", index=False)
+    _with_future_rows(recent, 2).to_csv(folder / "appended.csv", index=False)
+    _future_table(recent, 2).to_csv(folder / "future.csv", index=False)
+    code, appended, err = run_cli("predict", recipe, "--input", folder / "appended.csv")
+    assert code == 0, err
+    code, tabled, err = run_cli("predict", recipe, "--input", folder / "recent.csv", "--future", folder / "future.csv")
+    assert code == 0, err
+    assert tabled == appended and len(tabled.splitlines()) > 2                      # the same forecasts either way
+
+    _future_table(recent, 2).drop(columns="promo").to_csv(folder / "no-promo.csv", index=False)
+    code, _, err = run_cli("predict", recipe, "--input", folder / "recent.csv", "--future", folder / "no-promo.csv")
+    assert code == 2 and f"{folder / 'no-promo.csv'}: no column `promo`" in err
+    stranger = _future_table(recent, 2).assign(user_id="nobody")
+    stranger.to_csv(folder / "stranger.csv", index=False)
+    code, _, err = run_cli("predict", recipe, "--input", folder / "recent.csv", "--future", folder / "stranger.csv")
+    assert code == 2 and "rows for series the input does not have: nobody/" in err
+    _future_table(recent, 1).to_csv(folder / "short.csv", index=False)                 # one hour of a horizon of two
+    code, _, err = run_cli("predict", recipe, "--input", folder / "recent.csv", "--future", folder / "short.csv")
+    assert code == 2 and "known-in-advance features need values for the next 2" in err and "--future" in err
 
 
 def test_the_api_answers_over_real_http(applied):
@@ -234,6 +264,15 @@ def test_the_api_answers_over_real_http(applied):
             e["loc"][-1] for e in missing.json()["detail"]
         }
         assert meta["frequency"] == "h"
+        recent = raw.groupby(["user_id", "material_id"]).tail(6)
+        future = json.loads(_future_table(recent, 2).to_json(orient="records"))
+        split = client.post("/predict", json={"rows": json.loads(recent.to_json(orient="records")), "future": future})
+        assert split.status_code == 200, split.text
+        assert split.json()["forecasts"] == answer.json()["forecasts"]            # as with the rows appended
+        gap = client.post("/predict", json={"rows": payload[:6], "future": [{**future[0], "promo": None}]})
+        assert gap.status_code == 422 and gap.json()["detail"][0]["loc"] == ["body", "future", 0, "promo"]
+        stranger = client.post("/predict", json={"rows": payload[:6], "future": [{**future[0], "user_id": "x"}]})
+        assert stranger.status_code == 422 and stranger.json()["detail"][0]["loc"] == ["body", "future"]
         assert client.get("/docs").status_code == 404  # no Swagger page that needs a CDN
         when = client.post("/predict", json={"rows": [{**payload[0], "period": "yesterday"}, payload[1]]})
         message = when.json()["detail"][0]["msg"]

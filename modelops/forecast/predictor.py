@@ -34,6 +34,37 @@ class Forecaster:
         columns |= {s: "category" for s in p.static if s not in p.groups}
         return columns | {n: "number" for n in p.numeric}
 
+    @property
+    def future_columns(self) -> dict[str, str]:
+        """Columns of a future table (the known features over the horizon): `group`, `time` or `known`."""
+        p = self.panel_spec
+        return {g: "group" for g in p.groups} | {p.time_column: "time"} | {k: "known" for k in p.known}
+
+    def with_future(self, raw: pd.DataFrame, future: pd.DataFrame, source: str) -> pd.DataFrame:
+        """The recent rows and, after them, the future table's: each series' known features at its next times,
+        its static columns copied from its latest row, no target and no other feature. `source` names the
+        future table in errors."""
+        p = self.panel_spec
+        if not p.known:
+            raise PanelError(f"{source}: this model has no known-in-advance features (`task.known_features`), so "
+                             "there is nothing a future table could give it")
+        missing = [c for c in self.future_columns if c not in future.columns]
+        if missing:
+            raise PanelError(f"{source}: no column {', '.join(f'`{c}`' for c in missing)}; a future table holds "
+                             f"{', '.join(f'`{c}`' for c in self.future_columns)}")
+        keys, wanted = p.groups, future[list(self.future_columns)]
+        static = [c for c in p.static if c not in keys]
+        if not keys:                                                    # one series: its static columns as last seen
+            rows = wanted.assign(**{c: raw[c].iloc[-1] for c in static})
+            return pd.concat([raw, rows], ignore_index=True)[list(raw.columns)]
+        latest = raw.drop_duplicates(keys, keep="last")[[*keys, *static]]
+        rows = wanted.merge(latest, on=keys, how="left", indicator=True)
+        unknown = sorted({"/".join(map(str, row)) for row in rows.loc[rows["_merge"] == "left_only", keys].values})
+        if unknown:
+            raise PanelError(f"{source}: rows for series the input does not have: {', '.join(unknown[:5])}; each "
+                             "series needs its recent rows in the input")
+        return pd.concat([raw, rows.drop(columns="_merge")], ignore_index=True)[list(raw.columns)]
+
     def predict(self, raw: pd.DataFrame, source: str = "input") -> tuple[pd.DataFrame, list[dict[str, str]]]:
         """(forecasts in long form: groups, origin, time, step_ahead, forecast) and the refused series.
         `source` names the rows in errors: a file, or `frame.REQUEST` for the API's request rows."""
@@ -65,8 +96,8 @@ class Forecaster:
         if missing_known:
             raise PanelError(
                 "known-in-advance features need values for the next "
-                f"{spec.horizon} time(s) of every series (rows after the last observed target); "
-                "missing: " + ", ".join(missing_known[:6])
+                f"{spec.horizon} time(s) of every series (a future table: `predict --future FILE`, the API's "
+                "`future` rows; or rows after the last observed target); missing: " + ", ".join(missing_known[:6])
             )
         return forecast_latest(
             latest, spec, self.boosters, self.transform, self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S",

@@ -18,7 +18,8 @@ from modelops.forecast.guard import Guard
 from modelops.forecast.predictor import Forecaster
 
 Number = Annotated[float, Field(allow_inf_nan=False, ge=-LARGEST, le=LARGEST)]     # no NaN, Infinity, 1e308
-FIELD_TYPES = {"group": (str, ...), "time": (str, ...), "category": (str, ...), "number": (Optional[Number], None)}
+FIELD_TYPES = {"group": (str, ...), "time": (str, ...), "category": (str, ...), "number": (Optional[Number], None),
+               "known": (Number, ...)}
 SHOWN_KEY = 64            # longest field name echoed in a 422's `loc`
 
 
@@ -45,9 +46,15 @@ def create_app(bundle: Path, max_in_flight: Optional[int] = None):
     Forecast = create_model("Forecast", **{g: (str, ...) for g in forecaster.panel_spec.groups},
                             origin=(str, ...), time=(str, ...), step_ahead=(int, ...), forecast=(float, ...), **bands)
 
-    class PredictRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rows": [example]}]})
-        rows: list[Row] = Field(min_length=1, description="Recent observations of one or more series.")  # type: ignore[valid-type]
+    fields: dict[str, Any] = {"rows": (list[Row], Field(  # type: ignore[valid-type]
+        min_length=1, description="Recent observations of one or more series."))}
+    if forecaster.panel_spec.known:
+        Future = create_model("FutureRow", __config__=ConfigDict(extra="forbid"),
+                              **{name: FIELD_TYPES[kind] for name, kind in forecaster.future_columns.items()})
+        fields["future"] = (list[Future], Field(default_factory=list, description=(  # type: ignore[valid-type]
+            "The known-in-advance features over the horizon: a row per series and future time.")))
+    PredictRequest = create_model("PredictRequest", __config__=ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"rows": [example]}]}), **fields)
 
     class PredictResponse(BaseModel):
         model_version: str
@@ -68,8 +75,14 @@ def create_app(bundle: Path, max_in_flight: Optional[int] = None):
 
     @app.post("/predict", responses={413: {"description": "Request body too large"},
                                      503: {"description": "Busy: retry after the `Retry-After` seconds"}})
-    def predict(request: PredictRequest) -> PredictResponse:
+    def predict(request: PredictRequest) -> PredictResponse:  # type: ignore[valid-type]
         frame = pd.DataFrame([row.model_dump() for row in request.rows], columns=list(columns))
+        future = getattr(request, "future", [])
+        try:
+            if future:
+                frame = forecaster.with_future(frame, pd.DataFrame([row.model_dump() for row in future]), "future")
+        except PanelError as exc:
+            raise HTTPException(status_code=422, detail=[{"loc": ["body", "future"], "msg": str(exc)}]) from None
         try:
             forecasts, refused = forecaster.predict(frame, REQUEST)
         except PanelError as exc:
