@@ -250,7 +250,8 @@ def _check_regression(loaded: LoadedRecipe) -> list[Problem]:
             )
         ]
     try:
-        facts = table_facts(location.path, recipe.data.time.column, recipe.data.time.range_separator)
+        facts = table_facts(location.path, recipe.data.time.column, recipe.data.time.range_separator,
+                            enough=max(_lengths_needed(task)) + 1)
     except ValueError as exc:
         return problems + [loaded.problem(("data", "train", "path"), str(exc))]
     problems += _check_columns(loaded, facts.columns)
@@ -294,11 +295,17 @@ def _listed(columns: list[str]) -> str:
     return "columns: " + ", ".join(columns)
 
 
+def _lengths_needed(task: RegressionTask) -> tuple[int, int]:
+    """Time points the lags, windows and horizon need, and with the validation windows' more than that."""
+    needed = required_length(task.lag_list, [t.model_dump(mode="json") for t in task.lag_transforms], task.horizon)
+    return needed, needed - 1 + task.validation.gap + task.validation.folds * (task.validation.window or task.horizon)
+
+
 def _check_lengths(loaded: LoadedRecipe, task: RegressionTask, time_points: int) -> list[Problem]:
     """Lags, rolling windows and horizon must fit the series (the same rule as the features step's), and the
     validation windows must leave training data."""
+    needed, with_folds = _lengths_needed(task)
     transforms = [t.model_dump(mode="json") for t in task.lag_transforms]
-    needed = required_length(task.lag_list, transforms, task.horizon)
     lag_key = ("task", "window") if task.window is not None else ("task", "lags")
     if needed > time_points:
         return [
@@ -310,8 +317,7 @@ def _check_lengths(loaded: LoadedRecipe, task: RegressionTask, time_points: int)
             )
         ]
     window = task.validation.window or task.horizon
-    needed = needed - 1 + task.validation.gap + task.validation.folds * window
-    if needed >= time_points:
+    if with_folds >= time_points:
         return [
             loaded.problem(
                 ("task", "validation", "folds"),
