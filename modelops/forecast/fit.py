@@ -156,6 +156,7 @@ class LocalTrainer:
             rounds,
             valid_sets=[self._dataset(*valid)],
             callbacks=[lgb.early_stopping(self.patience, verbose=False)],
+            keep_training_booster=True,     # a fold's model only predicts its fold: no model-to-string round trip
         )
         return booster, booster.best_iteration or rounds
 
