@@ -189,14 +189,25 @@ class LmEvaluate(StepParams):
     max_length: int
 
 
-class LmBenchmark(StepParams):
-    kind = "lm_benchmark"
+class HarnessTasks(StepParams):
+    """What lm-evaluation-harness scores: the recipe's `benchmark` section."""
+
     tasks: list[str]                 # harness task names; local task folders are the step's `tasks/<name>` inputs
     limit: int | None
     num_fewshot: int
     chat_template: bool
+
+
+class LmBenchmark(HarnessTasks):
+    kind = "lm_benchmark"
     base: bool
     seed: int
+
+
+class GgufBenchmark(HarnessTasks):
+    kind = "gguf_benchmark"
+    seed: int
+    n_ctx: int                       # the served context (`deploy.serve.n_ctx`)
 
 
 class RewardEvaluate(LmEvaluate):
@@ -263,7 +274,7 @@ StepClass = type[StepParams]
 STEP_KINDS: dict[str, StepClass] = {kind.kind: kind for kind in (
     TableFeatures, LightgbmFit, ApiBundle, LmData, ModelFetch, ModelInitStep, TokenizerTrain,
     *_training_kinds().values(), LmEvaluate, LmBenchmark, RewardEvaluate, LoraMerge, GgufConvert, GgufLoraConvert,
-    GgufQuantize, GgufParity, OllamaModelfile, OllamaCreate, LlamaServerSmoke, HfModelCard,
+    GgufQuantize, GgufParity, GgufBenchmark, OllamaModelfile, OllamaCreate, LlamaServerSmoke, HfModelCard,
 )}
 
 

@@ -74,6 +74,7 @@ DPO = textwrap.dedent("""
       max_length: 128
     hardware: cpu
     benchmark: {tasks: [preference-quiz], chat_template: true}
+    gates: ["benchmark-gguf.q4_k_m.preference_quiz.acc >= benchmark.preference_quiz.acc - 0.1"]
     deploy:
       target: ollama
       quantize: [q8_0, q4_k_m]
@@ -105,7 +106,7 @@ def chain(tmp_path_factory):
 
 
 def _out(folder, run, step):
-    [path] = (folder / "runs" / run).glob(f"{step}-*/out")
+    [path] = (folder / "runs" / run).glob(f"{step}-{'[0-9a-f]' * 12}/out")     # `benchmark`, not `benchmark-gguf`
     return path
 
 
@@ -168,6 +169,43 @@ def test_lm_evaluation_harness_scores_the_dpo_model_against_the_sft_model_it_sta
     assert "sample_len" not in scores
     results = json.loads((_out(chain, "dpo", "benchmark") / "results.json").read_text())
     assert results["trained"]["preference_quiz"]["sample_len"] == 40
+
+
+def test_each_gguf_is_benchmarked_by_llama_cpp_as_the_trained_model_is(chain):
+    trained = _metrics(chain, "dpo", "benchmark")["preference_quiz"]["acc"]
+    ggufs = _metrics(chain, "dpo", "benchmark-gguf")
+    assert set(ggufs) == {"f16", "q8_0", "q4_k_m"}
+    assert abs(ggufs["f16"]["preference_quiz"]["acc"] - trained) <= 1 / 40 + 1e-9    # 16-bit: one question at most
+    report = (chain / "runs" / "dpo" / "report.md").read_text()
+    assert "Benchmark of each GGUF (llama.cpp)" in report
+    assert "✓ gate passed: benchmark-gguf.q4\\_k\\_m.preference\\_quiz.acc >= benchmark.preference\\_quiz.acc" in report
+
+
+def test_the_gguf_harness_model_scores_as_the_harness_scores_the_hugging_face_model(chain):
+    """Each continuation's log-likelihood, a rolling log-likelihood and a greedy answer from the f16 GGUF
+    through llama.cpp equal the harness's own Hugging Face model's (to f16 rounding); q4_k_m's differ."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from modelops.deploy.gguf_harness import GgufLM
+
+    merged = _out(chain, "dpo", "merge") / "model"
+    hf = HFLM(pretrained=str(merged), device="cpu", dtype="float32", batch_size=4)
+    f16 = GgufLM(_out(chain, "dpo", "gguf") / "model-f16.gguf", merged, 256)
+    q4 = GgufLM(_out(chain, "dpo", "quantize-q4_k_m") / "model-q4_k_m.gguf", merged, 256)
+    chat = f16.apply_chat_template([{"role": "user", "content": "什么是过拟合？"}])
+    assert chat == hf.apply_chat_template([{"role": "user", "content": "什么是过拟合？"}])
+    pairs = [(chat, "模型记住了训练数据。"), (chat, "我不知道。"), ("你好，今天", "天气很好"), ("", "一些文本。")]
+    requests = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+    expected = [score for score, _ in hf.loglikelihood(requests)]
+    assert [s for s, _ in f16.loglikelihood(requests)] == pytest.approx(expected, rel=2e-3)
+    assert [s for s, _ in q4.loglikelihood(requests)] != pytest.approx(expected, rel=1e-4)
+    rolling = [Instance("loglikelihood_rolling", {}, ("一些文本。更多文本。你好",), 0)]
+    assert f16.loglikelihood_rolling(rolling) == pytest.approx(hf.loglikelihood_rolling(rolling), rel=2e-3)
+    asked = [Instance("generate_until", {}, (chat, {"until": ["\n"], "max_gen_toks": 6}), 0)]   # before f16 near-ties
+    assert f16.generate_until(asked) == hf.generate_until(asked)
+    for model in (f16, q4):
+        model.llm.close()
 
 
 KTO = textwrap.dedent("""
@@ -433,7 +471,8 @@ def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
         chain,
         "adapter",
         ("max_steps: 40", "max_steps: 10"),
-        ("hardware: cpu", "hardware: cpu\ndeploy: {target: llama-cpp, merge: false, serve: {n_ctx: 256, requests: 1}}"),
+        ("hardware: cpu", "hardware: cpu\ndeploy: {target: llama-cpp, merge: false, serve: {n_ctx: 256, requests: 1}}"
+         "\nbenchmark: {tasks: [preference-quiz], chat_template: true, base: false}"),
     )
     code, out, err = run_cli("apply", path, "-q", cwd=chain)
     assert code == 0, out + err
@@ -442,6 +481,9 @@ def test_unmerged_adapter_ships_as_a_gguf_adapter(chain, run_cli):
     parity = json.loads((_out(chain, "adapter", "parity") / "parity.json").read_text())
     assert parity[0]["top1_agreement"] >= 0.98  # base GGUF + adapter GGUF vs base + PEFT adapter
     assert json.loads((_out(chain, "adapter", "smoke") / "smoke.json").read_text())["adapter"].endswith("adapter.gguf")
+    trained = _metrics(chain, "adapter", "benchmark")["preference_quiz"]["acc"]               # base + PEFT adapter
+    served = _metrics(chain, "adapter", "benchmark-gguf")["f16"]["preference_quiz"]["acc"]    # base GGUF + adapter GGUF
+    assert abs(served - trained) <= 1 / 40 + 1e-9
 
 
 @pytest.mark.parametrize("mode", ["drop", "truncate"])

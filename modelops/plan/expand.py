@@ -17,6 +17,7 @@ from modelops.recipe.loader import LoadedRecipe
 from modelops.recipe.tasks import FunctionReward, GrpoTask, MatchReward, RegressionTask, TrainingTask
 from modelops.step_kinds import (
     ApiBundle,
+    GgufBenchmark,
     GgufConvert,
     GgufLoraConvert,
     GgufParity,
@@ -88,18 +89,26 @@ def _data_section(loaded: LoadedRecipe) -> Data:
     return data.model_copy(update=updates)
 
 
-def _benchmark(loaded: LoadedRecipe, steps: StepList, trained: StepInput, base: StepInput) -> None:
+def _harness_tasks(loaded: LoadedRecipe) -> tuple[list[str], list[StepInput]]:
+    """The benchmark's harness task names, and its task folders as step inputs (`tasks/<name>`)."""
     section, folders = loaded.recipe.benchmark, benchmark_folders(loaded)
     named = [t for t in section.tasks if Path(t).name not in folders]
+    return named, [StepInput(f"tasks/{name}", path=str(path)) for name, path in folders.items()]
+
+
+def _benchmark(loaded: LoadedRecipe, steps: StepList, trained: StepInput, base: StepInput) -> None:
+    section = loaded.recipe.benchmark
+    named, folders = _harness_tasks(loaded)
+    shown = ", ".join([*named, *(f.name.removeprefix("tasks/") for f in folders)])
     steps.add(
         "benchmark",
-        "Score " + ", ".join([*named, *folders]) + " with lm-evaluation-harness"
+        f"Score {shown} with lm-evaluation-harness"
         + (", the trained model against the one it started from" if section.base else ""),
         params=LmBenchmark(tasks=named, limit=section.limit, num_fewshot=section.num_fewshot,
                            chat_template=section.chat_template, base=section.base, seed=loaded.recipe.seed),
-        inputs=[trained, base, *(StepInput(f"tasks/{name}", path=str(path)) for name, path in folders.items())],
+        inputs=[trained, base, *folders],
         outputs=["metrics.json", "results.json"],
-        summary={"tasks": ", ".join([*named, *folders]), "limit": section.limit or "all",
+        summary={"tasks": shown, "limit": section.limit or "all",
                  "few-shot": section.num_fewshot, "chat template": section.chat_template},
     )
 
@@ -468,6 +477,18 @@ def _expand_deploy(
         inputs=parity_inputs + list(ggufs.values()) + ([output_of(adapter, "adapter.gguf")] if adapter else []),
         outputs=["parity.json"],
     )
+    if recipe.benchmark is not None:
+        section = recipe.benchmark
+        named, folders = _harness_tasks(loaded)
+        steps.add(
+            "benchmark-gguf",
+            f"Score each GGUF on the benchmark with llama.cpp ({', '.join(ggufs)}): what quantisation costs",
+            params=GgufBenchmark(tasks=named, limit=section.limit, num_fewshot=section.num_fewshot,
+                                 chat_template=section.chat_template, seed=recipe.seed, n_ctx=deploy.serve.n_ctx),
+            inputs=[*ggufs.values(), model_out if merged else base, *folders]
+            + ([output_of(adapter, "adapter.gguf")] if adapter else []),
+            outputs=["metrics.json", "results.json"],
+        )
     chosen_name = deploy.ollama.quantization or (deploy.quantize[0] if deploy.quantize else outtype)
     chosen = StepInput("gguf", step=ggufs[chosen_name].step, output=ggufs[chosen_name].output)
     if deploy.target == "ollama":

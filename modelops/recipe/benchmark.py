@@ -10,7 +10,9 @@ from modelops.recipe.common import Section
 class Benchmark(Section):
     """Benchmarks scored by lm-evaluation-harness (`pip install 'modelops[benchmark]'`) after training: the
     step's metrics are `<task>.<metric>` for the trained model and `<task>.<metric>_base` for the model
-    training started from, for gates such as `benchmark.my_quiz.acc >= benchmark.my_quiz.acc_base + 0.02`."""
+    training started from, for gates such as `benchmark.my_quiz.acc >= benchmark.my_quiz.acc_base + 0.02`.
+    With a GGUF deploy, `benchmark-gguf` scores each GGUF with llama.cpp: `<gguf>.<task>.<metric>`
+    (`benchmark-gguf.q4_k_m.my_quiz.acc >= benchmark.my_quiz.acc - 0.02`)."""
 
     tasks: list[str] = Field(min_length=1, description=(
         "Harness task names (`hellaswag`, `arc_easy`, `cmmlu`: their data comes from the Hugging Face Hub) or "

@@ -36,7 +36,7 @@ def _working_directory(folder: Path | None):
         os.chdir(before)
 
 
-def _score(model, named: list[str], folders: dict[str, Path], p) -> dict[str, dict[str, Any]]:
+def score(model, named: list[str], folders: dict[str, Path], p) -> dict[str, dict[str, Any]]:
     """The harness's results per task: the recipe's named tasks, then each folder's own tasks."""
     import lm_eval
     from lm_eval.tasks import TaskManager
@@ -58,7 +58,12 @@ def _score(model, named: list[str], folders: dict[str, Path], p) -> dict[str, di
     return results
 
 
-def _numbers(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+def task_folders(inputs: dict[str, Path]) -> dict[str, Path]:
+    """The user's task folders among a step's inputs (`tasks/<name>`)."""
+    return {name.removeprefix("tasks/"): Path(path) for name, path in inputs.items() if name.startswith("tasks/")}
+
+
+def numbers(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
     """`acc,none` → `acc`: each task's numeric metrics, without the harness's filter suffix, stderr and
     sample count."""
     return {task: {name.split(",")[0]: value for name, value in metrics.items()
@@ -69,16 +74,15 @@ def _numbers(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def run(spec: Spec) -> None:
     p = spec.params
-    folders = {name.removeprefix("tasks/"): Path(path) for name, path in spec.inputs.items()
-               if name.startswith("tasks/")}
+    folders = task_folders(spec.inputs)
     base = spec.inputs["base"]
     adapter = spec.inputs.get("adapter")
-    trained = _score(_model(base if adapter else spec.inputs["model"], adapter), p.tasks, folders, p)
-    metrics = _numbers(trained)
+    trained = score(_model(base if adapter else spec.inputs["model"], adapter), p.tasks, folders, p)
+    metrics = numbers(trained)
     raw = {"trained": trained}
     if p.base:
-        raw["base"] = _score(_model(base, None), p.tasks, folders, p)
-        for task, values in _numbers(raw["base"]).items():
+        raw["base"] = score(_model(base, None), p.tasks, folders, p)
+        for task, values in numbers(raw["base"]).items():
             metrics.setdefault(task, {}).update({f"{name}_base": value for name, value in values.items()})
     spec.write_json("results.json", raw)
     spec.write_json("metrics.json", metrics)
