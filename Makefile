@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python benchmarks/feature_building.py
 	$(BIN)/python benchmarks/forecast_vs_mlforecast.py
 	$(BIN)/python benchmarks/forecast_real.py
+	$(BIN)/python benchmarks/fold_fit.py
 	$(BIN)/python benchmarks/second_apply.py
 	$(BIN)/python benchmarks/shared_cache.py
 	$(BIN)/python benchmarks/forecast_demo_load.py
