@@ -89,13 +89,16 @@ DATASETS = {
 }
 
 
-def run_mlforecast(df: pd.DataFrame, data: Dataset, differences: bool, direct: bool) -> tuple[pd.DataFrame, float]:
+def run_mlforecast(df: pd.DataFrame, data: Dataset, differences: bool, direct: bool,
+                   date_features: list[str] | None = None) -> tuple[pd.DataFrame, float]:
+    """mlforecast's cross-validation with one LightGBM thread: direct (one model per step ahead) or recursive,
+    raw lags or `Differences([1])`, with or without calendar features."""
     import lightgbm as lgb
     from mlforecast import MLForecast
     from mlforecast.target_transforms import Differences
 
     model = lgb.LGBMRegressor(**PARAMS, n_jobs=1, verbosity=-1, random_state=0)
-    forecaster = MLForecast(models={"lgb": model}, freq=data.freq, lags=data.lags,
+    forecaster = MLForecast(models={"lgb": model}, freq=data.freq, lags=data.lags, date_features=date_features,
                             target_transforms=[Differences([1])] if differences else None)
     started = time.perf_counter()
     cv = forecaster.cross_validation(df, n_windows=data.windows, h=data.h, step_size=data.h,

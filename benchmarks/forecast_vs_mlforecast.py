@@ -1,8 +1,12 @@
-"""modelops forecasting vs mlforecast on the same data, lags, LightGBM parameters and validation windows.
+"""modelops forecasting vs mlforecast's best configuration on generated hourly panels.
 
 For each of N_WINDOWS cutoffs (the last H * N_WINDOWS hours, H apart, as mlforecast's cross_validation
-makes them), each tool trains on the data up to the cutoff and forecasts the next H hours of every series
-directly (one model per step ahead). Reported: MAE over all windows, wall time, and the naive baselines.
+makes them), each tool trains on the data up to the cutoff and forecasts the next H hours of every series,
+with the same lags and LightGBM parameters and one LightGBM thread each. mlforecast runs eight ways —
+direct and recursive, raw lags and `Differences([1])`, with and without calendar features (hour, day of
+week) — and the best of them is the anchor; modelops runs with its defaults, with and without the same
+calendar features. The runs alternate between the tools. Reported: MAE, MAE ÷ the anchor's, wall time ÷
+the anchor's, and the naive baselines.
 Run: .venv/bin/python benchmarks/forecast_vs_mlforecast.py
 """
 
@@ -25,8 +29,11 @@ from modelops.forecast.fit import FitConfig, Fitter  # noqa: E402
 from modelops.forecast.frame import GROUP, PanelSpec, load_panel  # noqa: E402
 from modelops.forecast.predictor import forecast_latest  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from forecast_real import PARAMS, Dataset, mae, run_mlforecast  # noqa: E402
+
 H, N_WINDOWS, LAGS, SEASON = 6, 3, [1, 2, 3, 6, 12, 24], 24
-PARAMS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20}
+CALENDAR = ["hour", "dayofweek"]
 DATASETS = {  # name: (series, min hours, max hours, seed)
     "hourly, 100 series of 20-30 days": (100, 24 * 20, 24 * 30, 1),
     "hourly, 300 series of 10-15 days": (300, 24 * 10, 24 * 15, 2),
@@ -46,23 +53,10 @@ def fill(df: pd.DataFrame) -> pd.DataFrame:
     return full[ends == full["ds"].max()].reset_index(drop=True)
 
 
-def run_mlforecast(df: pd.DataFrame, differences: bool) -> tuple[pd.DataFrame, float]:
-    import lightgbm as lgb
-    from mlforecast import MLForecast
-    from mlforecast.target_transforms import Differences
-
-    model = lgb.LGBMRegressor(**PARAMS, verbosity=-1, random_state=0)
-    forecaster = MLForecast(models={"lgb": model}, freq="h", lags=LAGS, date_features=["hour", "dayofweek"],
-                            target_transforms=[Differences([1])] if differences else None)
-    started = time.perf_counter()
-    cv = forecaster.cross_validation(df, n_windows=N_WINDOWS, h=H, step_size=H, max_horizon=H)
-    return cv.rename(columns={"lgb": "forecast"}), time.perf_counter() - started
-
-
-def run_modelops(df: pd.DataFrame, transform: str = "auto") -> tuple[pd.DataFrame, float]:
+def run_modelops(df: pd.DataFrame, calendar: list[str], transform: str = "auto") -> tuple[pd.DataFrame, float]:
     panel_spec = PanelSpec("ds", None, None, "h", "error", "error", "y", [], ["unique_id"])
-    feature_spec = FeatureSpec("y", [], ["unique_id"], LAGS, H, calendar=["hour", "dayofweek"], season=SEASON)
-    config = FitConfig(PARAMS, 50, None, 2, None, 0, ["mae"], transform, 0)
+    feature_spec = FeatureSpec("y", [], ["unique_id"], LAGS, H, calendar=calendar, season=SEASON)
+    config = FitConfig(PARAMS | {"num_threads": 1}, 50, None, 2, None, 0, ["mae"], transform, 0)
     cutoffs = sorted(df["ds"].unique())[-H * N_WINDOWS - 1::H][:N_WINDOWS]
     started, results = time.perf_counter(), []
     for cutoff in cutoffs:
@@ -91,58 +85,34 @@ def naive(df: pd.DataFrame, cv: pd.DataFrame) -> dict[str, float]:
 
 
 def main() -> None:
-    rows = []
+    data = Dataset(lambda: pd.DataFrame(), "h", LAGS, H, N_WINDOWS)
     for name, (series, low, high, seed) in DATASETS.items():
         df = fill(long_form(make_panel(series, low, high, seed=seed)))
-        ml_raw, t_raw = run_mlforecast(df, differences=False)
-        ml_diff, t_diff = run_mlforecast(df, differences=True)
-        ours, t_ours = run_modelops(df)
-        chosen = ours["chosen"].iloc[-1]
-        pinned, t_pinned = run_modelops(df, chosen)
-        merged = ours.merge(ml_raw[["unique_id", "ds", "cutoff", "y"]], on=["unique_id", "ds"], how="inner")
-        assert len(merged) == len(ml_raw), "both tools must forecast the same points"
-        mae = {
-            "mlforecast raw lags": float(np.mean(np.abs(ml_raw["forecast"] - ml_raw["y"]))),
-            "mlforecast Differences([1])": float(np.mean(np.abs(ml_diff["forecast"] - ml_diff["y"]))),
-            "modelops defaults": float(np.mean(np.abs(merged["forecast"] - merged["y"]))),
-        }
-        merged_pinned = pinned.merge(ml_raw[["unique_id", "ds", "y"]], on=["unique_id", "ds"])
-        mae[f"modelops, transform pinned to `{chosen}`"] = float(
-            np.mean(np.abs(merged_pinned["forecast"] - merged_pinned["y"]))
-        )
-        mae |= naive(df, ml_raw)
-        best_ml = min(mae["mlforecast raw lags"], mae["mlforecast Differences([1])"])
-        rows.append(
-            (
-                name,
-                len(df),
-                mae,
-                {
-                    "mlforecast raw lags": t_raw,
-                    "mlforecast Differences([1])": t_diff,
-                    "modelops defaults": t_ours,
-                    f"modelops, transform pinned to `{chosen}`": t_pinned,
-                },
-                mae["modelops defaults"] / best_ml,
-                t_ours / min(t_raw, t_diff),
-                t_pinned / min(t_raw, t_diff),
-                ", ".join(sorted(set(ours["chosen"]))),
-            )
-        )
-    for name, n, mae, seconds, mae_ratio, time_ratio, pinned_ratio, chosen in rows:
-        print(f"\n## {name} ({n} rows, {N_WINDOWS} windows of {H} hours, lags {LAGS})\n")
-        print("| method | MAE | wall time (s) |\n|---|---|---|")
-        for method, value in mae.items():
-            print(
-                f"| {method} | {value:.4f} | {seconds[method]:.1f} |"
-                if method in seconds
-                else f"| {method} | {value:.4f} | - |"
-            )
-        print(
-            f"\nmodelops chose `{chosen}`. MAE ratio modelops / better mlforecast: {mae_ratio:.3f}; "
-            f"wall-time ratio (defaults, with the transform choice): {time_ratio:.2f}; "
-            f"with the transform pinned: {pinned_ratio:.2f}"
-        )
+        rows, truth = [], None
+        ways = [(f"mlforecast, {'Differences([1])' if differences else 'raw lags'}, "
+                 f"{'direct' if direct else 'recursive'}{', calendar' if calendar else ''}", differences, direct,
+                 CALENDAR if calendar else None)
+                for calendar in (True, False) for direct in (True, False) for differences in (False, True)]
+        ours = [("modelops defaults, calendar", CALENDAR), ("modelops defaults", [])]
+        for index, (label, differences, direct, calendar) in enumerate(ways):          # the tools alternate
+            cv, seconds = run_mlforecast(df, data, differences, direct, calendar)
+            truth = cv[["unique_id", "ds", "cutoff", "y"]] if truth is None else truth
+            rows.append({"method": label, "mae": mae(truth, cv), "seconds": seconds})
+            if index % 4 == 3:
+                method, calendar_ours = ours[index // 4]
+                forecasts, seconds = run_modelops(df, calendar_ours)
+                chosen = ", ".join(sorted(set(forecasts["chosen"])))
+                rows.append({"method": f"{method} (chose {chosen})", "mae": mae(truth, forecasts),
+                             "seconds": seconds})
+        anchor = min((r for r in rows if r["method"].startswith("mlforecast")), key=lambda r: r["mae"])
+        print(f"\n## {name} ({len(df)} rows, {N_WINDOWS} windows of {H} hours, lags {LAGS})\n")
+        print("| method | MAE | MAE ÷ best mlforecast | wall (s) | time ÷ best mlforecast |")
+        print("|---|---:|---:|---:|---:|")
+        for row in rows:
+            print(f"| {row['method']} | {row['mae']:.4f} | {row['mae'] / anchor['mae']:.3f} | {row['seconds']:.1f} "
+                  f"| {row['seconds'] / anchor['seconds']:.2f} |")
+        for method, value in naive(df, truth).items():
+            print(f"| {method} | {value:.4f} | {value / anchor['mae']:.3f} | | |")
 
 
 if __name__ == "__main__":
