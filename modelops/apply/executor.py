@@ -16,7 +16,7 @@ from modelops.apply.changes import StepChange, classify
 from modelops.apply.events import EventTail
 from modelops.apply.lock import RunLock
 from modelops.apply.remote_cache import CacheError, RemoteCache
-from modelops.apply.state import RunState
+from modelops.apply.state import RunState, output_metrics
 from modelops.apply.verify import record_outputs
 from modelops.gates import Outcome
 from modelops.gates import parse as parse_gate
@@ -280,8 +280,7 @@ def _run_step(step: Step, state: RunState, directories: dict[str, Path],
         state.record_failure(step.short_id, step.fingerprint, f"missing outputs: {', '.join(missing)}", log_path)
         raise StepFailed(f"step {step.id} finished without writing {', '.join(missing)} (log: {log_path})")
     _replace(final, partial)
-    metrics_file = final / "metrics.json"
-    metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
+    metrics = output_metrics(final)
     ended = time.time()
     _record(step, state, metrics, started, ended)
     on_event("done", step, {"seconds": ended - started})

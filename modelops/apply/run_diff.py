@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelops.apply.state import RunState
+from modelops.apply.state import RunState, output_metrics
 from modelops.escape import md_code, md_text, one_line
 from modelops.plan.diffs import ABSENT, flatten, param_diffs
 
@@ -58,9 +58,7 @@ def _step_folder(folder: Path) -> dict[str, dict[str, Any]]:
     its recipe so that two versions of one step line up."""
     try:
         spec = json.loads((folder / "step.json").read_text(encoding="utf-8"))
-        metrics_file = folder / "out" / "metrics.json"
-        finished = (folder / "out").is_dir()
-        metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+        finished, metrics = (folder / "out").is_dir(), output_metrics(folder / "out")
         return {spec["id"].split("/", 1)[-1]: {"kind": spec["kind"], "fingerprint": spec["fingerprint"],
                                                "params": spec["params"], "metrics": metrics, "finished": finished}}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -79,8 +77,7 @@ def _planned_steps(plan) -> dict[str, dict[str, Any]]:
     for step in recipe.steps:
         out, metrics = Path(step.directory) / "out", None
         if out.is_dir():
-            metrics_file = out / "metrics.json"
-            metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+            metrics = output_metrics(out)
         elif cache is not None:
             try:
                 metrics = (cache.store.entry(step.fingerprint) or {}).get("metrics")

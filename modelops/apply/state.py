@@ -16,6 +16,12 @@ ENTRY_KEYS = ("fingerprint", "kind", "directory", "outputs", "started", "ended")
 FAILURE_KEYS = ("fingerprint", "at", "how", "log")
 
 
+def output_metrics(out: Path) -> dict[str, Any]:
+    """The metrics a step wrote into its output folder (`metrics.json`), or none."""
+    metrics_file = out / "metrics.json"
+    return json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+
+
 class StateError(ValueError):
     """A state file that cannot be used."""
 
