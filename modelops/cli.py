@@ -635,7 +635,7 @@ def predict(
     try:
         rows = read_table(source, list(forecaster.input_columns))
         if future is not None:
-            rows = forecaster.with_future(rows, read_table(future, list(forecaster.future_columns)), str(future))
+            rows = forecaster.with_future(rows, read_table(future), str(future))     # it names missing columns
         forecasts, refused = forecaster.predict(rows, str(source))
     except PanelError as exc:
         print(str(exc), file=sys.stderr)
