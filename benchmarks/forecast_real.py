@@ -9,10 +9,10 @@ each) and the same forecast origins: the last H * WINDOWS steps, H apart (mlfore
 next H steps of every series. mlforecast runs four ways — direct (one model per step ahead) and recursive
 (one model), each with raw lags and with `Differences([1])` — and the best is the anchor. modelops runs
 with a recipe's defaults (`target_transform: auto`, 3 inner time-ordered folds with early stopping,
-refit). The
-runs are interleaved per data set. Reported: MAE, MAE ÷ best mlforecast, wall time ÷ the best one's.
+refit) under each `strategy`: direct, recursive and auto. The runs are interleaved per data set.
+Reported: MAE, MAE ÷ best mlforecast, wall time ÷ the best one's.
 Needs: pip install -c constraints.txt mlforecast statsmodels vega_datasets pmdarima
-Run: .venv/bin/python benchmarks/forecast_real.py [NAME ...]
+Run: .venv/bin/python benchmarks/forecast_real.py [NAME ...] [direct|recursive|auto ...]
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from modelops.forecast.features import FeatureSpec, build_features
 from modelops.forecast.fit import FitConfig, Fitter
 from modelops.forecast.frame import GROUP, PanelSpec, load_panel
 from modelops.forecast.predictor import forecast_latest
+from modelops.forecast.recursive import origin_history
 from modelops.recipe.tasks import LightGBMModel, TimeValidation
 
+STRATEGIES = ("direct", "recursive", "auto")
 PARAMS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20}
 
 
@@ -106,21 +108,23 @@ def run_mlforecast(df: pd.DataFrame, data: Dataset, differences: bool, direct: b
     return cv.rename(columns={"lgb": "forecast"}), time.perf_counter() - started
 
 
-def run_modelops(df: pd.DataFrame, data: Dataset, cutoffs: list) -> tuple[pd.DataFrame, float]:
+def run_modelops(df: pd.DataFrame, data: Dataset, cutoffs: list, strategy: str) -> tuple[pd.DataFrame, float]:
     panel_spec = PanelSpec("ds", None, None, data.freq, "error", "error", "y", [], ["unique_id"])
     feature_spec = FeatureSpec("y", [], ["unique_id"], data.lags, data.h)
     defaults = TimeValidation()
     config = FitConfig(PARAMS | {"num_threads": 1}, LightGBMModel().early_stopping_rounds, None, defaults.folds,
-                       defaults.window, defaults.gap, ["mae"], "auto", 0)
+                       defaults.window, defaults.gap, ["mae"], "auto", 0, strategy=strategy)
     started, results = time.perf_counter(), []
     for cutoff in cutoffs:
         panel, report = load_panel(df[df["ds"] <= cutoff], panel_spec, max(data.lags) + data.h, "bench")
         feature_spec.frequency = report["frequency"]
         fit = Fitter(build_features(panel, feature_spec), feature_spec, config, lambda **_: None).run()
         origins = build_features(panel, feature_spec, with_targets=False).groupby(GROUP).tail(1)
-        forecasts = forecast_latest(origins, feature_spec, fit.boosters, fit.transform, "%Y-%m-%d %H:%M:%S")
+        history = origin_history(panel, origins, feature_spec) if fit.strategy == "recursive" else None
+        forecasts = forecast_latest(origins, feature_spec, fit.boosters, fit.transform, "%Y-%m-%d %H:%M:%S",
+                                    history=history)
         forecasts["ds"] = pd.to_datetime(forecasts["time"])
-        results.append(forecasts.assign(cutoff=cutoff, chosen=fit.transform))
+        results.append(forecasts.assign(cutoff=cutoff, chosen=f"{fit.strategy} {fit.transform}"))
     return pd.concat(results), time.perf_counter() - started
 
 
@@ -130,7 +134,7 @@ def mae(truth: pd.DataFrame, forecasts: pd.DataFrame) -> float:
     return float(np.abs(joined["y"] - joined["forecast"]).mean())
 
 
-def bench(name: str, data: Dataset) -> list[dict]:
+def bench(name: str, data: Dataset, strategies: tuple[str, ...] = STRATEGIES) -> list[dict]:
     df = data.load().dropna(subset=["y"]).sort_values(["unique_id", "ds"]).reset_index(drop=True)
     df["ds"] = pd.to_datetime(df["ds"])
     rows, anchor = [], None
@@ -141,9 +145,11 @@ def bench(name: str, data: Dataset) -> list[dict]:
         truth = cv[["unique_id", "ds", "cutoff", "y"]]
         rows.append({"method": f"mlforecast, {label}", "mae": mae(truth, cv), "seconds": seconds})
     best = min(rows, key=lambda r: r["mae"])
-    ours, seconds = run_modelops(df, data, sorted(truth["cutoff"].unique()))
-    chosen = ", ".join(sorted(set(ours["chosen"])))
-    rows.append({"method": f"modelops defaults (chose {chosen})", "mae": mae(truth, ours), "seconds": seconds})
+    for strategy in strategies:
+        ours, seconds = run_modelops(df, data, sorted(truth["cutoff"].unique()), strategy)
+        chosen = "; ".join(f"{n}× {c}" for c, n in ours.drop_duplicates("cutoff")["chosen"].value_counts().items())
+        rows.append({"method": f"modelops, strategy {strategy} (chose {chosen})", "mae": mae(truth, ours),
+                     "seconds": seconds})
     last = df.merge(truth[["cutoff"]].drop_duplicates(), how="cross")
     last = last[last["ds"] <= last["cutoff"]].groupby(["unique_id", "cutoff"])["y"].last().rename("forecast")
     naive = truth.join(last, on=["unique_id", "cutoff"])
@@ -163,9 +169,12 @@ def bench(name: str, data: Dataset) -> list[dict]:
 
 
 def main(names: list[str]) -> None:
+    """NAMEs pick data sets (by part of their name) and modelops strategies; by default all of both."""
+    strategies = tuple(n for n in names if n in STRATEGIES) or STRATEGIES
+    wanted = [n for n in names if n not in STRATEGIES]
     for name, data in DATASETS.items():
-        if not names or any(n in name for n in names):
-            bench(name, data)
+        if not wanted or any(n in name for n in wanted):
+            bench(name, data, strategies)
 
 
 if __name__ == "__main__":

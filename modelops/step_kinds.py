@@ -34,12 +34,14 @@ class StepParams(BaseModel):
     hints: ClassVar[Hints | None] = None
     tracked: ClassVar[bool] = False     # reports parameters and metrics to the recipe's trackers
 
-    omitted_when_empty: ClassVar[tuple[str, ...]] = ()   # newer keys, left out when empty: older plans stay alike
+    omitted_at_default: ClassVar[tuple[str, ...]] = ()   # newer keys, left out at their default: older plans stay alike
 
     def dump(self) -> dict[str, Any]:
         """The plain JSON the plan holds."""
         out = self.model_dump(mode="json", by_alias=True)
-        return {k: v for k, v in out.items() if k not in self.omitted_when_empty or v}
+        fields = type(self).model_fields
+        return {k: v for k, v in out.items() if k not in self.omitted_at_default or v != fields[k].get_default(
+            call_default_factory=True)}
 
 
 def served_gguf(out: Path) -> tuple[Path, Path | None]:
@@ -97,7 +99,8 @@ class LightgbmFit(StepParams):
     scheduler: str | None      # as written: ${VAR} is expanded by the runner
     threads: int | None
     intervals: list[int] = []
-    omitted_when_empty = ("intervals",)
+    strategy: Literal["direct", "recursive", "auto"] = "direct"
+    omitted_at_default = ("intervals", "strategy")
 
 
 class ApiBundle(StepParams):
@@ -117,7 +120,7 @@ class LmData(StepParams):
     validation_fraction: float | None
     seed: int
     columns: list[str] = []      # data columns GRPO's rewards read
-    omitted_when_empty = ("columns",)
+    omitted_at_default = ("columns",)
 
 
 class ModelFetch(StepParams):

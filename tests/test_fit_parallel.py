@@ -49,28 +49,29 @@ def test_small_fits_get_one_thread_each_and_run_side_by_side_large_ones_get_ever
     assert (pinned.processes, pinned.threads) == (1, 1) and "hardware.threads 1" in pinned.reason
 
 
-@pytest.fixture(scope="module")
-def frame_and_spec():
+@pytest.fixture(scope="module", params=["direct", "auto"])
+def frame_and_spec(request):
+    """A search with the direct strategy (lags of clicks too), and one choosing between direct and recursive."""
+    strategy = request.param
+    features = ["clicks"] if strategy == "direct" else []
     raw = make_panel(4, 24 * 6, 24 * 7, seed=5).rename(columns={})
-    panel_spec = PanelSpec("period", "%Y-%m-%d %H:%M", " - ", "h", "fill", "error", "activations", ["clicks"],
+    panel_spec = PanelSpec("period", "%Y-%m-%d %H:%M", " - ", "h", "fill", "error", "activations", features,
                            ["user_id", "material_id"])
     panel, report = load_panel(raw, panel_spec, 8, "panel")
-    spec = FeatureSpec("activations", ["clicks"], ["user_id", "material_id"], [1, 2, 3], 2, calendar=["hour"])
+    spec = FeatureSpec("activations", features, ["user_id", "material_id"], [1, 2, 3], 2, calendar=["hour"])
     spec.frequency = report["frequency"]
-    return build_features(panel, spec), spec
-
-
-CONFIG = FitConfig({"n_estimators": 60}, 10, {"grid": {"num_leaves": [7, 15, 31]}, "method": "grid", "metric": "mae"},
-                   2, None, 0, ["mae"], "auto", 0)
+    config = FitConfig({"n_estimators": 60}, 10, {"grid": {"num_leaves": [7, 15, 31]}, "method": "grid",
+                                                  "metric": "mae"}, 2, None, 0, ["mae"], "auto", 0, strategy=strategy)
+    return build_features(panel, spec), spec, config
 
 
 def _fit(frame_and_spec, parallelism, journal=None, emit=lambda **_: None):
-    frame, spec = frame_and_spec
-    return Fitter(frame, spec, CONFIG, emit, parallelism, journal)
+    frame, spec, config = frame_and_spec
+    return Fitter(frame, spec, config, emit, parallelism, journal)
 
 
 def _summary(result):
-    return (result.transform, result.params,
+    return (result.strategy, result.transform, result.params,
             {h: (round(e.score, 12), e.best_iterations) for h, e in result.evaluations.items()},
             {h: b.model_to_string() for h, b in result.boosters.items()})
 

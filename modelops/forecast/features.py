@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from modelops.step_kinds import TableFeatures
 
 LAST, MEAN, STD = "__last", "__mean", "__std"        # target at t, its expanding mean and std up to t
+ROW = "__row"                                         # the row's position in its series (0: the series' first)
 CALENDAR = {"hour": lambda t: t.dt.hour, "dayofweek": lambda t: t.dt.dayofweek, "day": lambda t: t.dt.day,
             "month": lambda t: t.dt.month, "dayofyear": lambda t: t.dt.dayofyear,
             "weekofyear": lambda t: t.dt.isocalendar().week.astype("int32")}
@@ -113,7 +114,8 @@ def _lag_transform(panel: pd.DataFrame, name: str, t: dict[str, Any]) -> pd.Seri
 
 def build_features(panel: pd.DataFrame, spec: FeatureSpec, with_targets: bool = True) -> pd.DataFrame:
     """The feature frame of a clean panel sorted by (__group, __time)."""
-    out: dict[str, Any] = {GROUP: panel[GROUP], TIME: panel[TIME]}
+    out: dict[str, Any] = {GROUP: panel[GROUP], TIME: panel[TIME],
+                           ROW: panel.groupby(GROUP, sort=False).cumcount().astype("int32")}
     for g in spec.groups:
         out[g] = panel[g]
     names = [spec.target, *spec.features]

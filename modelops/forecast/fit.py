@@ -1,7 +1,7 @@
-"""Fit one direct LightGBM model per step ahead: choose the target transform (on every fold, at the nearest
-and farthest step ahead) and the parameters (on every fold, early stopping on each), score against naive
-baselines on the same rows, then refit on all rows with the chosen parameters and the folds' mean best
-iteration."""
+"""Fit LightGBM forecasters: one direct model per step ahead, or one next-step model iterated (recursive).
+Choose the strategy and target transform together (on every fold, scored at the nearest and farthest step
+ahead) and the parameters (on every fold, early stopping on each), score against naive baselines on the same
+rows, then refit on all rows with the chosen parameters and the folds' mean best iteration."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import itertools
 import multiprocessing
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import lightgbm as lgb
@@ -17,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec, horizon_matrix
+from modelops.forecast.fit_count import fit_count
 from modelops.forecast.folds import Fold, make_folds
 from modelops.forecast.frame import step_of
 from modelops.forecast.journal import Journal
 from modelops.forecast.metrics import LOWER_IS_BETTER, better, score
 from modelops.forecast.parallel import Parallelism
+from modelops.forecast.recursive import forecast, frame_history
 from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
 from modelops.processes import die_with_parent
 from modelops.recipe.env import expand
@@ -46,6 +49,7 @@ class FitConfig:
 
     engine: str = "local"
     scheduler: str | None = None
+    strategy: str = "direct"
 
     @classmethod
     def from_params(cls, p: LightgbmFit) -> "FitConfig":
@@ -62,6 +66,7 @@ class FitConfig:
             p.seed,
             p.engine,
             expand(p.scheduler),
+            p.strategy,
         )
 
     @property
@@ -81,22 +86,26 @@ class FitConfig:
 
 @dataclass
 class Evaluation:
-    """Cross-validated result of one (transform, parameters, horizon)."""
+    """Cross-validated result of one (transform, parameters, step ahead), or of a recursive model at every
+    step ahead (`steps` says which step each prediction is for; `score` is then the mean over steps)."""
 
     score: float
     predictions: np.ndarray  # on the validation rows of all folds, in fold order
     rows: np.ndarray  # frame row numbers of those predictions
     fold_rows: list[int]
     best_iterations: list[int]
+    steps: np.ndarray | None = None     # recursive: the step ahead of each prediction
+    folds: np.ndarray | None = None     # recursive: the fold of each prediction
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
+        arrays = {
             "score": np.array(self.score),
             "predictions": self.predictions,
             "rows": self.rows,
             "fold_rows": np.array(self.fold_rows),
             "best_iterations": np.array(self.best_iterations),
         }
+        return arrays | ({"steps": self.steps, "folds": self.folds} if self.steps is not None else {})
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Evaluation":
@@ -106,17 +115,30 @@ class Evaluation:
             arrays["rows"],
             [int(n) for n in arrays["fold_rows"]],
             [int(n) for n in arrays["best_iterations"]],
+            arrays.get("steps"),
+            arrays.get("folds"),
         )
+
+    def at(self, h: int, actual: np.ndarray, metric: str) -> "Evaluation":
+        """A recursive evaluation's predictions for step h alone; `actual` holds the frame's `__y_h{h}`."""
+        assert self.steps is not None and self.folds is not None
+        keep = self.steps == h
+        rows, predictions = self.rows[keep], self.predictions[keep]
+        fold_rows = np.bincount(self.folds[keep], minlength=len(self.fold_rows))
+        return Evaluation(score(actual[rows], predictions)[metric], predictions, rows, [int(n) for n in fold_rows],
+                          self.best_iterations)
 
 
 @dataclass
 class FitResult:
     transform: str
-    transform_scores: dict[str, float]
+    transform_scores: dict[str, float]         # of the chosen strategy
     params: dict[int, dict[str, Any]]
     evaluations: dict[int, Evaluation]
-    boosters: dict[int, lgb.Booster] = field(default_factory=dict)
+    boosters: dict[int, lgb.Booster] = field(default_factory=dict)    # a recursive fit's: {1: the next-step model}
     folds: list[Fold] = field(default_factory=list)
+    strategy: str = "direct"
+    strategy_scores: dict[str, float] = field(default_factory=dict)   # each strategy's best, when both were tried
 
 
 def lgb_params(params: dict[str, Any], seed: int) -> tuple[dict[str, Any], int]:
@@ -200,7 +222,8 @@ class DaskTrainer:
             self.cluster.close()
 
 
-Unit = tuple[str, tuple[tuple[str, Any], ...], int]  # (transform, parameters, step ahead)
+Unit = tuple[str, tuple[tuple[str, Any], ...], int]  # (transform, parameters, step ahead or RECURSIVE)
+RECURSIVE = 0                                           # the step of a unit evaluating the recursive strategy
 _WORKER: Fitter | None = None  # the fitter of a worker process
 
 
@@ -239,6 +262,7 @@ class Fitter:
         self.evaluated: dict[Unit, Evaluation] = {}
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.matrices = {h: horizon_matrix(frame, spec, h) for h in range(1, spec.horizon + 1)}
+        self.history = frame_history(frame, spec) if config.strategy != "direct" else np.empty((len(frame), 0))
 
     def run(self) -> FitResult:
         try:
@@ -253,33 +277,66 @@ class Fitter:
         transforms = (
             candidates(self.frame) if self.config.target_transform == "auto" else [self.config.target_transform]
         )
+        strategies = ["direct", "recursive"] if self.config.strategy == "auto" else [self.config.strategy]
         combos = self.config.candidates()
         horizons = range(1, self.spec.horizon + 1)
-        probes = sorted({1, self.spec.horizon})  # the transform is chosen on the nearest and farthest step ahead
-        probed = len(probes) if len(transforms) > 1 else 0     # the chosen transform's probes are reused
-        self.total = (len(transforms) * probed + len(combos) * len(horizons) - probed) * len(self.folds) + len(horizons)
-        scores: dict[str, float] = {}
-        if len(transforms) > 1:
-            probes_of = {kind: [(kind, _frozen(combos[0]), h) for h in probes] for kind in transforms}
-            probed = iter(self._evaluate_all([unit for units in probes_of.values() for unit in units]))
-            for kind, units in probes_of.items():
-                scores[kind] = float(np.mean([next(probed).score for _ in units]))
-            chosen = sorted(scores, key=scores.__getitem__, reverse=not LOWER_IS_BETTER[self.config.metric])[0]
+        probes = sorted({1, self.spec.horizon})  # strategy and transform are chosen at the nearest and farthest step
+        choices = [(strategy, kind) for strategy in strategies for kind in transforms]
+        probed = {choice: _units(*choice, combos[0], probes) for choice in choices} if len(choices) > 1 else {}
+        probing = [unit for units in probed.values() for unit in units]
+        count = partial(fit_count, len(transforms), strategies, len(combos), self.spec.horizon, len(self.folds))
+        self.total = count(strategies[0])
+        scores: dict[tuple[str, str], float] = {}
+        if probed:
+            evaluated = iter(self._evaluate_all(probing))
+            for choice, units in probed.items():
+                scores[choice] = self._probe_score([next(evaluated) for _ in units], probes)
+            strategy, chosen = self._pick(scores, key=scores.__getitem__)
         else:
-            chosen = transforms[0]
-        evaluated = iter(self._evaluate_all([(chosen, _frozen(combo), h) for h in horizons for combo in combos]))
+            strategy, chosen = choices[0]
+        final = self._final(strategy, chosen, combos)
+        self.total = count(strategy)
+        evaluated = iter(self._evaluate_all(final))
         params, evaluations = {}, {}
-        for h in horizons:
-            best: tuple[dict[str, Any], Evaluation] | None = None
-            for combo in combos:
-                evaluation = next(evaluated)
-                if best is None or better(self.config.metric, evaluation.score, best[1].score):
-                    best = (combo, evaluation)
-            params[h], evaluations[h] = best
-        result = FitResult(chosen, scores, params, evaluations, folds=self.folds)
-        for h in horizons:
-            result.boosters[h] = self.refit(chosen, params[h], h, evaluations[h].best_iterations)
-        return result
+        if strategy == "direct":
+            for h in horizons:
+                params[h], evaluations[h] = self._best([(combo, next(evaluated)) for combo in combos])
+            boosters = {h: self.refit(chosen, params[h], h, evaluations[h].best_iterations) for h in horizons}
+        else:
+            combo, whole = self._best([(combo, next(evaluated)) for combo in combos])
+            for h in horizons:
+                params[h] = combo
+                evaluations[h] = whole.at(h, self.frame[f"__y_h{h}"].to_numpy(), self.config.metric)
+            boosters = {1: self.refit(chosen, combo, 1, whole.best_iterations)}
+        mine = {kind: value for (s, kind), value in scores.items() if s == strategy}
+        best_of = {s: self._pick(value for (t, _), value in scores.items() if t == s)
+                   for s in strategies} if len(strategies) > 1 else {}
+        return FitResult(chosen, mine, params, evaluations, boosters, self.folds, strategy, best_of)
+
+    def _pick(self, values: Any, key: Callable[[Any], float] | None = None) -> Any:
+        """The best of the values by the metric (the first of equals)."""
+        return (min if LOWER_IS_BETTER[self.config.metric] else max)(values, key=key)
+
+    def _final(self, strategy: str, kind: str, combos: list[dict[str, Any]]) -> list[Unit]:
+        """The units that choose the parameters, per step ahead then per combination (a recursive unit covers
+        every step ahead)."""
+        units = [_units(strategy, kind, combo, [h]) for h in range(1, self.spec.horizon + 1) for combo in combos]
+        return list(dict.fromkeys(unit for each in units for unit in each))
+
+    def _probe_score(self, evaluations: list[Evaluation], probes: list[int]) -> float:
+        """A choice's score: its mean at the probed steps ahead (a recursive evaluation holds every step)."""
+        if len(evaluations) == 1 and evaluations[0].steps is not None:
+            whole = evaluations[0]
+            evaluations = [whole.at(h, self.frame[f"__y_h{h}"].to_numpy(), self.config.metric) for h in probes]
+        return float(np.mean([evaluation.score for evaluation in evaluations]))
+
+    def _best(self, scored: list[tuple[dict[str, Any], Evaluation]]) -> tuple[dict[str, Any], Evaluation]:
+        """The first of the best by the metric."""
+        best = scored[0]
+        for candidate in scored[1:]:
+            if better(self.config.metric, candidate[1].score, best[1].score):
+                best = candidate
+        return best
 
     def _evaluate_all(self, units: list[Unit]) -> list[Evaluation]:
         """Every unit's evaluation, in order: from the journal when an earlier attempt finished it, else
@@ -323,7 +380,7 @@ class Fitter:
 
     def evaluate_unit(self, unit: Unit) -> Evaluation:
         kind, combo, h = unit
-        return self.evaluate(kind, dict(combo), h)
+        return self.evaluate_recursive(kind, dict(combo)) if h == RECURSIVE else self.evaluate(kind, dict(combo), h)
 
     def _data(self, kind: str, h: int, mask: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
         frame = self.frame[mask]
@@ -339,21 +396,50 @@ class Fitter:
             params["num_threads"] = self.parallelism.threads
         return params, rounds
 
+    def _fold_fit(self, kind: str, params: dict[str, Any], rounds: int, h: int, fold: Fold,
+                  ) -> tuple[lgb.Booster, int, np.ndarray, pd.DataFrame]:
+        """A model of step h trained before the fold and early-stopped on it: (model, best iteration, the
+        fold's validation rows that have a target h steps on, their inputs)."""
+        labelled = self._labelled(h)
+        train, valid = fold.masks(self.frame, h, self.step, self.config.gap)
+        train, valid = train & labelled, valid & labelled
+        if not train.any() or not valid.any():
+            raise ValueError(
+                f"validation fold starting {fold.first_origin} has no training or no validation "
+                f"rows for horizon {h}; use fewer folds or a shorter window"
+            )
+        x_valid, y_valid = self._data(kind, h, valid)
+        booster, best = self.trainer.train(params, rounds, *self._data(kind, h, train), (x_valid, y_valid))
+        return booster, best, valid, x_valid
+
+    def evaluate_recursive(self, kind: str, combo: dict[str, Any]) -> Evaluation:
+        """The next-step model of each fold, iterated from every validation origin over the whole horizon."""
+        params, rounds = self._lgb_params(combo)
+        predictions, rows, steps, folds, fold_rows, iterations = [], [], [], [], [], []
+        for i, fold in enumerate(self.folds):
+            booster, best, _, _ = self._fold_fit(kind, params, rounds, 1, fold)
+            iterations.append(best)
+            origins = np.flatnonzero(fold.masks(self.frame, 1, self.step, self.config.gap)[1])
+            forecasts = forecast(self.frame.iloc[origins], self.history[origins], self.spec, booster, kind, best)
+            fold_rows.append(0)
+            for h, predicted in forecasts.items():
+                keep = self._labelled(h)[origins]
+                predictions.append(predicted[keep])
+                rows.append(origins[keep])
+                steps.append(np.full(int(keep.sum()), h))
+                folds.append(np.full(int(keep.sum()), i))
+                fold_rows[-1] += int(keep.sum())
+        whole = Evaluation(float("nan"), np.concatenate(predictions), np.concatenate(rows), fold_rows, iterations,
+                           np.concatenate(steps), np.concatenate(folds))
+        whole.score = float(np.mean([whole.at(h, self.frame[f"__y_h{h}"].to_numpy(), self.config.metric).score
+                                     for h in range(1, self.spec.horizon + 1)]))
+        return whole
+
     def evaluate(self, kind: str, combo: dict[str, Any], h: int) -> Evaluation:
         params, rounds = self._lgb_params(combo)
-        labelled = self._labelled(h)
         predictions, rows, fold_rows, iterations = [], [], [], []
         for fold in self.folds:
-            train, valid = fold.masks(self.frame, h, self.step, self.config.gap)
-            train, valid = train & labelled, valid & labelled
-            if not train.any() or not valid.any():
-                raise ValueError(
-                    f"validation fold starting {fold.first_origin} has no training or no validation "
-                    f"rows for horizon {h}; use fewer folds or a shorter window"
-                )
-            x_train, y_train = self._data(kind, h, train)
-            x_valid, y_valid = self._data(kind, h, valid)
-            booster, best = self.trainer.train(params, rounds, x_train, y_train, (x_valid, y_valid))
+            booster, best, valid, x_valid = self._fold_fit(kind, params, rounds, h, fold)
             iterations.append(best)
             predicted = invert(booster.predict(x_valid, num_iteration=iterations[-1]), self.frame[valid], kind)
             predictions.append(predicted)
@@ -380,6 +466,13 @@ class Fitter:
 
 def _frozen(combo: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(combo.items()))
+
+
+def _units(strategy: str, kind: str, combo: dict[str, Any], steps: list[int]) -> list[Unit]:
+    """What to evaluate for a strategy at these steps ahead: a direct model per step, or the recursive model once."""
+    if strategy == "recursive":
+        return [(kind, _frozen(combo), RECURSIVE)]
+    return [(kind, _frozen(combo), h) for h in steps]
 
 
 def baselines(frame: pd.DataFrame, h: int, rows: np.ndarray, season: int | None) -> dict[str, np.ndarray]:

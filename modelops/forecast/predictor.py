@@ -13,6 +13,8 @@ import pandas as pd
 
 from modelops.forecast.features import LAST, FeatureSpec, build_features, horizon_matrix
 from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, advance, load_panel, series_names, step_of
+from modelops.forecast.recursive import forecast as iterate
+from modelops.forecast.recursive import origin_history
 from modelops.forecast.transforms import invert, transform_inputs
 
 
@@ -22,6 +24,7 @@ class Forecaster:
         self.panel_spec = PanelSpec(**self.config["panel"])
         self.feature_spec = FeatureSpec(**self.config["features"])
         self.transform: str = self.config["transform"]
+        self.strategy: str = self.config.get("strategy", "direct")
         self.boosters = {
             int(h): lgb.Booster(model_file=str(folder / name)) for h, name in self.config["models"].items()
         }
@@ -90,7 +93,7 @@ class Forecaster:
         missing_known = [
             f"`{k}` {h} step(s) ahead"
             for k in spec.known
-            for h in self.boosters
+            for h in range(1, spec.horizon + 1)
             if latest[f"__known_{k}_h{h}"].isna().any()
         ]
         if missing_known:
@@ -99,9 +102,10 @@ class Forecaster:
                 f"{spec.horizon} time(s) of every series (a future table: `predict --future FILE`, the API's "
                 "`future` rows; or rows after the last observed target); missing: " + ", ".join(missing_known[:6])
             )
+        history = origin_history(panel, latest, spec) if self.strategy == "recursive" else None
         return forecast_latest(
             latest, spec, self.boosters, self.transform, self.panel_spec.time_format or "%Y-%m-%d %H:%M:%S",
-            self.intervals,
+            self.intervals, history,
         ), refused
 
     @property
@@ -112,19 +116,25 @@ class Forecaster:
 
 def forecast_latest(
     latest: pd.DataFrame, spec: FeatureSpec, boosters: dict[int, lgb.Booster], transform: str, spelling: str,
-    intervals: dict[str, dict[str, float]] | None = None,
+    intervals: dict[str, dict[str, float]] | None = None, history: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Forecasts in long form (groups, origin, time, step_ahead, forecast, and lo_<level>/hi_<level> for each
-    interval) from feature rows taken as origins."""
+    interval) from feature rows taken as origins: by the direct model of each step ahead, or, given the origins'
+    recent target values (`recursive.origin_history`), by the next-step model iterated."""
+    if history is not None:
+        forecasts = iterate(latest, history, spec, boosters[1], transform)
+    else:
+        forecasts = {h: np.asarray(invert(booster.predict(transform_inputs(horizon_matrix(latest, spec, h), latest,
+                                                                           spec, transform)), latest, transform),
+                                   dtype="float64") for h, booster in boosters.items()}
     step = step_of(spec.frequency)
     parts = []
-    for h, booster in sorted(boosters.items()):
-        matrix = transform_inputs(horizon_matrix(latest, spec, h), latest, spec, transform)
+    for h, values in sorted(forecasts.items()):
         part = latest[spec.groups].copy()
         part["origin"] = latest[TIME].dt.strftime(spelling)
         part["time"] = advance(latest[TIME], step, h).dt.strftime(spelling)
         part["step_ahead"] = h
-        part["forecast"] = np.asarray(invert(booster.predict(matrix), latest, transform), dtype="float64")
+        part["forecast"] = values
         for level, widths in (intervals or {}).items():
             part[f"lo_{level}"] = part["forecast"] - widths[str(h)]
             part[f"hi_{level}"] = part["forecast"] + widths[str(h)]

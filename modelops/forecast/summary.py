@@ -101,6 +101,9 @@ def collect_metrics(frame: pd.DataFrame, spec: FeatureSpec, result: FitResult, w
     metrics["validation_rows"] = model["n"]
     metrics["target_transform"] = result.transform
     metrics["target_transform_scores"] = result.transform_scores
+    metrics["strategy"] = result.strategy
+    if result.strategy_scores:
+        metrics["strategy_scores"] = result.strategy_scores
     metrics["best_params"] = {str(h): p for h, p in result.params.items()}
     metrics["best_iteration"] = {str(h): int(round(np.mean(e.best_iterations))) for h, e in result.evaluations.items()}
     metrics |= scale_free(series, spec)
@@ -123,13 +126,21 @@ def by_fold(frame: pd.DataFrame, result: FitResult) -> dict[str, dict[str, dict[
     return folds
 
 
-def transform_reason(result: FitResult, metric: str, requested: str) -> str:
-    if requested != "auto":
-        return f"`{requested}`, as the recipe says"
-    ranked = sorted(result.transform_scores.items(), key=lambda kv: kv[1], reverse=not LOWER_IS_BETTER[metric])
-    listed = ", ".join(f"{k} {v:.4g}" for k, v in ranked)
-    return (f"`{result.transform}` had the best {metric} on the latest validation fold, at the nearest and farthest "
-            f"step ahead, of the candidates ({listed})")
+def transform_reason(result: FitResult, metric: str, requested: str, strategy: str) -> str:
+    """Why this strategy and target transform: the recipe's word, or the folds' scores of the candidates."""
+    def listed(scores: dict[str, float]) -> str:
+        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=not LOWER_IS_BETTER[metric])
+        return ", ".join(f"{k} {v:.4g}" for k, v in ranked)
+
+    chosen = f"{result.strategy}, `{result.transform}`"
+    if requested != "auto" and strategy != "auto":
+        return f"{chosen}, as the recipe says"
+    said = [f"the {name} as the recipe says" for name, value in (("strategy", strategy), ("transform", requested))
+            if value != "auto"]
+    scores = [f"strategies {listed(result.strategy_scores)}"] if result.strategy_scores else []
+    scores += [f"transforms {listed(result.transform_scores)}"] if len(result.transform_scores) > 1 else []
+    return (f"{chosen}: the best {metric} on the validation folds, at the nearest and farthest step ahead "
+            f"({'; '.join(said + scores)})")
 
 
 def importance(result: FitResult) -> pd.DataFrame:
@@ -181,7 +192,7 @@ def tables(metrics: dict[str, Any], wanted: list[str], result: FitResult, gains:
     return {
         "Validation by step ahead (model vs naive baselines)": rows,
         f"Per series, the worst MASE first ({min(len(series), SERIES_SHOWN)} of {len(series)})": series_table(series),
-        "Target transform": [["choice"], [reason]],
+        "Strategy and target transform": [["choice"], [reason]],
         "Validation folds": folds,
         "Chosen parameters": params,
         "Top-10 features by gain": top,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelops.forecast.fit_count import fit_count
+from modelops.forecast.history import lagged_others
 from modelops.plan.checks import benchmark_folders, data_format, data_locations
 from modelops.plan.model import Step, StepInput
 from modelops.plan.sources import Location, count_rows, locate
@@ -136,13 +138,16 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
             "groups": ", ".join(task.groups) or "(one series)",
         },
     )
+    strategies = fit_strategies(task)
     fit = steps.add(
         "fit",
-        f"Fit {task.horizon} LightGBM model(s), one per step ahead, with time-ordered validation",
+        f"Fit LightGBM forecasters ({' or '.join(_STRATEGY_WORDS[s](task.horizon) for s in strategies)}) with "
+        "time-ordered validation",
         params=LightgbmFit(
             model=task.model, search=task.search, validation=task.validation, metrics=task.metrics,
             target_transform=task.target_transform, seed=recipe.seed, engine=hardware["engine"],
             scheduler=hardware["scheduler"], threads=hardware["threads"], intervals=task.intervals,
+            strategy=strategies[0] if len(strategies) == 1 else "auto",
         ),
         inputs=[output_of(features, "features.parquet"), output_of(features, "preprocessing.json")],
         outputs=["models", "metrics.json", "importance.csv", "plots", "tables.json"],
@@ -150,6 +155,7 @@ def expand_regression(loaded: LoadedRecipe, hardware: dict[str, Any]) -> list[St
             "search": _search_size(task),
             "folds": task.validation.folds,
             "metric": _search_metric(task),
+            "strategy": _strategy_summary(task, strategies),
             "target transform": task.target_transform,
             **_fit_estimate(loaded, task),
         },
@@ -200,11 +206,34 @@ SECONDS_PER_CELL_ROUND = 2.7e-8  # one LightGBM thread; the demo forecast: 416 f
 TRANSFORM_PROBES = 5  # target transforms `auto` tries (forecast.transforms.TRANSFORMS)
 
 
+_STRATEGY_WORDS = {"direct": lambda h: f"{h} direct model(s), one per step ahead",
+                   "recursive": lambda h: "one next-step model iterated"}
+
+
+def fit_strategies(task: RegressionTask) -> list[str]:
+    """The strategies the fit step may try: the recipe's, or both for `auto` unless lags of other columns
+    leave only the direct one (a recursive forecast would need their future)."""
+    if task.strategy != "auto":
+        return [task.strategy]
+    return ["direct"] if lagged_others(task.target, task.features, [t.model_dump() for t in task.lag_transforms]) \
+        else ["direct", "recursive"]
+
+
+def _strategy_summary(task: RegressionTask, strategies: list[str]) -> str:
+    if len(strategies) > 1:
+        return "auto: direct or recursive, as the validation folds choose"
+    if task.strategy == "auto":
+        others = lagged_others(task.target, task.features, [t.model_dump() for t in task.lag_transforms])
+        return f"direct (auto, but the lags of {', '.join(f'`{c}`' for c in others)} need it)"
+    return task.strategy
+
+
 def _fit_estimate(loaded: LoadedRecipe, task: RegressionTask) -> dict[str, str]:
     """The number of LightGBM fits and a rough time on one CPU (rows × features × rounds, an upper bound:
     early stopping usually ends sooner); parallel fits divide it among the CPUs."""
-    probes = 0 if task.target_transform != "auto" else len({1, task.horizon})   # steps ahead a transform is tried at
-    fits = ((TRANSFORM_PROBES - 1) * probes + _combinations(task) * task.horizon) * task.validation.folds + task.horizon
+    transforms = TRANSFORM_PROBES if task.target_transform == "auto" else 1
+    strategies = fit_strategies(task)
+    fits = fit_count(transforms, strategies, _combinations(task), task.horizon, task.validation.folds, strategies[0])
     rows = train_file_rows(loaded)
     if not rows:
         return {"fits": f"{fits:,}"}

@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
+from modelops.forecast.history import lagged_others
 from modelops.recipe.common import Section
 
 Metric = Literal["mae", "rmse", "mse", "r2", "mape", "smape"]
@@ -82,7 +83,7 @@ class TimeValidation(Section):
 
 
 class RegressionTask(Section):
-    """Time-series regression with LightGBM: lag features, one direct model per step ahead."""
+    """Time-series regression with LightGBM: lag features, one model per step ahead or one iterated."""
 
     kind: Literal["regression"]
     target: str = Field(description="Column to forecast.")
@@ -93,7 +94,7 @@ class RegressionTask(Section):
     groups: list[str] = Field(default_factory=list, description="Columns identifying one series (zero or more).")
     window: int | None = Field(None, ge=1, description="Use lags 1..window of every feature.")
     lags: list[Annotated[int, Field(ge=1)]] | None = Field(None, description="Explicit lags instead of `window`.")
-    horizon: int = Field(1, ge=1, description="Steps ahead; one model is trained per step.")
+    horizon: int = Field(1, ge=1, description="Steps ahead to forecast.")
     lag_transforms: list[LagTransform] = Field(default_factory=list, description="Rolling and expanding statistics.")
     calendar: list[Literal["hour", "dayofweek", "day", "month", "dayofyear", "weekofyear"]] = Field(
         default_factory=list, description="Calendar features of the time column, taken at the target time."
@@ -113,6 +114,14 @@ class RegressionTask(Section):
             "step-to-step changes (as lags of a differenced series)."
         ),
     )
+    strategy: Literal["direct", "recursive", "auto"] = Field(
+        "direct",
+        description=(
+            "`direct`: one model per step ahead. `recursive`: one model of the next step, its forecasts fed back "
+            "as the latest values (lags of columns other than the target need `direct`). `auto`: the validation "
+            "folds choose, together with the target transform."
+        ),
+    )
     season: int | None = Field(None, ge=2, description="Season length in steps, for the seasonal-naive baseline.")
     intervals: list[Annotated[int, Field(gt=0, lt=100)]] = Field(default_factory=list, description=(
         "Prediction intervals to give with every forecast, as coverage levels in percent (`[80, 95]`): conformal "
@@ -130,6 +139,13 @@ class RegressionTask(Section):
     def _lags(self) -> "RegressionTask":
         if (self.window is None) == (self.lags is None):
             raise ValueError("give exactly one of `window` (lags 1..W) or `lags` (an explicit list)")
+        others = lagged_others(self.target, self.features, [t.model_dump() for t in self.lag_transforms])
+        if self.strategy == "recursive" and others:
+            raise ValueError(
+                f"`strategy: recursive` feeds its forecasts back as the target's lags, but the lags of "
+                f"{', '.join(f'`{c}`' for c in others)} would need that column's future values; list it under "
+                "`known_features` instead (taken at the target time), or use `strategy: direct` or `auto`"
+            )
         return self
 
     @property

@@ -1,4 +1,4 @@
-"""Step `lightgbm_fit`: one LightGBM model per step ahead, chosen and scored on time-ordered folds.
+"""Step `lightgbm_fit`: a LightGBM model per step ahead or one iterated, chosen and scored on time-ordered folds.
 Outputs models/ (LightGBM text files plus forecaster.json), metrics.json, importance.csv, plots/ and the
 report's tables.json."""
 
@@ -37,7 +37,7 @@ def run(spec: Spec) -> None:
         print(f"resumed: {fitter.resumed} evaluation(s) came from the interrupted attempt's journal")
     series = per_series(frame, feature_spec, result)
     metrics = collect_metrics(frame, feature_spec, result, config.metrics, series)
-    reason = transform_reason(result, config.metric, config.target_transform)
+    reason = transform_reason(result, config.metric, config.target_transform, config.strategy)
     metrics["target_transform_reason"] = reason
     widths, coverage = conformal(frame, result, p.intervals)
     if widths:
@@ -49,7 +49,7 @@ def run(spec: Spec) -> None:
     for h, booster in result.boosters.items():
         booster.save_model(str(models / f"model_h{h}.txt"))
     forecaster = {"panel": preprocessing["panel"], "features": preprocessing["features"], "transform": result.transform,
-                  "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
+                  "strategy": result.strategy, "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
                   "feature_names": result.boosters[1].feature_name(), "params": metrics["best_params"],
                   "best_iteration": metrics["best_iteration"], "intervals": widths}
     spec.write_json("models/forecaster.json", forecaster)
@@ -59,7 +59,7 @@ def run(spec: Spec) -> None:
     _track(spec, metrics)
 
     model, naive = metrics["overall"]["model"], metrics["overall"]["naive"]
-    print(f"target transform: {reason}")
+    print(f"strategy and target transform: {reason}")
     for fold, per_step in metrics["by_fold"].items():
         print(f"fold {fold}: " + "; ".join(f"h{h} mae {m['mae']:.4g} rmse {m['rmse']:.4g} r2 {m['r2']:.3f}"
                                           for h, m in per_step.items()))
