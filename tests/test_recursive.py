@@ -69,7 +69,8 @@ def test_the_history_from_the_frame_is_the_history_from_the_panel():
     panel.loc[40, spec.target] = np.nan
     frame = build_features(panel, spec)
     assert len(frame) < len(panel) - panel[GROUP].nunique() * (max(spec.lags) - 1)
-    np.testing.assert_allclose(frame_history(frame, spec), origin_history(panel, frame, spec), rtol=1e-6)
+    np.testing.assert_allclose(frame_history(frame, spec, np.arange(len(frame))), origin_history(panel, frame, spec),
+                               rtol=1e-6)
 
 
 def test_a_recursive_recipe_fits_one_model_and_forecasts_through_predict_and_the_api(workspace, run_cli):

@@ -17,7 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.features import LAST, FeatureSpec, horizon_matrix
+from modelops.forecast.features import LAST, MEAN, STD, FeatureSpec, horizon_matrix
 from modelops.forecast.fit_count import fit_count
 from modelops.forecast.folds import Fold, make_folds
 from modelops.forecast.frame import step_of
@@ -262,7 +262,6 @@ class Fitter:
         self.evaluated: dict[Unit, Evaluation] = {}
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.matrices = {h: horizon_matrix(frame, spec, h) for h in range(1, spec.horizon + 1)}
-        self.history = frame_history(frame, spec) if config.strategy != "direct" else np.empty((len(frame), 0))
 
     def run(self) -> FitResult:
         try:
@@ -383,7 +382,9 @@ class Fitter:
         return self.evaluate_recursive(kind, dict(combo)) if h == RECURSIVE else self.evaluate(kind, dict(combo), h)
 
     def _data(self, kind: str, h: int, mask: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
-        frame = self.frame[mask]
+        """Inputs and target of step h on the masked rows, transformed; only the columns the transforms read
+        are taken from the frame."""
+        frame = self.frame.loc[mask, [LAST, MEAN, STD, f"__y_h{h}"]]
         matrix = transform_inputs(self.matrices[h][mask].copy(), frame, self.spec, kind)
         return matrix, transform_target(frame[f"__y_h{h}"], frame, kind)
 
@@ -420,7 +421,8 @@ class Fitter:
             booster, best, _, _ = self._fold_fit(kind, params, rounds, 1, fold)
             iterations.append(best)
             origins = np.flatnonzero(fold.masks(self.frame, 1, self.step, self.config.gap)[1])
-            forecasts = forecast(self.frame.iloc[origins], self.history[origins], self.spec, booster, kind, best)
+            history = frame_history(self.frame, self.spec, origins)
+            forecasts = forecast(self.frame.iloc[origins], history, self.spec, booster, kind, best)
             fold_rows.append(0)
             for h, predicted in forecasts.items():
                 keep = self._labelled(h)[origins]
@@ -441,7 +443,8 @@ class Fitter:
         for fold in self.folds:
             booster, best, valid, x_valid = self._fold_fit(kind, params, rounds, h, fold)
             iterations.append(best)
-            predicted = invert(booster.predict(x_valid, num_iteration=iterations[-1]), self.frame[valid], kind)
+            predicted = invert(booster.predict(x_valid, num_iteration=iterations[-1]),
+                               self.frame.loc[valid, [LAST, MEAN, STD]], kind)
             predictions.append(predicted)
             rows.append(np.flatnonzero(valid))
             fold_rows.append(int(valid.sum()))

@@ -16,48 +16,51 @@ from modelops.forecast.frame import GROUP
 from modelops.forecast.transforms import invert, transform_inputs
 
 
-def _back(groups: np.ndarray, positions: np.ndarray, values: np.ndarray, at_groups: np.ndarray,
-          at_positions: np.ndarray, depth: int) -> np.ndarray:
-    """[len(at_positions), depth]: column j holds the value j positions before each asked-for one in its series,
-    from the known (series, position, value) triples (NaN where none is known)."""
-    codes, _ = pd.factorize(np.concatenate([groups, at_groups]))
-    known, asked = codes[: len(groups)], codes[len(groups):]
-    size = np.zeros(codes.max() + 1 if len(codes) else 0, dtype="int64")
-    np.maximum.at(size, codes, np.concatenate([positions, at_positions]).astype("int64") + 1)
-    start = np.cumsum(size) - size
-    dense = np.full(int(size.sum()), np.nan)
-    present = ~np.isnan(values)
-    dense[start[known[present]] + positions[present]] = values[present]
-    out = np.full((len(at_positions), depth), np.nan)
+def _key(groups: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """One sortable number per (series, position): rows sorted by series, then time, have ascending keys."""
+    return groups.astype("int64") * (1 << 32) + positions.astype("int64")
+
+
+def _history(keys: np.ndarray, sources: list[tuple[int, np.ndarray]], groups: np.ndarray, positions: np.ndarray,
+             depth: int) -> np.ndarray:
+    """[len(positions), depth]: column j holds the value j positions before each asked-for one in its series.
+    `keys` are the known rows' (ascending) and `sources` what each holds: (k - 1, values) says a row at
+    position p holds the value of position p - k + 1 — its own (0, the target) or a lag's. The first source
+    with a row there wins; NaN where none has one (before the series starts)."""
+    out = np.full((len(positions), depth), np.nan)
+    last = len(keys) - 1
     for j in range(depth):
-        back = at_positions - j
-        inside = back >= 0
-        out[inside, j] = dense[start[asked[inside]] + back[inside]]
+        wanted = positions - j
+        missing = np.flatnonzero(wanted >= 0)
+        for offset, values in sources:
+            probe = _key(groups[missing], wanted[missing] + offset)
+            at = np.searchsorted(keys, probe).clip(max=last)
+            found = keys[at] == probe
+            out[missing[found], j] = values[at[found]]
+            missing = missing[~found]
+            if not len(missing):
+                break
     return out
 
 
-def frame_history(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
-    """Each feature row's last `spec.history` target values, newest first, from every value the frame holds
-    (each row's own and its lags, placed by their position in the series: rows before the frame starts, or
-    left out of it, are still in later rows' lags)."""
+def frame_history(frame: pd.DataFrame, spec: FeatureSpec, rows: np.ndarray) -> np.ndarray:
+    """The last `spec.history` target values of the given feature rows, newest first, from what the frame holds:
+    each row's own target and its lags, placed by position in the series — so values before the frame starts,
+    or of rows it left out, are still found in later rows' lags."""
     if ROW not in frame:
         raise ValueError("features.parquet has no series positions (made by an older modelops); rebuild it: "
                          "`modelops apply RECIPE --force features`")
-    rows, groups = frame[ROW].to_numpy(dtype="int64"), frame[GROUP].to_numpy()
-    parts = [(rows, frame[LAST].to_numpy(dtype="float64"))]
-    parts += [(rows - k + 1, frame[f"{spec.target}_lag{k}"].to_numpy(dtype="float64")) for k in spec.lags]
-    inside = [positions >= 0 for positions, _ in parts]
-    return _back(np.concatenate([groups[keep] for keep in inside]),
-                 np.concatenate([positions[keep] for (positions, _), keep in zip(parts, inside, strict=True)]),
-                 np.concatenate([values[keep] for (_, values), keep in zip(parts, inside, strict=True)]),
-                 groups, rows, spec.history)
+    groups, positions = frame[GROUP].to_numpy(), frame[ROW].to_numpy(dtype="int64")
+    sources = [(0, frame[LAST].to_numpy(dtype="float64"))]
+    sources += [(k - 1, frame[f"{spec.target}_lag{k}"].to_numpy(dtype="float64")) for k in spec.lags if k > 1]
+    return _history(_key(groups, positions), sources, groups[rows], positions[rows], spec.history)
 
 
 def origin_history(panel: pd.DataFrame, origins: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     """The origins' last `spec.history` target values, newest first, read from the panel they were built from."""
     positions = panel.groupby(GROUP, sort=False).cumcount().to_numpy(dtype="int64")
-    return _back(panel[GROUP].to_numpy(), positions, panel[spec.target].to_numpy(dtype="float64"),
-                 origins[GROUP].to_numpy(), origins[ROW].to_numpy(dtype="int64"), spec.history)
+    return _history(_key(panel[GROUP].to_numpy(), positions), [(0, panel[spec.target].to_numpy(dtype="float64"))],
+                    origins[GROUP].to_numpy(), origins[ROW].to_numpy(dtype="int64"), spec.history)
 
 
 def _target_columns(recent: np.ndarray, spec: FeatureSpec) -> dict[str, np.ndarray]:
