@@ -22,7 +22,7 @@ from modelops.forecast.fit_count import fit_count
 from modelops.forecast.folds import Fold, make_folds
 from modelops.forecast.frame import step_of
 from modelops.forecast.journal import Journal
-from modelops.forecast.metrics import LOWER_IS_BETTER, better, score
+from modelops.forecast.metrics import LOWER_IS_BETTER, score
 from modelops.forecast.parallel import Parallelism
 from modelops.forecast.recursive import forecast, frame_history
 from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
@@ -330,12 +330,7 @@ class Fitter:
         return float(np.mean([evaluation.score for evaluation in evaluations]))
 
     def _best(self, scored: list[tuple[dict[str, Any], Evaluation]]) -> tuple[dict[str, Any], Evaluation]:
-        """The first of the best by the metric."""
-        best = scored[0]
-        for candidate in scored[1:]:
-            if better(self.config.metric, candidate[1].score, best[1].score):
-                best = candidate
-        return best
+        return self._pick(scored, key=lambda candidate: candidate[1].score)
 
     def _evaluate_all(self, units: list[Unit]) -> list[Evaluation]:
         """Every unit's evaluation, in order: from the journal when an earlier attempt finished it, else

@@ -25,8 +25,3 @@ def score(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         "mape_zero_targets_skipped": int((~nonzero).sum()),
         "n": int(len(actual)),
     }
-
-
-def better(metric: str, a: float, b: float) -> bool:
-    """Is score `a` better than `b` for this metric?"""
-    return a < b if LOWER_IS_BETTER[metric] else a > b
