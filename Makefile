@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python benchmarks/shared_cache.py
 	$(BIN)/python benchmarks/forecast_demo_load.py
 	$(BIN)/python benchmarks/forecast_scale.py
+	$(BIN)/python benchmarks/forecast_scaling.py
 	$(BIN)/python benchmarks/api_load.py
 	$(BIN)/python benchmarks/lm_training.py
 	$(BIN)/python benchmarks/llama_repack.py

@@ -65,8 +65,9 @@ def run_modelops(train: pd.DataFrame, strategy: str) -> pd.DataFrame:
     config = FitConfig(PARAMS | {"num_threads": 1}, 20, None, 1, None, 0, ["mae"], "difference", 0,
                        strategy=strategy)
     fit = Fitter(build_features(loaded, spec), spec, config, lambda **_: None).run()
-    origins = build_features(loaded, spec, with_targets=False).groupby(GROUP).tail(1)
-    history = origin_history(loaded, origins, spec) if strategy == "recursive" else None
+    recent = loaded.groupby(GROUP).tail(spec.history).reset_index(drop=True)   # what `predict` is given
+    origins = build_features(recent, spec, with_targets=False).groupby(GROUP).tail(1)
+    history = origin_history(recent, origins, spec) if strategy == "recursive" else None
     forecasts = forecast_latest(origins, spec, fit.boosters, "difference", "%Y-%m-%d", history=history)
     return forecasts.assign(ds=pd.to_datetime(forecasts["time"]))
 
