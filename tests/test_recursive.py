@@ -116,7 +116,11 @@ def test_auto_lets_the_folds_choose_the_strategy_and_says_why(workspace, run_cli
     assert len(forecaster["models"]) == (1 if metrics["strategy"] == "recursive" else 2)
 
 
-def test_recursive_refuses_lags_of_other_columns_and_auto_forecasts_directly(workspace, run_cli):
+def test_recursive_by_default_and_direct_where_lags_of_other_columns_need_it(workspace, run_cli):
+    code, out, err = run_cli("plan", write(workspace, "r.yaml", RECURSIVE))
+    assert code == 0 and "strategy: recursive (the default)" in out, out + err
+    code, out, err = run_cli("plan", write(workspace, "r.yaml", REGRESSION))
+    assert code == 0 and "direct (the default would be recursive, but the lags of `clicks` need it)" in out, out
     recipe = write(workspace, "r.yaml", REGRESSION.replace("horizon: 2", "horizon: 2\n  strategy: recursive"))
     code, out, err = run_cli("validate", recipe)
     assert code == 2 and "r.yaml:" in err and "`clicks`" in err and "known_features" in err, err

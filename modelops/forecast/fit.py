@@ -261,7 +261,7 @@ class Fitter:
         self.done, self.total, self.resumed = 0, 0, 0
         self.evaluated: dict[Unit, Evaluation] = {}
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self.matrices = {h: horizon_matrix(frame, spec, h) for h in range(1, spec.horizon + 1)}
+        self.matrices: dict[int, pd.DataFrame] = {}    # each step's inputs, built when first needed (recursive: h1)
 
     def run(self) -> FitResult:
         try:
@@ -380,6 +380,8 @@ class Fitter:
         """Inputs and target of step h on the masked rows, transformed; only the columns the transforms read
         are taken from the frame."""
         frame = self.frame.loc[mask, [LAST, MEAN, STD, f"__y_h{h}"]]
+        if h not in self.matrices:
+            self.matrices[h] = horizon_matrix(self.frame, self.spec, h)
         matrix = transform_inputs(self.matrices[h][mask].copy(), frame, self.spec, kind)
         return matrix, transform_target(frame[f"__y_h{h}"], frame, kind)
 

@@ -210,22 +210,30 @@ _STRATEGY_WORDS = {"direct": lambda h: f"{h} direct model(s), one per step ahead
                    "recursive": lambda h: "one next-step model iterated"}
 
 
+def _others(task: RegressionTask) -> list[str]:
+    return lagged_others(task.target, task.features, [t.model_dump() for t in task.lag_transforms])
+
+
 def fit_strategies(task: RegressionTask) -> list[str]:
-    """The strategies the fit step may try: the recipe's, or both for `auto` unless lags of other columns
-    leave only the direct one (a recursive forecast would need their future)."""
-    if task.strategy != "auto":
+    """The strategies the fit step may try: the recipe's; by default the recursive one (as accurate on the real
+    data sets of benchmarks/forecast_real.py, at half the fits); both for `auto` — except that lags of other
+    columns leave only the direct one (a recursive forecast would need their future)."""
+    if task.strategy in ("direct", "recursive"):
         return [task.strategy]
-    return ["direct"] if lagged_others(task.target, task.features, [t.model_dump() for t in task.lag_transforms]) \
-        else ["direct", "recursive"]
+    if _others(task):
+        return ["direct"]
+    return ["direct", "recursive"] if task.strategy == "auto" else ["recursive"]
 
 
 def _strategy_summary(task: RegressionTask, strategies: list[str]) -> str:
     if len(strategies) > 1:
         return "auto: direct or recursive, as the validation folds choose"
-    if task.strategy == "auto":
-        others = lagged_others(task.target, task.features, [t.model_dump() for t in task.lag_transforms])
-        return f"direct (auto, but the lags of {', '.join(f'`{c}`' for c in others)} need it)"
-    return task.strategy
+    if task.strategy in ("direct", "recursive"):
+        return task.strategy
+    if strategies == ["recursive"]:
+        return "recursive (the default)"
+    listed = ", ".join(f"`{c}`" for c in _others(task))
+    return f"direct ({task.strategy or 'the default would be recursive'}, but the lags of {listed} need it)"
 
 
 def _fit_estimate(loaded: LoadedRecipe, task: RegressionTask) -> dict[str, str]:

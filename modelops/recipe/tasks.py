@@ -114,12 +114,13 @@ class RegressionTask(Section):
             "step-to-step changes (as lags of a differenced series)."
         ),
     )
-    strategy: Literal["direct", "recursive", "auto"] = Field(
-        "direct",
+    strategy: Literal["direct", "recursive", "auto"] | None = Field(
+        None,
         description=(
             "`direct`: one model per step ahead. `recursive`: one model of the next step, its forecasts fed back "
             "as the latest values (lags of columns other than the target need `direct`). `auto`: the validation "
-            "folds choose, together with the target transform."
+            "folds choose, together with the target transform. Default: `recursive`, or `direct` when lags of "
+            "other columns are features."
         ),
     )
     season: int | None = Field(None, ge=2, description="Season length in steps, for the seasonal-naive baseline.")
