@@ -3,8 +3,6 @@ import LightGBM or pandas) and the fit step's progress."""
 
 from __future__ import annotations
 
-STRATEGIES = ("direct", "recursive")
-
 
 def fit_count(transforms: int, strategies: list[str], combinations: int, horizon: int, folds: int, chosen: str) -> int:
     """Fits when `chosen` wins: each (strategy, transform) pair is probed on every fold when there is more than

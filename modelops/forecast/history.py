@@ -19,9 +19,3 @@ def required_length(lags: list[int], lag_transforms: list[dict[str, Any]], horiz
     steps on."""
     return history(lags, lag_transforms) + horizon + 1
 
-
-def lagged_others(target: str, features: list[str], lag_transforms: list[dict[str, Any]]) -> list[str]:
-    """Columns besides the target whose past values are features: a recursive forecast would need their
-    future values, so a recipe with any of them forecasts directly."""
-    transformed = [name for t in lag_transforms for name in t.get("features") or [target]]
-    return [name for name in dict.fromkeys([*features, *transformed]) if name != target]

@@ -3,7 +3,7 @@ observation of origin t+1, the target's lags and rolling windows move on by one,
 again, H times. Calendar and known-in-advance columns are taken at each step's target time, as the direct
 models take them. Expanding statistics (the `standard` transform's mean and spread, `expanding_mean`) stay at
 the origin's values: one more point moves them by about 1/n. Lags of other columns cannot move on without
-their future values, so a recipe lagging them forecasts directly (`history.lagged_others`)."""
+their future values, so a recipe lagging them forecasts directly (`RegressionTask.others_lagged`)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from modelops.forecast.fit_count import fit_count
-from modelops.forecast.history import lagged_others
 from modelops.plan.checks import benchmark_folders, data_format, data_locations
 from modelops.plan.model import Step, StepInput
 from modelops.plan.sources import Location, count_rows, locate
@@ -193,7 +192,8 @@ def _search_size(task: RegressionTask) -> str:
         return "none"
     if task.search.method == "random":
         return f"random, {task.search.trials} trials"
-    return f"grid, {_combinations(task)} combinations × {task.horizon} horizons × {task.validation.folds} folds"
+    models = f"{task.horizon} horizons" if "direct" in fit_strategies(task) else "1 model"
+    return f"grid, {_combinations(task)} combinations × {models} × {task.validation.folds} folds"
 
 
 def train_file_rows(loaded: LoadedRecipe) -> int | None:
@@ -210,17 +210,13 @@ _STRATEGY_WORDS = {"direct": lambda h: f"{h} direct model(s), one per step ahead
                    "recursive": lambda h: "one next-step model iterated"}
 
 
-def _others(task: RegressionTask) -> list[str]:
-    return lagged_others(task.target, task.features, [t.model_dump() for t in task.lag_transforms])
-
-
 def fit_strategies(task: RegressionTask) -> list[str]:
     """The strategies the fit step may try: the recipe's; by default the recursive one (as accurate on the real
     data sets of benchmarks/forecast_real.py, at half the fits); both for `auto` — except that lags of other
     columns leave only the direct one (a recursive forecast would need their future)."""
     if task.strategy in ("direct", "recursive"):
         return [task.strategy]
-    if _others(task):
+    if task.others_lagged:
         return ["direct"]
     return ["direct", "recursive"] if task.strategy == "auto" else ["recursive"]
 
@@ -232,7 +228,7 @@ def _strategy_summary(task: RegressionTask, strategies: list[str]) -> str:
         return task.strategy
     if strategies == ["recursive"]:
         return "recursive (the default)"
-    listed = ", ".join(f"`{c}`" for c in _others(task))
+    listed = ", ".join(f"`{c}`" for c in task.others_lagged)
     return f"direct ({task.strategy or 'the default would be recursive'}, but the lags of {listed} need it)"
 
 

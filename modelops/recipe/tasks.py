@@ -6,7 +6,6 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from modelops.forecast.history import lagged_others
 from modelops.recipe.common import Section
 
 Metric = Literal["mae", "rmse", "mse", "r2", "mape", "smape"]
@@ -140,7 +139,7 @@ class RegressionTask(Section):
     def _lags(self) -> "RegressionTask":
         if (self.window is None) == (self.lags is None):
             raise ValueError("give exactly one of `window` (lags 1..W) or `lags` (an explicit list)")
-        others = lagged_others(self.target, self.features, [t.model_dump() for t in self.lag_transforms])
+        others = self.others_lagged
         if self.strategy == "recursive" and others:
             raise ValueError(
                 f"`strategy: recursive` feeds its forecasts back as the target's lags, but the lags of "
@@ -148,6 +147,12 @@ class RegressionTask(Section):
                 "`known_features` instead (taken at the target time), or use `strategy: direct` or `auto`"
             )
         return self
+
+    @property
+    def others_lagged(self) -> list[str]:
+        """Columns besides the target whose lags are features: a recursive forecast would need their future."""
+        transformed = [name for t in self.lag_transforms for name in t.features or [self.target]]
+        return [name for name in dict.fromkeys([*self.features, *transformed]) if name != self.target]
 
     @property
     def lag_list(self) -> list[int]:
