@@ -112,10 +112,14 @@ def _lag_transform(panel: pd.DataFrame, name: str, t: dict[str, Any]) -> pd.Seri
     return np.sqrt(variance.clip(lower=0)).where(count >= window)
 
 
+def positions(panel: pd.DataFrame) -> pd.Series:
+    """Each row's position in its series (`ROW`): 0 for the series' first row."""
+    return panel.groupby(GROUP, sort=False).cumcount()
+
+
 def build_features(panel: pd.DataFrame, spec: FeatureSpec, with_targets: bool = True) -> pd.DataFrame:
     """The feature frame of a clean panel sorted by (__group, __time)."""
-    out: dict[str, Any] = {GROUP: panel[GROUP], TIME: panel[TIME],
-                           ROW: panel.groupby(GROUP, sort=False).cumcount().astype("int32")}
+    out: dict[str, Any] = {GROUP: panel[GROUP], TIME: panel[TIME], ROW: positions(panel).astype("int32")}
     for g in spec.groups:
         out[g] = panel[g]
     names = [spec.target, *spec.features]

@@ -15,7 +15,7 @@ from modelops.forecast.features import LAST, FeatureSpec, build_features, horizo
 from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, advance, load_panel, series_names, step_of
 from modelops.forecast.recursive import forecast as iterate
 from modelops.forecast.recursive import origin_history
-from modelops.forecast.transforms import invert, transform_inputs
+from modelops.forecast.transforms import predict
 
 
 class Forecaster:
@@ -124,9 +124,8 @@ def forecast_latest(
     if history is not None:
         forecasts = iterate(latest, history, spec, boosters[1], transform)
     else:
-        forecasts = {h: np.asarray(invert(booster.predict(transform_inputs(horizon_matrix(latest, spec, h), latest,
-                                                                           spec, transform)), latest, transform),
-                                   dtype="float64") for h, booster in boosters.items()}
+        forecasts = {h: predict(booster, horizon_matrix(latest, spec, h), latest, spec, transform)
+                     for h, booster in boosters.items()}
     step = step_of(spec.frequency)
     parts = []
     for h, values in sorted(forecasts.items()):

@@ -11,9 +11,9 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.features import LAST, ROW, FeatureSpec, horizon_matrix
+from modelops.forecast.features import LAST, ROW, FeatureSpec, horizon_matrix, positions
 from modelops.forecast.frame import GROUP
-from modelops.forecast.transforms import invert, transform_inputs
+from modelops.forecast.transforms import predict
 
 
 def _key(groups: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -58,8 +58,8 @@ def frame_history(frame: pd.DataFrame, spec: FeatureSpec, rows: np.ndarray) -> n
 
 def origin_history(panel: pd.DataFrame, origins: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     """The origins' last `spec.history` target values, newest first, read from the panel they were built from."""
-    positions = panel.groupby(GROUP, sort=False).cumcount().to_numpy(dtype="int64")
-    return _history(_key(panel[GROUP].to_numpy(), positions), [(0, panel[spec.target].to_numpy(dtype="float64"))],
+    known = positions(panel).to_numpy(dtype="int64")
+    return _history(_key(panel[GROUP].to_numpy(), known), [(0, panel[spec.target].to_numpy(dtype="float64"))],
                     origins[GROUP].to_numpy(), origins[ROW].to_numpy(dtype="int64"), spec.history)
 
 
@@ -90,7 +90,6 @@ def forecast(origins: pd.DataFrame, history: np.ndarray, spec: FeatureSpec, boos
             matrix[name] = values.astype("float32")
         if h > 1:
             rows = rows.assign(**{LAST: recent[:, 0]})        # the latest value: the forecast of t+h-1
-        predicted = booster.predict(transform_inputs(matrix, rows, spec, transform), num_iteration=iterations)
-        out[h] = np.asarray(invert(predicted, rows, transform), dtype="float64")
+        out[h] = predict(booster, matrix, rows, spec, transform, iterations)
         recent = np.column_stack([out[h], recent[:, :-1]])
     return out

@@ -12,6 +12,8 @@ trends, predicting a change or a standardised value is what lets them beat a nai
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -72,3 +74,10 @@ def invert(prediction: np.ndarray, frame: pd.DataFrame, kind: str) -> np.ndarray
     if kind == "log":
         return np.expm1(prediction)
     return prediction
+
+
+def predict(booster: Any, matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpec, kind: str,
+            iterations: int | None = None) -> np.ndarray:
+    """A model's forecasts on the target's own scale: inputs transformed as in training, the answer inverted."""
+    answer = booster.predict(transform_inputs(matrix, frame, spec, kind), num_iteration=iterations)
+    return np.asarray(invert(answer, frame, kind), dtype="float64")
