@@ -18,10 +18,10 @@ from conftest import ROOT, screenshot, write
 sys.path.insert(0, str(ROOT / "examples" / "forecast"))
 from generate import make_panel  # noqa: E402
 
-from modelops.forecast.features import FeatureSpec, build_features  # noqa: E402
+from modelops.forecast.features import FeatureSpec, build_features, horizon_matrix  # noqa: E402
 from modelops.forecast.folds import make_folds  # noqa: E402
 from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, load_panel  # noqa: E402
-from modelops.forecast.transforms import TRANSFORMS, invert, transform_target  # noqa: E402
+from modelops.forecast.transforms import TRANSFORMS, invert, transform_inputs, transform_target  # noqa: E402
 
 RECIPE = textwrap.dedent("""
     version: 1
@@ -447,6 +447,23 @@ def test_target_transforms_invert_exactly():
     y = pd.Series([4.0, 12.0])
     for kind in TRANSFORMS:
         np.testing.assert_allclose(invert(transform_target(y, frame, kind).to_numpy(), frame, kind), y)
+
+
+def test_changes_makes_every_lag_a_lag_of_the_differenced_series():
+    """As mlforecast's `Differences([1])`: lag k becomes y(t-k+1) - y(t-k), the largest and sparse ones too,
+    missing only where the series has no value before it."""
+    raw = _single_key(make_panel(3, 30, 40, seed=4, missing=0))
+    panel, _ = load_panel(raw.astype(str), SPEC, 1, "t")
+    spec = FeatureSpec("y", [], ["g"], [1, 2, 5], 1, frequency="1h")
+    frame = build_features(panel, spec)
+    changed = transform_inputs(horizon_matrix(frame, spec, 1), frame, spec, "changes")
+    expected = pd.concat([
+        pd.DataFrame({f"y_lag{k}": series["y"].reset_index(drop=True).diff().shift(k - 1) for k in spec.lags})[4:]
+        for _, series in panel.groupby(GROUP)])
+    for column in expected:
+        np.testing.assert_allclose(changed[column].to_numpy(dtype=float), expected[column].to_numpy(),
+                                   rtol=1e-5, atol=1e-4)
+    assert changed["y_lag5"].isna().sum() == 3 and changed[["y_lag1", "y_lag2"]].notna().all().all()
 
 
 @pytest.mark.parametrize(

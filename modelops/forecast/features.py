@@ -55,6 +55,21 @@ class FeatureSpec:
         """Observations a series needs at its origin for every feature to be defined."""
         return history(self.lags, self.lag_transforms)
 
+    @property
+    def befores(self) -> list[int]:
+        """Target lags whose next one is not declared: `changes` makes every lag its one-step change,
+        y(t-k+1) - y(t-k), so the frame also keeps the value just before them (`before_column`)."""
+        return [k for k in self.lags if k + 1 not in self.lags]
+
+    def before_column(self, k: int) -> str:
+        return f"__{self.target}_before{k}"
+
+    @property
+    def depth(self) -> int:
+        """Target values a recursion carries: the history and the value before the largest lag. A series
+        with only its history still forecasts; the largest lag's change is then missing, as at its start."""
+        return max(self.history, max(self.lags) + 1)
+
     def lag_columns(self, name: str) -> list[str]:
         return [f"{name}_lag{k}" for k in self.lags]
 
@@ -127,6 +142,8 @@ def build_features(panel: pd.DataFrame, spec: FeatureSpec, with_targets: bool = 
         shifted = _shift(panel, names, k - 1)
         for name in names:
             out[f"{name}_lag{k}"] = shifted[name].astype("float32")
+    for k in spec.befores:
+        out[spec.before_column(k)] = _shift(panel, [spec.target], k)[spec.target].astype("float32")
     for t in spec.lag_transforms:
         for name in t.get("features") or [spec.target]:
             out[spec.transform_column(t, name)] = _lag_transform(panel, name, t).astype("float32")
@@ -150,6 +167,14 @@ def build_features(panel: pd.DataFrame, spec: FeatureSpec, with_targets: bool = 
                 out[f"__known_{name}_h{h}"] = future[name].astype("float32")
     frame = pd.DataFrame(out)
     return frame[frame[f"{spec.target}_lag{max(spec.lags)}"].notna()].reset_index(drop=True)
+
+
+def check_frame(frame: pd.DataFrame, spec: FeatureSpec) -> None:
+    """A feature frame made by an older modelops lacks bookkeeping columns that fits and forecasts read."""
+    missing = [c for c in [ROW, *map(spec.before_column, spec.befores)] if c not in frame]
+    if missing:
+        raise ValueError(f"features.parquet has no {', '.join(missing)} (made by an older modelops); rebuild it: "
+                         "`modelops apply RECIPE --force features`")
 
 
 def horizon_matrix(frame: pd.DataFrame, spec: FeatureSpec, h: int) -> pd.DataFrame:

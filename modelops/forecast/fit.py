@@ -17,7 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.features import LAST, MEAN, STD, FeatureSpec, horizon_matrix
+from modelops.forecast.features import LAST, MEAN, STD, FeatureSpec, check_frame, horizon_matrix
 from modelops.forecast.fit_count import fit_count
 from modelops.forecast.folds import Fold, make_folds
 from modelops.forecast.frame import step_of
@@ -25,7 +25,7 @@ from modelops.forecast.journal import Journal
 from modelops.forecast.metrics import LOWER_IS_BETTER, score
 from modelops.forecast.parallel import Parallelism
 from modelops.forecast.recursive import forecast, frame_history
-from modelops.forecast.transforms import candidates, invert, transform_inputs, transform_target
+from modelops.forecast.transforms import candidates, frame_columns, invert, transform_inputs, transform_target
 from modelops.processes import die_with_parent
 from modelops.recipe.env import expand
 
@@ -248,6 +248,7 @@ class Fitter:
         parallelism: Parallelism | None = None,
         journal: Journal | None = None,
     ):
+        check_frame(frame, spec)
         self.frame, self.spec, self.config, self.emit = frame, spec, config, emit
         self.parallelism = parallelism or Parallelism(1, 0, "LightGBM's default threads")
         self.journal = journal
@@ -379,7 +380,7 @@ class Fitter:
     def _data(self, kind: str, h: int, mask: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
         """Inputs and target of step h on the masked rows, transformed; only the columns the transforms read
         are taken from the frame."""
-        frame = self.frame.loc[mask, [LAST, MEAN, STD, f"__y_h{h}"]]
+        frame = self.frame.loc[mask, [*frame_columns(self.spec), f"__y_h{h}"]]
         if h not in self.matrices:
             self.matrices[h] = horizon_matrix(self.frame, self.spec, h)
         matrix = transform_inputs(self.matrices[h][mask].copy(), frame, self.spec, kind)

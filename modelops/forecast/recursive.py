@@ -44,23 +44,21 @@ def _history(keys: np.ndarray, sources: list[tuple[int, np.ndarray]], groups: np
 
 
 def frame_history(frame: pd.DataFrame, spec: FeatureSpec, rows: np.ndarray) -> np.ndarray:
-    """The last `spec.history` target values of the given feature rows, newest first, from what the frame holds:
-    each row's own target and its lags, placed by position in the series — so values before the frame starts,
-    or of rows it left out, are still found in later rows' lags."""
-    if ROW not in frame:
-        raise ValueError("features.parquet has no series positions (made by an older modelops); rebuild it: "
-                         "`modelops apply RECIPE --force features`")
+    """The last `spec.depth` target values of the given feature rows, newest first, from what the frame holds:
+    each row's own target, its lags and the values before them, placed by position in the series — so values
+    before the frame starts, or of rows it left out, are still found in later rows' lags."""
     groups, positions = frame[GROUP].to_numpy(), frame[ROW].to_numpy(dtype="int64")
     sources = [(0, frame[LAST].to_numpy(dtype="float64"))]
     sources += [(k - 1, frame[f"{spec.target}_lag{k}"].to_numpy(dtype="float64")) for k in spec.lags if k > 1]
-    return _history(_key(groups, positions), sources, groups[rows], positions[rows], spec.history)
+    sources += [(k, frame[spec.before_column(k)].to_numpy(dtype="float64")) for k in spec.befores]
+    return _history(_key(groups, positions), sources, groups[rows], positions[rows], spec.depth)
 
 
 def origin_history(panel: pd.DataFrame, origins: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
-    """The origins' last `spec.history` target values, newest first, read from the panel they were built from."""
+    """The origins' last `spec.depth` target values, newest first, read from the panel they were built from."""
     known = positions(panel).to_numpy(dtype="int64")
     return _history(_key(panel[GROUP].to_numpy(), known), [(0, panel[spec.target].to_numpy(dtype="float64"))],
-                    origins[GROUP].to_numpy(), origins[ROW].to_numpy(dtype="int64"), spec.history)
+                    origins[GROUP].to_numpy(), origins[ROW].to_numpy(dtype="int64"), spec.depth)
 
 
 def _target_columns(recent: np.ndarray, spec: FeatureSpec) -> dict[str, np.ndarray]:
@@ -88,8 +86,8 @@ def forecast(origins: pd.DataFrame, history: np.ndarray, spec: FeatureSpec, boos
         matrix = horizon_matrix(rows, spec, h)              # calendar and known columns at t+h, the target time
         for name, values in _target_columns(recent, spec).items():
             matrix[name] = values.astype("float32")
-        if h > 1:
-            rows = rows.assign(**{LAST: recent[:, 0]})        # the latest value: the forecast of t+h-1
+        if h > 1:                                             # the latest value: the forecast of t+h-1
+            rows = rows.assign(**{LAST: recent[:, 0]}, **{spec.before_column(k): recent[:, k] for k in spec.befores})
         out[h] = predict(booster, matrix, rows, spec, transform, iterations)
         recent = np.column_stack([out[h], recent[:, :-1]])
     return out

@@ -4,9 +4,10 @@ trends, predicting a change or a standardised value is what lets them beat a nai
 
 - none: y
 - difference: y(t+h) - y(t); target-level columns become their difference from y(t)
-- changes: y(t+h) - y(t) too, but each target lag followed by the next one becomes the step's change
-  (y(t-k+1) - y(t-k), as lags of a differenced series are): a seasonal pattern in the changes (half-hourly
-  demand, a monthly panel's momentum) is then one column a tree can split on, not a difference of two
+- changes: y(t+h) - y(t) too, but every target lag becomes its one-step change y(t-k+1) - y(t-k), as lags
+  of a differenced series are (mlforecast's `Differences([1])`): a seasonal pattern in the changes
+  (half-hourly demand, a monthly panel's momentum) is then one column a tree can split on, not a difference
+  of two; the largest lag's change reads one value beyond it (missing where the series has none)
 - standard: (y(t+h) - mean) / std, with the series' expanding mean and std up to t
 - log: log1p(y), for non-negative targets"""
 
@@ -28,22 +29,29 @@ def candidates(frame: pd.DataFrame) -> list[str]:
     return [t for t in TRANSFORMS if t != "log" or bool((frame[LAST] >= 0).all())]
 
 
+def frame_columns(spec: FeatureSpec) -> list[str]:
+    """The feature frame's bookkeeping columns the transforms read beside the model inputs."""
+    return [LAST, MEAN, STD, *map(spec.before_column, spec.befores)]
+
+
 def _scale(frame: pd.DataFrame) -> pd.Series:
     std = frame[STD]
     return std.where(std > 1e-9, 1.0).fillna(1.0)
 
 
-def _changes(matrix: pd.DataFrame, spec: FeatureSpec) -> dict[str, pd.Series]:
-    """Each target lag followed by the next one, as the change into it: lag k minus lag k+1."""
+def _changes(matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """Each target lag as the change into it: lag k minus lag k+1, or minus the value before it."""
     lag = {k: f"{spec.target}_lag{k}" for k in spec.lags}
-    return {lag[k]: matrix[lag[k]] - matrix[lag[k + 1]] for k in spec.lags if k + 1 in lag}
+    before = {k: frame[spec.before_column(k)].to_numpy() for k in spec.befores}
+    return {lag[k]: matrix[lag[k]].to_numpy() - (matrix[lag[k + 1]].to_numpy() if k + 1 in lag else before[k])
+            for k in spec.lags}
 
 
 def transform_inputs(matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpec, kind: str) -> pd.DataFrame:
     levels = [c for c in spec.target_level_columns() if c in matrix]
     spreads = [c for c in spec.target_spread_columns() if c in matrix]
     if kind in ON_CHANGES:
-        changes = _changes(matrix, spec) if kind == "changes" else {}
+        changes = _changes(matrix, frame, spec) if kind == "changes" else {}
         matrix[levels] = matrix[levels].sub(frame[LAST].to_numpy(), axis=0)
         for column, values in changes.items():
             matrix[column] = values

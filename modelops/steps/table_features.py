@@ -14,11 +14,11 @@ from modelops.forecast.history import required_length
 from modelops.steps.runtime import Spec, main
 
 
-def raw_rows(panel: pd.DataFrame, panel_spec: PanelSpec, history: int, horizon: int) -> pd.DataFrame:
+def raw_rows(panel: pd.DataFrame, panel_spec: PanelSpec, depth: int, horizon: int) -> pd.DataFrame:
     """Each series' latest rows with the input's column names and time spelling: a ready prediction request.
     With known-in-advance features, its last `horizon` rows play the future (known values, no observations)."""
     future = horizon if panel_spec.known else 0
-    recent = panel.groupby(GROUP, sort=False).tail(history + future).copy()
+    recent = panel.groupby(GROUP, sort=False).tail(depth + future).copy()
     if future:
         ahead = recent.groupby(GROUP, sort=False).cumcount(ascending=False) < future
         observed = [c for c in panel_spec.numeric if c not in panel_spec.known]
@@ -47,7 +47,7 @@ def run(spec: Spec) -> None:
     feature_spec.categories = {s: sorted(panel[s].astype(str).unique()) for s in feature_spec.static}
     frame = build_features(panel, feature_spec)
     frame.to_parquet(spec.out / "features.parquet", index=False)
-    raw_rows(panel, panel_spec, feature_spec.history, feature_spec.horizon).to_csv(spec.out / "recent.csv", index=False)
+    raw_rows(panel, panel_spec, feature_spec.depth, feature_spec.horizon).to_csv(spec.out / "recent.csv", index=False)
     preprocessing = {"panel": vars(panel_spec), "features": feature_spec.to_dict(), "counts": counts}
     spec.write_json("preprocessing.json", preprocessing)
     metrics = {"rows": len(frame), "groups": counts["groups"]} | {
