@@ -3,7 +3,9 @@
 ahead, the same LightGBM parameters with one thread on both sides, the target differenced on both sides
 (mlforecast's `Differences([1])`, modelops' `target_transform: difference`), forecasting the last 7 days
 after training on the rest. modelops runs with one validation fold (`validation.folds: 1`: an early-stopped
-fit on the rows before the fold, then the refit on every row); mlforecast has no validation and fits once.
+fit on the rows before the fold, then the refit on every row). mlforecast runs twice: fitting once with no
+validation, and with the same number of folds (`cross_validation` over one window of 7 days, then the fit),
+the like-for-like anchor.
 Each run is its own process, so its wall time and peak resident memory are its own; runs alternate.
 Run: .venv/bin/python benchmarks/forecast_scaling.py [SERIES ...]
 """
@@ -23,7 +25,8 @@ import pandas as pd
 
 DAYS, HORIZON, LAGS = 100, 7, list(range(1, 15))
 PARAMS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20}
-RUNS = ("mlforecast direct", "modelops direct", "mlforecast recursive", "modelops recursive")
+RUNS = ("mlforecast direct", "mlforecast+fold direct", "modelops direct",
+        "mlforecast recursive", "mlforecast+fold recursive", "modelops recursive")
 
 
 def panel(series: int, seed: int = 0) -> pd.DataFrame:
@@ -40,13 +43,15 @@ def panel(series: int, seed: int = 0) -> pd.DataFrame:
                          "y": y.ravel()})
 
 
-def run_mlforecast(train: pd.DataFrame, direct: bool) -> pd.DataFrame:
+def run_mlforecast(train: pd.DataFrame, direct: bool, fold: bool) -> pd.DataFrame:
     import lightgbm as lgb
     from mlforecast import MLForecast
     from mlforecast.target_transforms import Differences
 
     model = lgb.LGBMRegressor(**PARAMS, n_jobs=1, verbosity=-1, random_state=0)
     forecaster = MLForecast(models={"lgb": model}, freq="D", lags=LAGS, target_transforms=[Differences([1])])
+    if fold:
+        forecaster.cross_validation(train, n_windows=1, h=HORIZON, max_horizon=HORIZON if direct else None)
     forecaster.fit(train, max_horizon=HORIZON if direct else None)
     return forecaster.predict(HORIZON).rename(columns={"lgb": "forecast"})
 
@@ -79,7 +84,8 @@ def child(run: str, path: str) -> None:
     train, test = data[data["ds"] <= cutoff], data[data["ds"] > cutoff]
     tool, strategy = run.split()
     started = time.perf_counter()
-    forecasts = run_mlforecast(train, strategy == "direct") if tool == "mlforecast" else run_modelops(train, strategy)
+    forecasts = (run_modelops(train, strategy) if tool == "modelops"
+                 else run_mlforecast(train, strategy == "direct", tool == "mlforecast+fold"))
     seconds = time.perf_counter() - started
     joined = test.merge(forecasts[["unique_id", "ds", "forecast"]], on=["unique_id", "ds"], how="left")
     assert joined["forecast"].notna().all(), f"{run} left forecasts out"
@@ -88,8 +94,8 @@ def child(run: str, path: str) -> None:
 
 
 def main(sizes: list[int]) -> None:
-    print("| series | rows | run | wall (s) | × mlforecast | peak RSS (MiB) | MAE |")
-    print("|---:|---:|---|---:|---:|---:|---:|")
+    print("| series | rows | run | wall (s) | × mlforecast | × mlforecast+fold | peak RSS (MiB) | MAE |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
     for series in sizes:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "panel.parquet"
@@ -99,12 +105,12 @@ def main(sizes: list[int]) -> None:
                 out = subprocess.run([sys.executable, __file__, "--child", run, str(path)], capture_output=True,
                                      text=True)
                 if out.returncode != 0:
-                    print(f"| {series:,} | | {run} | failed: {out.stderr.strip().splitlines()[-1]} | | | |")
+                    print(f"| {series:,} | | {run} | failed: {out.stderr.strip().splitlines()[-1]} | | | | |")
                     continue
                 results[run] = json.loads(out.stdout.strip().splitlines()[-1])
             for run, r in results.items():
-                anchor = results.get(f"mlforecast {run.split()[1]}")
-                ratio = f"{r['seconds'] / anchor['seconds']:.2f}" if anchor else ""
+                ratios = [results.get(f"{tool} {run.split()[1]}") for tool in ("mlforecast", "mlforecast+fold")]
+                ratio = " | ".join(f"{r['seconds'] / a['seconds']:.2f}" if a else "" for a in ratios)
                 print(f"| {series:,} | {series * DAYS:,} | {run} | {r['seconds']:.1f} | {ratio} | "
                       f"{r['rss_mib']:.0f} | {r['mae']:.4f} |", flush=True)
 
