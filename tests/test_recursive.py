@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(ROOT / "examples" / "forecast"))
 from generate import make_panel  # noqa: E402
 
-from modelops.forecast.features import FeatureSpec, build_features, horizon_matrix  # noqa: E402
+from modelops.forecast.features import FeatureSpec, build_features, check_frame, horizon_matrix  # noqa: E402
 from modelops.forecast.frame import GROUP, TIME, PanelSpec, load_panel  # noqa: E402
 from modelops.forecast.recursive import forecast, frame_history, origin_history  # noqa: E402
 from modelops.forecast.transforms import invert, transform_inputs, transform_target  # noqa: E402
@@ -127,3 +127,11 @@ def test_recursive_by_default_and_direct_where_lags_of_other_columns_need_it(wor
     recipe = write(workspace, "r.yaml", REGRESSION.replace("horizon: 2", "horizon: 2\n  strategy: auto"))
     code, out, err = run_cli("plan", recipe)
     assert code == 0 and "direct (auto, but the lags of `clicks` need it)" in out, out + err
+
+
+def test_a_feature_frame_from_an_older_version_is_refused_with_the_rebuild_command():
+    panel, spec = _panel_and_spec()
+    frame = build_features(panel, spec)
+    check_frame(frame, spec)
+    with pytest.raises(ValueError, match=r"__activations_before5 .*--force features"):
+        check_frame(frame.drop(columns=spec.before_column(5)), spec)
