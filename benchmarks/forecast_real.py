@@ -10,9 +10,10 @@ next H steps of every series. mlforecast runs four ways — direct (one model pe
 (one model), each with raw lags and with `Differences([1])` — and the best is the anchor. modelops runs
 with a recipe's defaults (`target_transform: auto`, 3 inner time-ordered folds with early stopping,
 refit) under each `strategy`: direct, recursive and auto. The runs are interleaved per data set.
-Reported: MAE, MAE ÷ best mlforecast, wall time ÷ the best one's.
+Reported: MAE, MAE ÷ best mlforecast with a 90 % interval (a paired bootstrap over the forecast origins:
+how far the ratio moves with which origins happened to be scored), wall time ÷ the best one's.
 Needs: pip install -c constraints.txt mlforecast statsmodels vega_datasets pmdarima
-Run: .venv/bin/python benchmarks/forecast_real.py [NAME ...] [direct|recursive|auto ...]
+Run: .venv/bin/python benchmarks/forecast_real.py [NAME ...] [direct|recursive|auto ...] [pinned]
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.features import FeatureSpec, build_features
+from modelops.forecast.features import LAST, FeatureSpec, build_features
 from modelops.forecast.fit import FitConfig, Fitter
 from modelops.forecast.frame import GROUP, PanelSpec, load_panel
 from modelops.forecast.predictor import forecast_latest
 from modelops.forecast.recursive import origin_history
+from modelops.forecast.transforms import candidates
 from modelops.recipe.tasks import LightGBMModel, TimeValidation
 
 STRATEGIES = ("direct", "recursive", "auto")
@@ -108,12 +110,13 @@ def run_mlforecast(df: pd.DataFrame, data: Dataset, differences: bool, direct: b
     return cv.rename(columns={"lgb": "forecast"}), time.perf_counter() - started
 
 
-def run_modelops(df: pd.DataFrame, data: Dataset, cutoffs: list, strategy: str) -> tuple[pd.DataFrame, float]:
+def run_modelops(df: pd.DataFrame, data: Dataset, cutoffs: list, strategy: str, transform: str = "auto",
+                 ) -> tuple[pd.DataFrame, float]:
     panel_spec = PanelSpec("ds", None, None, data.freq, "error", "error", "y", [], ["unique_id"])
     feature_spec = FeatureSpec("y", [], ["unique_id"], data.lags, data.h)
     defaults = TimeValidation()
     config = FitConfig(PARAMS | {"num_threads": 1}, LightGBMModel().early_stopping_rounds, None, defaults.folds,
-                       defaults.window, defaults.gap, ["mae"], "auto", 0, strategy=strategy)
+                       defaults.window, defaults.gap, ["mae"], transform, 0, strategy=strategy)
     started, results = time.perf_counter(), []
     for cutoff in cutoffs:
         panel, report = load_panel(df[df["ds"] <= cutoff], panel_spec, max(data.lags) + data.h, "bench")
@@ -128,53 +131,73 @@ def run_modelops(df: pd.DataFrame, data: Dataset, cutoffs: list, strategy: str) 
     return pd.concat(results), time.perf_counter() - started
 
 
-def mae(truth: pd.DataFrame, forecasts: pd.DataFrame) -> float:
+def errors(truth: pd.DataFrame, forecasts: pd.DataFrame) -> pd.Series:
+    """Absolute errors in the truth's row order."""
     joined = truth.merge(forecasts[["unique_id", "ds", "forecast"]], on=["unique_id", "ds"], how="left")
     assert joined["forecast"].notna().all(), "a tool left forecasts out"
-    return float(np.abs(joined["y"] - joined["forecast"]).mean())
+    return np.abs(joined["y"] - joined["forecast"])
 
 
-def bench(name: str, data: Dataset, strategies: tuple[str, ...] = STRATEGIES) -> list[dict]:
+def mae(truth: pd.DataFrame, forecasts: pd.DataFrame) -> float:
+    return float(errors(truth, forecasts).mean())
+
+
+def ratio_interval(truth: pd.DataFrame, ours: pd.DataFrame, anchor: pd.DataFrame, draws: int = 2000,
+                   ) -> tuple[float, float]:
+    """The 5th and 95th percentiles of MAE(ours) ÷ MAE(anchor) over origins drawn with replacement (both
+    scored on the same draw: errors of one origin's steps and series move together, so origins are the unit)."""
+    by_origin = pd.DataFrame({"ours": errors(truth, ours).to_numpy(), "anchor": errors(truth, anchor).to_numpy(),
+                              "cutoff": truth["cutoff"].to_numpy()}).groupby("cutoff").sum()
+    draw = np.random.default_rng(0).integers(0, len(by_origin), (draws, len(by_origin)))
+    ratios = by_origin["ours"].to_numpy()[draw].sum(axis=1) / by_origin["anchor"].to_numpy()[draw].sum(axis=1)
+    return float(np.percentile(ratios, 5)), float(np.percentile(ratios, 95))
+
+
+def bench(name: str, data: Dataset, strategies: tuple[str, ...] = STRATEGIES, pinned: bool = False) -> list[dict]:
+    """Every run on one data set; `pinned` adds modelops with each target transform fixed, not chosen."""
     df = data.load().dropna(subset=["y"]).sort_values(["unique_id", "ds"]).reset_index(drop=True)
     df["ds"] = pd.to_datetime(df["ds"])
-    rows, anchor = [], None
+    rows = []
     for label, differences, direct in (("raw lags, direct", False, True), ("Differences([1]), direct", True, True),
                                        ("raw lags, recursive", False, False),
                                        ("Differences([1]), recursive", True, False)):
         cv, seconds = run_mlforecast(df, data, differences, direct)
         truth = cv[["unique_id", "ds", "cutoff", "y"]]
-        rows.append({"method": f"mlforecast, {label}", "mae": mae(truth, cv), "seconds": seconds})
+        rows.append({"method": f"mlforecast, {label}", "mae": mae(truth, cv), "seconds": seconds, "forecasts": cv})
     best = min(rows, key=lambda r: r["mae"])
-    for strategy in strategies:
-        ours, seconds = run_modelops(df, data, sorted(truth["cutoff"].unique()), strategy)
+    transforms = ["auto", *(candidates(df.rename(columns={"y": LAST})) if pinned else [])]
+    for strategy, transform in ((s, t) for s in strategies for t in transforms):
+        ours, seconds = run_modelops(df, data, sorted(truth["cutoff"].unique()), strategy, transform)
         chosen = "; ".join(f"{n}× {c}" for c, n in ours.drop_duplicates("cutoff")["chosen"].value_counts().items())
-        rows.append({"method": f"modelops, strategy {strategy} (chose {chosen})", "mae": mae(truth, ours),
-                     "seconds": seconds})
+        pin = f", transform {transform}" if transform != "auto" else ""
+        rows.append({"method": f"modelops, strategy {strategy}{pin} (chose {chosen})",
+                     "mae": mae(truth, ours), "seconds": seconds, "forecasts": ours})
     last = df.merge(truth[["cutoff"]].drop_duplicates(), how="cross")
     last = last[last["ds"] <= last["cutoff"]].groupby(["unique_id", "cutoff"])["y"].last().rename("forecast")
     naive = truth.join(last, on=["unique_id", "cutoff"])
-    rows.append({"method": "naive (last value)", "mae": mae(truth, naive.assign(forecast=naive["forecast"])),
-                 "seconds": None})
-    anchor = best
+    rows.append({"method": "naive (last value)", "mae": mae(truth, naive), "seconds": None, "forecasts": naive})
     for row in rows:
-        row["ratio"] = row["mae"] / anchor["mae"]
-        row["time_ratio"] = row["seconds"] / anchor["seconds"] if row["seconds"] else None
+        row["ratio"] = row["mae"] / best["mae"]
+        row["interval"] = ratio_interval(truth, row["forecasts"], best["forecasts"])
+        row["time_ratio"] = row["seconds"] / best["seconds"] if row["seconds"] else None
     print(f"\n{name}: {df['unique_id'].nunique()} series, {len(df)} rows, lags {data.lags[0]}..{max(data.lags)}, "
           f"h={data.h}, {data.windows} origins")
     for row in rows:
         time_ratio = f"{row['time_ratio']:.2f}" if row["time_ratio"] else ""
-        print(f"  {row['method']:45} MAE {row['mae']:10.4f}  × best {row['ratio']:.3f}  time × {time_ratio}",
-              flush=True)
+        low, high = row["interval"]
+        print(f"  {row['method']:62} MAE {row['mae']:10.4f}  × best {row['ratio']:.3f} ({low:.3f}–{high:.3f})  "
+              f"time × {time_ratio}", flush=True)
     return rows
 
 
 def main(names: list[str]) -> None:
-    """NAMEs pick data sets (by part of their name) and modelops strategies; by default all of both."""
+    """NAMEs pick data sets (by part of their name) and modelops strategies, by default all of both;
+    `pinned` adds each target transform fixed."""
     strategies = tuple(n for n in names if n in STRATEGIES) or STRATEGIES
-    wanted = [n for n in names if n not in STRATEGIES]
+    wanted = [n for n in names if n not in (*STRATEGIES, "pinned")]
     for name, data in DATASETS.items():
         if not wanted or any(n in name for n in wanted):
-            bench(name, data, strategies)
+            bench(name, data, strategies, "pinned" in names)
 
 
 if __name__ == "__main__":

@@ -26,3 +26,6 @@ def test_the_real_data_benchmark_scores_both_tools_on_the_same_origins():
         assert rows[f"modelops, strategy {strategy}"]["mae"] < rows["naive"]["mae"]
         assert rows[f"modelops, strategy {strategy}"]["seconds"] > 0
     assert [m for m, r in rows.items() if r["ratio"] == 1.0][0].startswith("mlforecast")   # the anchor
+    for row in rows.values():
+        low, high = row["interval"]
+        assert low <= row["ratio"] <= high
