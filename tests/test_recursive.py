@@ -123,7 +123,9 @@ def test_recursive_by_default_and_direct_where_lags_of_other_columns_need_it(wor
     assert code == 0 and "direct (the default would be recursive, but the lags of `clicks` need it)" in out, out
     recipe = write(workspace, "r.yaml", REGRESSION.replace("horizon: 2", "horizon: 2\n  strategy: recursive"))
     code, out, err = run_cli("validate", recipe)
-    assert code == 2 and "r.yaml:" in err and "`clicks`" in err and "known_features" in err, err
+    line = recipe.read_text().splitlines().index("  strategy: recursive") + 1
+    assert code == 2 and f"r.yaml:{line}:13: task.strategy:" in err, err          # at the key's value
+    assert "`clicks`" in err and "known_features" in err, err
     recipe = write(workspace, "r.yaml", REGRESSION.replace("horizon: 2", "horizon: 2\n  strategy: auto"))
     code, out, err = run_cli("plan", recipe)
     assert code == 0 and "direct (auto, but the lags of `clicks` need it)" in out, out + err

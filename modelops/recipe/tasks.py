@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from modelops.recipe.common import Section
 
@@ -147,24 +147,35 @@ class RegressionTask(Section):
     def _lags(self) -> "RegressionTask":
         if (self.window is None) == (self.lags is None):
             raise ValueError("give exactly one of `window` (lags 1..W) or `lags` (an explicit list)")
-        others = self.others_lagged
-        if self.strategy == "recursive" and others:
+        return self
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, strategy: str | None, info: ValidationInfo) -> str | None:
+        """Checked on the key itself, so that the error points at `strategy:` (the columns come first)."""
+        fields = info.data
+        others = _others_lagged(fields.get("target", ""), fields.get("features", []), fields.get("lag_transforms", []))
+        if strategy == "recursive" and others:
             raise ValueError(
                 f"`strategy: recursive` feeds its forecasts back as the target's lags, but the lags of "
                 f"{', '.join(f'`{c}`' for c in others)} would need that column's future values; list it under "
                 "`known_features` instead (taken at the target time), or use `strategy: direct` or `auto`"
             )
-        return self
+        return strategy
 
     @property
     def others_lagged(self) -> list[str]:
         """Columns besides the target whose lags are features: a recursive forecast would need their future."""
-        transformed = [name for t in self.lag_transforms for name in t.features or [self.target]]
-        return [name for name in dict.fromkeys([*self.features, *transformed]) if name != self.target]
+        return _others_lagged(self.target, self.features, self.lag_transforms)
 
     @property
     def lag_list(self) -> list[int]:
         return sorted(set(self.lags)) if self.lags else list(range(1, (self.window or 0) + 1))
+
+
+def _others_lagged(target: str, features: list[str], lag_transforms: list[LagTransform]) -> list[str]:
+    transformed = [name for t in lag_transforms for name in t.features or [target]]
+    return [name for name in dict.fromkeys([*features, *transformed]) if name != target]
 
 
 # ---------------------------------------------------------------- language models
