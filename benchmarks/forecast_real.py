@@ -8,7 +8,7 @@ each) and the same forecast origins: the last H * WINDOWS steps, H apart (mlfore
 `cross_validation(n_windows, h, step_size=h)`); each trains on the data up to an origin and forecasts the
 next H steps of every series. mlforecast runs four ways — direct (one model per step ahead) and recursive
 (one model), each with raw lags and with `Differences([1])` — and the best is the anchor. modelops runs
-with a recipe's defaults (`target_transform: auto`, 3 inner time-ordered folds with early stopping,
+with a recipe's defaults (`target_transform: auto`, 5 inner time-ordered folds with early stopping,
 refit) under each `strategy`: direct, recursive and auto. The runs are interleaved per data set.
 Reported: MAE, MAE ÷ best mlforecast with a 90 % interval (a paired bootstrap over the forecast origins:
 how far the ratio moves with which origins happened to be scored), wall time ÷ the best one's.
