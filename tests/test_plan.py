@@ -170,6 +170,7 @@ def test_a_data_file_spelled_another_way_plans_the_same_steps(workspace):
         (("target: activations", "target: actvations"), "task.target", 8, "not in table.csv"),
         (("window: 3", "window: 60"), "task.window", 11, "the data has 48"),
         (("validation: {folds: 2}", "validation: {folds: 30}"), "task.validation.folds", 13, "leave no training rows"),
+        (("validation: {folds: 2}", "validation: {folds: 22}"), "task.validation.folds", 13, "{folds: 21}`"),
         (("path: table.csv", "path: missing.csv"), "data.train.path", 4, "data file not found"),
         (('format: "%Y', 'format: "%Y'), None, None, None),
     ],

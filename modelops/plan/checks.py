@@ -318,12 +318,14 @@ def _check_lengths(loaded: LoadedRecipe, task: RegressionTask, time_points: int)
         ]
     window = task.validation.window or task.horizon
     if with_folds >= time_points:
+        fitting = (time_points - needed - task.validation.gap) // window   # the most folds that leave training rows
+        fewer = f"set `validation: {{folds: {fitting}}}` (the most that fit); or " if fitting >= 1 else ""
         return [
             loaded.problem(
                 ("task", "validation", "folds"),
                 f"{task.validation.folds} validation windows of {window} steps (gap {task.validation.gap}) "
                 f"leave no training rows in {time_points} time points",
-                "use fewer folds, a shorter validation window, or more history",
+                f"{fewer}use a shorter validation window, or more history",
             )
         ]
     return []
