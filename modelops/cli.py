@@ -624,13 +624,17 @@ def predict(
     Example: modelops predict recipes/activations-forecast.yaml --input recent.csv --future promos.csv -o forecasts.csv
     """
     from modelops.forecast.frame import PanelError, read_table
-    from modelops.forecast.predictor import Forecaster
+    from modelops.forecast.predictor import Forecaster, StaleForecaster
     from modelops.fsutil import write_atomically
 
     result = _plan_or_exit(file)
     models = _finished_or_exit(result, "lightgbm_fit") / "models"
     features = _finished_or_exit(result, "table_features")
-    forecaster = Forecaster(models)
+    try:
+        forecaster = Forecaster(models)
+    except StaleForecaster as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1) from None
     source = input or features / "recent.csv"
     try:
         rows = read_table(source, list(forecaster.input_columns))

@@ -45,7 +45,7 @@ def test_the_iteration_equals_rebuilding_the_features_after_each_forecast(transf
     labelled = frame["__y_h1"].notna()
     x = transform_inputs(horizon_matrix(frame[labelled], spec, 1), frame[labelled], spec, transform)
     booster = lgb.train({"verbosity": -1, "num_leaves": 7, "seed": 0, "deterministic": True}, lgb.Dataset(
-        x, transform_target(frame.loc[labelled, "__y_h1"], frame[labelled], transform)), 40)
+        x, transform_target(frame[labelled], transform, 1)), 40)
     cut = panel[TIME].max() - pd.Timedelta(hours=30)
     origins = frame[frame[TIME] == cut].reset_index(drop=True)
     fast = forecast(origins, origin_history(panel, origins, spec), spec, booster, transform)

@@ -443,10 +443,10 @@ def test_folds_validate_after_training_for_every_series():
 
 
 def test_target_transforms_invert_exactly():
-    frame = pd.DataFrame({"__last": [3.0, 10.0], "__mean": [2.0, 8.0], "__std": [1.5, 0.0]})
     y = pd.Series([4.0, 12.0])
+    frame = pd.DataFrame({"__last": [3.0, 10.0], "__mean": [2.0, 8.0], "__std": [1.5, 0.0], "__y_h1": y})
     for kind in TRANSFORMS:
-        np.testing.assert_allclose(invert(transform_target(y, frame, kind).to_numpy(), frame, kind), y)
+        np.testing.assert_allclose(invert(transform_target(frame, kind, 1).to_numpy(), frame, kind), y)
 
 
 def test_changes_makes_every_lag_a_lag_of_the_differenced_series():

@@ -25,7 +25,16 @@ from modelops.forecast.journal import Journal
 from modelops.forecast.metrics import LOWER_IS_BETTER, score
 from modelops.forecast.parallel import Parallelism
 from modelops.forecast.recursive import forecast, frame_history
-from modelops.forecast.transforms import candidates, frame_columns, invert, transform_inputs, transform_target
+from modelops.forecast.transform_names import STEPWISE
+from modelops.forecast.transforms import (
+    candidates,
+    frame_columns,
+    invert,
+    invert_steps,
+    target_columns,
+    transform_inputs,
+    transform_target,
+)
 from modelops.processes import die_with_parent
 from modelops.recipe.env import expand
 
@@ -282,25 +291,28 @@ class Fitter:
         horizons = range(1, self.spec.horizon + 1)
         probes = sorted({1, self.spec.horizon})  # strategy and transform are chosen at the nearest and farthest step
         choices = [(strategy, kind) for strategy in strategies for kind in transforms]
-        probed = {choice: _units(*choice, combos[0], probes) for choice in choices} if len(choices) > 1 else {}
+        probed = {choice: _units(*choice, combos[0], probes, self.spec.horizon)
+                  for choice in choices} if len(choices) > 1 else {}
         probing = [unit for units in probed.values() for unit in units]
-        count = partial(fit_count, len(transforms), strategies, len(combos), self.spec.horizon, len(self.folds))
-        self.total = count(strategies[0])
+        count = partial(fit_count, transforms, strategies, len(combos), self.spec.horizon, len(self.folds))
+        self.total = count(choices[0])
         scores: dict[tuple[str, str], float] = {}
         if probed:
             evaluated = iter(self._evaluate_all(probing))
-            for choice, units in probed.items():
-                scores[choice] = self._probe_score([next(evaluated) for _ in units], probes)
+            for (strategy, kind), units in probed.items():
+                scores[strategy, kind] = self._probe_score(kind, [next(evaluated) for _ in units], probes)
             strategy, chosen = self._pick(scores, key=scores.__getitem__)
         else:
             strategy, chosen = choices[0]
         final = self._final(strategy, chosen, combos)
-        self.total = count(strategy)
+        self.total = count((strategy, chosen))
         evaluated = iter(self._evaluate_all(final))
         params, evaluations = {}, {}
         if strategy == "direct":
             for h in horizons:
                 params[h], evaluations[h] = self._best([(combo, next(evaluated)) for combo in combos])
+            if chosen == STEPWISE:
+                evaluations = self._summed(chosen, evaluations)
             boosters = {h: self.refit(chosen, params[h], h, evaluations[h].best_iterations) for h in horizons}
         else:
             combo, whole = self._best([(combo, next(evaluated)) for combo in combos])
@@ -320,15 +332,35 @@ class Fitter:
     def _final(self, strategy: str, kind: str, combos: list[dict[str, Any]]) -> list[Unit]:
         """The units that choose the parameters, per step ahead then per combination (a recursive unit covers
         every step ahead)."""
-        units = [_units(strategy, kind, combo, [h]) for h in range(1, self.spec.horizon + 1) for combo in combos]
-        return list(dict.fromkeys(unit for each in units for unit in each))
+        steps = range(1, self.spec.horizon + 1) if strategy == "direct" else [RECURSIVE]
+        return [(kind, _frozen(combo), h) for h in steps for combo in combos]
 
-    def _probe_score(self, evaluations: list[Evaluation], probes: list[int]) -> float:
-        """A choice's score: its mean at the probed steps ahead (a recursive evaluation holds every step)."""
+    def _probe_score(self, kind: str, evaluations: list[Evaluation], probes: list[int]) -> float:
+        """A choice's score: its mean at the probed steps ahead (a recursive evaluation holds every step; a
+        direct `changes` one is evaluated at every step, as its forecasts sum them)."""
         if len(evaluations) == 1 and evaluations[0].steps is not None:
             whole = evaluations[0]
             evaluations = [whole.at(h, self.frame[f"__y_h{h}"].to_numpy(), self.config.metric) for h in probes]
+        elif kind == STEPWISE:
+            summed = self._summed(kind, dict(enumerate(evaluations, start=1)))
+            evaluations = [summed[h] for h in probes]
         return float(np.mean([evaluation.score for evaluation in evaluations]))
+
+    def _summed(self, kind: str, steps: dict[int, Evaluation]) -> dict[int, Evaluation]:
+        """Direct `changes` evaluations as forecasts: each step's is the latest value plus the running sum of
+        the steps' predicted changes at the same validation origins, scored where its target is known."""
+        rows, fold_rows = steps[1].rows, steps[1].fold_rows
+        folds = np.repeat(np.arange(len(fold_rows)), fold_rows)
+        forecasts = invert_steps({h: e.predictions for h, e in steps.items()},
+                                 self.frame[[LAST, MEAN, STD]].iloc[rows], kind)
+        summed = {}
+        for h, evaluation in steps.items():
+            actual = self.frame[f"__y_h{h}"].to_numpy()[rows]
+            known = ~np.isnan(actual)
+            summed[h] = Evaluation(score(actual[known], forecasts[h][known])[self.config.metric], forecasts[h][known],
+                                   rows[known], np.bincount(folds[known], minlength=len(fold_rows)).tolist(),
+                                   evaluation.best_iterations)
+        return summed
 
     def _best(self, scored: list[tuple[dict[str, Any], Evaluation]]) -> tuple[dict[str, Any], Evaluation]:
         return self._pick(scored, key=lambda candidate: candidate[1].score)
@@ -380,14 +412,15 @@ class Fitter:
     def _data(self, kind: str, h: int, mask: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
         """Inputs and target of step h on the masked rows, transformed; only the columns the transforms read
         are taken from the frame."""
-        frame = self.frame.loc[mask, [*frame_columns(self.spec), f"__y_h{h}"]]
+        frame = self.frame.loc[mask, [*frame_columns(self.spec), *target_columns(kind, h)]]
         if h not in self.matrices:
             self.matrices[h] = horizon_matrix(self.frame, self.spec, h)
         matrix = transform_inputs(self.matrices[h][mask].copy(), frame, self.spec, kind)
-        return matrix, transform_target(frame[f"__y_h{h}"], frame, kind)
+        return matrix, transform_target(frame, kind, h)
 
-    def _labelled(self, h: int) -> np.ndarray:
-        return self.frame[f"__y_h{h}"].notna().to_numpy()
+    def _labelled(self, h: int, kind: str = "none") -> np.ndarray:
+        """Rows where step h's target is known (for `changes`' later steps, the value before it too)."""
+        return self.frame[target_columns(kind, h)].notna().all(axis=1).to_numpy()
 
     def _lgb_params(self, combo: dict[str, Any]) -> tuple[dict[str, Any], int]:
         params, rounds = lgb_params({**self.config.params, **combo}, self.config.seed)
@@ -399,7 +432,7 @@ class Fitter:
                   ) -> tuple[lgb.Booster, int, np.ndarray, pd.DataFrame]:
         """A model of step h trained before the fold and early-stopped on it: (model, best iteration, the
         fold's validation rows that have a target h steps on, their inputs)."""
-        labelled = self._labelled(h)
+        labelled = self._labelled(h, kind)
         train, valid = fold.masks(self.frame, h, self.step, self.config.gap)
         train, valid = train & labelled, valid & labelled
         if not train.any() or not valid.any():
@@ -436,26 +469,35 @@ class Fitter:
         return whole
 
     def evaluate(self, kind: str, combo: dict[str, Any], h: int) -> Evaluation:
+        """The direct model of step h on every fold. For `changes`, its answers are the changes into step h at
+        every validation origin, scored as such: `_summed` makes them forecasts with the other steps'."""
         params, rounds = self._lgb_params(combo)
         predictions, rows, fold_rows, iterations = [], [], [], []
         for fold in self.folds:
             booster, best, valid, x_valid = self._fold_fit(kind, params, rounds, h, fold)
             iterations.append(best)
-            predicted = invert(booster.predict(x_valid, num_iteration=iterations[-1]),
-                               self.frame.loc[valid, [LAST, MEAN, STD]], kind)
+            if kind == STEPWISE:          # a running sum needs every origin's change, known at step h or not
+                valid = fold.masks(self.frame, h, self.step, self.config.gap)[1]
+                predicted = booster.predict(self._data(kind, h, valid)[0], num_iteration=best)
+            else:
+                predicted = invert(booster.predict(x_valid, num_iteration=best),
+                                   self.frame.loc[valid, [LAST, MEAN, STD]], kind)
             predictions.append(predicted)
             rows.append(np.flatnonzero(valid))
             fold_rows.append(int(valid.sum()))
         rows_all = np.concatenate(rows)
-        actual = self.frame[f"__y_h{h}"].to_numpy()[rows_all]
+        columns = self.frame[[LAST, *target_columns(kind, h)]].iloc[rows_all]
+        actual = (transform_target(columns, kind, h) if kind == STEPWISE else columns[f"__y_h{h}"]).to_numpy()
         predicted_all = np.concatenate(predictions)
+        known = ~np.isnan(actual)
         return Evaluation(
-            score(actual, predicted_all)[self.config.metric], predicted_all, rows_all, fold_rows, iterations
+            score(actual[known], predicted_all[known])[self.config.metric], predicted_all, rows_all, fold_rows,
+            iterations,
         )
 
     def refit(self, kind: str, combo: dict[str, Any], h: int, iterations: list[int]) -> lgb.Booster:
         params, _ = self._lgb_params(combo)
-        x, y = self._data(kind, h, self._labelled(h))
+        x, y = self._data(kind, h, self._labelled(h, kind))
         booster, _ = self.trainer.train(params, max(1, round(float(np.mean(iterations)))), x, y)
         self._tick(1, h=h, refit=1)
         return booster
@@ -469,11 +511,12 @@ def _frozen(combo: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(combo.items()))
 
 
-def _units(strategy: str, kind: str, combo: dict[str, Any], steps: list[int]) -> list[Unit]:
-    """What to evaluate for a strategy at these steps ahead: a direct model per step, or the recursive model once."""
+def _units(strategy: str, kind: str, combo: dict[str, Any], steps: list[int], horizon: int) -> list[Unit]:
+    """What to evaluate for a strategy at these steps ahead: a direct model per step (for `changes`, every step
+    up to the horizon, as its forecasts sum them), or the recursive model once."""
     if strategy == "recursive":
         return [(kind, _frozen(combo), RECURSIVE)]
-    return [(kind, _frozen(combo), h) for h in steps]
+    return [(kind, _frozen(combo), h) for h in (range(1, horizon + 1) if kind == STEPWISE else steps)]
 
 
 def baselines(frame: pd.DataFrame, h: int, rows: np.ndarray, season: int | None) -> dict[str, np.ndarray]:

@@ -11,11 +11,17 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.features import LAST, FeatureSpec, build_features, horizon_matrix
+from modelops.forecast.features import LAST, FeatureSpec, build_features
 from modelops.forecast.frame import GROUP, TIME, PanelError, PanelSpec, advance, load_panel, series_names, step_of
 from modelops.forecast.recursive import forecast as iterate
 from modelops.forecast.recursive import origin_history
-from modelops.forecast.transforms import predict
+from modelops.forecast.transforms import predict_steps
+
+FORMAT = 2      # forecaster.json's: since 2, a direct `changes` model predicts the change into its own step
+
+
+class StaleForecaster(Exception):
+    """Models whose forecasts this modelops would compute differently from the fit that made them."""
 
 
 class Forecaster:
@@ -25,6 +31,10 @@ class Forecaster:
         self.feature_spec = FeatureSpec(**self.config["features"])
         self.transform: str = self.config["transform"]
         self.strategy: str = self.config.get("strategy", "direct")
+        if self.config.get("format", 1) < FORMAT and (self.strategy, self.transform) == ("direct", "changes"):
+            raise StaleForecaster(f"{folder}: these direct `changes` models were fitted by an older modelops, whose "
+                                  "models predicted the whole change from the latest value; refit them: "
+                                  "`modelops apply RECIPE --force fit`")
         self.boosters = {
             int(h): lgb.Booster(model_file=str(folder / name)) for h, name in self.config["models"].items()
         }
@@ -124,8 +134,7 @@ def forecast_latest(
     if history is not None:
         forecasts = iterate(latest, history, spec, boosters[1], transform)
     else:
-        forecasts = {h: predict(booster, horizon_matrix(latest, spec, h), latest, spec, transform)
-                     for h, booster in boosters.items()}
+        forecasts = predict_steps(boosters, latest, spec, transform)
     step = step_of(spec.frequency)
     parts = []
     for h, values in sorted(forecasts.items()):

@@ -4,10 +4,12 @@ trends, predicting a change or a standardised value is what lets them beat a nai
 
 - none: y
 - difference: y(t+h) - y(t); target-level columns become their difference from y(t)
-- changes: y(t+h) - y(t) too, but every target lag becomes its one-step change y(t-k+1) - y(t-k), as lags
-  of a differenced series are (mlforecast's `Differences([1])`): a seasonal pattern in the changes
-  (half-hourly demand, a monthly panel's momentum) is then one column a tree can split on, not a difference
-  of two; the largest lag's change reads one value beyond it (missing where the series has none)
+- changes: the series differenced once, as mlforecast's `Differences([1])`: every target lag becomes its
+  one-step change y(t-k+1) - y(t-k), so a seasonal pattern in the changes (half-hourly demand, a monthly
+  panel's momentum) is one column a tree can split on, not a difference of two (the largest lag's change
+  reads one value beyond it, missing where the series has none); the model of step h predicts the change
+  into its step, y(t+h) - y(t+h-1), and the forecast is y(t) plus the running sum of the steps' changes
+  (`STEPWISE`: a direct forecast of step h reads the models of steps 1..h)
 - standard: (y(t+h) - mean) / std, with the series' expanding mean and std up to t
 - log: log1p(y), for non-negative targets"""
 
@@ -18,10 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelops.forecast.features import LAST, MEAN, STD, FeatureSpec
-
-TRANSFORMS = ("none", "difference", "changes", "standard", "log")
-ON_CHANGES = ("difference", "changes")               # which predict y(t+h) - y(t)
+from modelops.forecast.features import LAST, MEAN, STD, FeatureSpec, horizon_matrix
+from modelops.forecast.transform_names import ON_CHANGES, STEPWISE, TRANSFORMS
 
 
 def candidates(frame: pd.DataFrame) -> list[str]:
@@ -64,7 +64,11 @@ def transform_inputs(matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpe
     return matrix
 
 
-def transform_target(y: pd.Series, frame: pd.DataFrame, kind: str) -> pd.Series:
+def transform_target(frame: pd.DataFrame, kind: str, h: int) -> pd.Series:
+    """The model's target for step h from the frame's `__y_h{h}` (and, for `changes`, the step before it)."""
+    y = frame[f"__y_h{h}"]
+    if kind == STEPWISE and h > 1:
+        return y - frame[f"__y_h{h - 1}"]
     if kind in ON_CHANGES:
         return y - frame[LAST]
     if kind == "standard":
@@ -74,7 +78,13 @@ def transform_target(y: pd.Series, frame: pd.DataFrame, kind: str) -> pd.Series:
     return y
 
 
+def target_columns(kind: str, h: int) -> list[str]:
+    """The frame's target columns that step h's model target reads."""
+    return [f"__y_h{h - 1}", f"__y_h{h}"] if kind == STEPWISE and h > 1 else [f"__y_h{h}"]
+
+
 def invert(prediction: np.ndarray, frame: pd.DataFrame, kind: str) -> np.ndarray:
+    """One step's answers on the target's scale (for `changes`, of the first step, or of a running sum)."""
     if kind in ON_CHANGES:
         return prediction + frame[LAST].to_numpy()
     if kind == "standard":
@@ -84,8 +94,24 @@ def invert(prediction: np.ndarray, frame: pd.DataFrame, kind: str) -> np.ndarray
     return prediction
 
 
+def invert_steps(answers: dict[int, np.ndarray], frame: pd.DataFrame, kind: str) -> dict[int, np.ndarray]:
+    """Direct models' answers for steps 1..H on the target's scale: `changes` adds up the steps' changes."""
+    if kind == STEPWISE:
+        answers = dict(zip(sorted(answers), np.cumsum([answers[h] for h in sorted(answers)], axis=0), strict=True))
+    return {h: np.asarray(invert(answer, frame, kind), dtype="float64") for h, answer in answers.items()}
+
+
+def predict_steps(boosters: dict[int, Any], frame: pd.DataFrame, spec: FeatureSpec, kind: str,
+                  ) -> dict[int, np.ndarray]:
+    """The direct models' forecasts of every step ahead from the frame's rows as origins."""
+    answers = {h: booster.predict(transform_inputs(horizon_matrix(frame, spec, h), frame, spec, kind))
+               for h, booster in boosters.items()}
+    return invert_steps(answers, frame, kind)
+
+
 def predict(booster: Any, matrix: pd.DataFrame, frame: pd.DataFrame, spec: FeatureSpec, kind: str,
             iterations: int | None = None) -> np.ndarray:
-    """A model's forecasts on the target's own scale: inputs transformed as in training, the answer inverted."""
+    """A next-step model's forecasts on the target's own scale: inputs transformed as in training, the answer
+    inverted."""
     answer = booster.predict(transform_inputs(matrix, frame, spec, kind), num_iteration=iterations)
     return np.asarray(invert(answer, frame, kind), dtype="float64")

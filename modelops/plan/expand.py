@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops.forecast.fit_count import fit_count
+from modelops.forecast.transform_names import TRANSFORMS
 from modelops.plan.checks import benchmark_folders, data_format, data_locations
 from modelops.plan.model import Step, StepInput
 from modelops.plan.sources import Location, count_rows, locate
@@ -203,7 +204,6 @@ def train_file_rows(loaded: LoadedRecipe) -> int | None:
 
 
 SECONDS_PER_CELL_ROUND = 2.7e-8  # one LightGBM thread; the demo forecast: 416 fits of 1,857 rows × 11 in 113 s
-TRANSFORM_PROBES = 5  # target transforms `auto` tries (forecast.transforms.TRANSFORMS)
 
 
 _STRATEGY_WORDS = {"direct": lambda h: f"{h} direct model(s), one per step ahead",
@@ -235,9 +235,10 @@ def _strategy_summary(task: RegressionTask, strategies: list[str]) -> str:
 def _fit_estimate(loaded: LoadedRecipe, task: RegressionTask) -> dict[str, str]:
     """The number of LightGBM fits and a rough time on one CPU (rows × features × rounds, an upper bound:
     early stopping usually ends sooner); parallel fits divide it among the CPUs."""
-    transforms = TRANSFORM_PROBES if task.target_transform == "auto" else 1
+    transforms = list(TRANSFORMS) if task.target_transform == "auto" else [task.target_transform]
     strategies = fit_strategies(task)
-    fits = fit_count(transforms, strategies, _combinations(task), task.horizon, task.validation.folds, strategies[0])
+    fits = fit_count(transforms, strategies, _combinations(task), task.horizon, task.validation.folds,
+                     (strategies[0], transforms[0]))
     rows = train_file_rows(loaded)
     if not rows:
         return {"fits": f"{fits:,}"}

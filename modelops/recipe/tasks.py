@@ -117,8 +117,9 @@ class RegressionTask(Section):
         "auto",
         description=(
             "Transform applied before fitting and inverted on prediction; `auto` lets the validation folds choose. "
-            "`difference` and `changes` predict the change from the latest value, `changes` with lags as "
-            "step-to-step changes (as lags of a differenced series)."
+            "`difference` predicts the change from the latest value; `changes` differences the series (as "
+            "mlforecast's `Differences([1])`): lags are step-to-step changes, each step ahead's model predicts "
+            "the change into its step, and a forecast adds them up from the latest value."
         ),
     )
     strategy: Literal["direct", "recursive", "auto"] | None = Field(

@@ -14,6 +14,7 @@ from modelops.forecast.fit import FitConfig, Fitter
 from modelops.forecast.intervals import conformal
 from modelops.forecast.journal import Journal
 from modelops.forecast.parallel import choose
+from modelops.forecast.predictor import FORMAT
 from modelops.forecast.summary import collect_metrics, importance, per_series, plots, tables, transform_reason
 from modelops.steps.runtime import Spec, main
 from modelops.tracking import Tracker
@@ -48,8 +49,9 @@ def run(spec: Spec) -> None:
     models.mkdir()
     for h, booster in result.boosters.items():
         booster.save_model(str(models / f"model_h{h}.txt"))
-    forecaster = {"panel": preprocessing["panel"], "features": preprocessing["features"], "transform": result.transform,
-                  "strategy": result.strategy, "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
+    forecaster = {"format": FORMAT, "panel": preprocessing["panel"], "features": preprocessing["features"],
+                  "transform": result.transform, "strategy": result.strategy,
+                  "models": {str(h): f"model_h{h}.txt" for h in result.boosters},
                   "feature_names": result.boosters[1].feature_name(), "params": metrics["best_params"],
                   "best_iteration": metrics["best_iteration"], "intervals": widths}
     spec.write_json("models/forecaster.json", forecaster)
