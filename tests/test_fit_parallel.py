@@ -106,6 +106,17 @@ def test_an_interrupted_search_resumes_from_its_journal_with_the_same_result(fra
     assert np.all(np.diff([event["done"] for event in progress]) > 0)
 
 
+def test_journal_entries_of_another_format_are_computed_again(tmp_path, monkeypatch):
+    """An entry an older modelops wrote may mean something else (a direct `changes` unit held forecasts)."""
+    from modelops.forecast import journal as journal_module
+
+    journal, unit = Journal(tmp_path / "evaluations"), ("changes", (), 2)
+    journal.save(unit, {"score": np.array(1.5)})
+    assert float(journal.load(unit)["score"]) == 1.5
+    monkeypatch.setattr(journal_module, "FORMAT", journal_module.FORMAT - 1)
+    assert journal.load(unit) is None
+
+
 def test_usable_memory_is_ram_capped_by_the_cgroup_limit(tmp_path):
     from modelops.machine import usable_memory_gib
 

@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
+FORMAT = 2   # what an entry holds: since 2, a direct `changes` unit's predictions are its step's changes
+
 
 def unit_key(unit: tuple[Any, ...]) -> str:
-    return hashlib.sha256(json.dumps(unit, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    """The entry's name: the unit and the entry format, so an older modelops' entries are computed again."""
+    return hashlib.sha256(json.dumps([FORMAT, unit], sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 class Journal:
